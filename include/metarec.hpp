@@ -1,0 +1,6 @@
+#pragma once
+/// @file metarec.hpp
+/// @brief Umbrella header: everything in metarec. Group headers (metarec/data.hpp, ...) include less.
+
+#include <metarec/core.hpp>
+#include <metarec/data.hpp>

@@ -1,0 +1,5 @@
+#pragma once
+/// @file data.hpp
+/// @brief Data group: the Dataset and (as they land) loaders, splits, protocols and tasks.
+
+#include <metarec/data/dataset.hpp>

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The README's test command: installs missing packages, builds everything in Release with warnings
+# as errors, runs the test suite, runs it again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and builds the test_package consumer against the installed package.
+#   METAREC_FAST=1  skip the sanitizer build (quicker local runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== Release build and tests"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DMETAREC_WARNINGS_AS_ERRORS=ON >/dev/null
+cmake --build build/release -j"$jobs"
+(cd build/release && ctest --output-on-failure -j"$jobs")
+
+echo "== test_package: find_package(metarec) from an installed copy"
+rm -rf build/install build/test_package
+cmake --install build/release --prefix build/install >/dev/null
+cmake -S test_package -B build/test_package -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
+cmake --build build/test_package >/dev/null
+build/test_package/consumer
+
+if [ "${METAREC_FAST:-0}" != "1" ]; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMETAREC_BUILD_BENCHMARKS=OFF \
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+    >/dev/null
+  cmake --build build/asan -j"$jobs"
+  (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+     ctest --output-on-failure -j"$jobs" -LE real)
+fi
