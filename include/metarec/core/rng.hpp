@@ -104,6 +104,21 @@ class Rng {
   /// Normal draw with the given mean and standard deviation.
   double normal(double mean, double stddev) noexcept { return mean + stddev * normal(); }
 
+  /// Complete generator state (for checkpoints): four state words, the cached normal and its flag.
+  struct State {
+    std::uint64_t s[4];
+    double spare;
+    bool has_spare;
+  };
+  [[nodiscard]] State state() const noexcept {
+    return State{{s_[0], s_[1], s_[2], s_[3]}, spare_, has_spare_};
+  }
+  void set_state(const State& st) noexcept {
+    for (int k = 0; k < 4; ++k) s_[k] = st.s[k];
+    spare_ = st.spare;
+    has_spare_ = st.has_spare;
+  }
+
   /// Fisher-Yates shuffle of a span, in place.
   template <class T>
   void shuffle(std::span<T> values) noexcept {
