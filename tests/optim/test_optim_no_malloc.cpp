@@ -1,0 +1,32 @@
+// Built with EIGEN_RUNTIME_NO_MALLOC: a dense or sparse step allocates nothing once reset.
+#undef NDEBUG  // eigen_assert must fire for EIGEN_RUNTIME_NO_MALLOC to check anything
+#include <metarec/optim.hpp>
+
+#include <catch.hpp>
+
+using namespace metarec;
+
+template <class O>
+void run_without_malloc(O opt) {
+  const Eigen::Index n = 64;
+  Vector<float> theta = Vector<float>::Ones(n), g = Vector<float>::Constant(n, 0.5f);
+  SparseGradient<float> sg(n);
+  sg.reserve(8);
+  opt.reset(n);
+  sg.segment(8, 8).setConstant(1.0f);
+  sg.segment(32, 8).setConstant(-1.0f);
+  Eigen::internal::set_is_malloc_allowed(false);
+  for (int s = 0; s < 10; ++s) {
+    opt.step(theta, g);
+    opt.step(theta, sg);
+  }
+  Eigen::internal::set_is_malloc_allowed(true);
+  CHECK(theta.allFinite());
+}
+
+TEST_CASE("optimiser steps do not allocate", "[optim][alloc]") {
+  run_without_malloc(Sgd<float>{SgdOptions{.lr = 0.01, .momentum = 0.9, .weight_decay = 0.1}});
+  run_without_malloc(Adagrad<float>{});
+  run_without_malloc(Adam<float>{AdamOptions{.weight_decay = 0.01}});
+  run_without_malloc(Adam<float>{AdamOptions{.weight_decay = 0.01, .decoupled = false}});
+}
