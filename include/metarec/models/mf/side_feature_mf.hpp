@@ -1,0 +1,429 @@
+#pragma once
+/// @file side_feature_mf.hpp
+/// @brief Matrix factorisation with user and item side features (SVDFeature style).
+///
+/// Every category of every user field and item field (ML-1M: gender, age, occupation, zip_prefix;
+/// genre, year) owns a latent factor w_c and a bias b_c. With pooling weights a_c (below):
+///
+///     U_u = p_u + Σ_{user categories c of u} a_c w_c
+///     I_i = q_i + Σ_{item categories d of i} a_d w_d
+///     r̂_ui = μ + b_u + b_i + Σ_c a_c b_c + Σ_d a_d b_d + U_uᵀ I_i
+///
+/// Pooling: within one field, the categories of an entity are averaged (mean pooling,
+/// a_c = 1 / (number of values of that field for that entity)). A single-valued field has a = 1;
+/// a movie with three genres gets a = 1/3 per genre, so it is not "louder" than a one-genre movie.
+/// A field with no value for an entity (unknown) contributes nothing. A category listed twice for
+/// the same entity counts twice (the data loaders never produce that).
+///
+/// **Fixed with respect to the original study's code:** there, the occupation entered as an
+/// item-independent additive term, so it shifted every item of a user by the same amount and could
+/// not change the ranking of items. Here every user feature factor is multiplied with the item's
+/// vector I_i (and every item feature factor with U_u), so side features do change item rankings.
+///
+/// Loss over a batch B, with per-rating L2 penalties on every parameter a rating touches:
+///
+///     L = 1/|B| Σ_{(u,i,r)∈B} [ (r̂_ui − r)² + λ(‖p_u‖² + ‖q_i‖²) + λ_b(b_u² + b_i²)
+///                                + Σ_{touched categories c} (λ_f ‖w_c‖² + λ_b b_c²) ]
+///
+/// Exact gradient and exact Hessian-vector product (the model is bilinear in (U, I)), dense or
+/// sparse. The model works with any set of fields, including none (ML-10M has no user fields),
+/// in which case it is biased MF. With `shared_user = true` every user reads one shared p₀, b₀ plus
+/// their own feature factors: a cold user starts from a feature-informed point.
+
+#include <metarec/core/batch.hpp>
+#include <metarec/core/parameters.hpp>
+#include <metarec/core/rng.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace metarec {
+
+/// Options of `SideFeatureMF`.
+struct SideFeatureMFOptions {
+  int dims = 32;                  ///< latent dimensions k
+  double reg = 0.02;              ///< λ on p_u and q_i
+  double bias_reg = 0.02;         ///< λ_b on b_u, b_i and the feature biases b_c
+  double feature_reg = 0.02;      ///< λ_f on the feature factors w_c
+  double init_std = 0.1;          ///< p, q, w start N(0, init_std²); biases start at 0
+  double global_mean = 0.0;       ///< μ (fixed, not learned)
+  bool user_features = true;      ///< use the data set's user fields (if any)
+  bool item_features = true;      ///< use the data set's item fields (if any)
+  bool shared_user = false;       ///< every user reads one shared p₀, b₀ (+ own feature factors)
+};
+
+/// SVDFeature-style matrix factorisation with side features; satisfies `metarec::Model`.
+///
+/// The feature schema (field names and cardinalities) is taken from the data set given to the
+/// constructor; batches must come from a data set with the same schema (checked, O(fields)).
+/// @tparam S float or double
+/// @code
+/// metarec::SideFeatureMF<float> model(ds, {.dims = 32, .global_mean = ds.mean_rating(train)});
+/// metarec::Vector<float> theta(model.num_parameters());
+/// metarec::Rng rng(1);
+/// model.initialize(theta, rng);
+/// metarec::Vector<float> grad(model.num_parameters());
+/// float loss = model.loss_and_gradient(theta, metarec::RatingBatch{&ds, train}, grad);
+/// @endcode
+template <class S = float>
+class SideFeatureMF {
+ public:
+  using Scalar = S;
+  using Batch = RatingBatch;
+  using Options = SideFeatureMFOptions;
+
+  /// One side-feature field as laid out in θ: its categories are feature columns
+  /// `[offset, offset + cardinality)` of the user (or item) feature tables.
+  struct FieldRef {
+    std::string name;
+    std::size_t table_index = 0;    ///< position in the data set's FeatureTable
+    std::uint32_t offset = 0;       ///< first feature column of this field
+    std::uint32_t cardinality = 0;
+  };
+
+  /// @param ds data set whose sizes and feature schema define the model
+  /// @param options hyperparameters
+  /// @throws std::invalid_argument when dims < 1 or the data set has no users or no items.
+  explicit SideFeatureMF(const Dataset& ds, Options options = {})
+      : opt_(options), num_users_(ds.num_users()), num_items_(ds.num_items()) {
+    if (opt_.dims < 1)
+      throw std::invalid_argument("SideFeatureMF: dims must be >= 1 (got " +
+                                  std::to_string(opt_.dims) + ")");
+    if (num_items_ == 0 || num_users_ == 0)
+      throw std::invalid_argument("SideFeatureMF: no users or no items (" +
+                                  std::to_string(num_users_) + " users, " +
+                                  std::to_string(num_items_) + " items)");
+    const std::uint32_t nuf = opt_.user_features ? collect(ds.user_features(), user_fields_) : 0;
+    const std::uint32_t nif = opt_.item_features ? collect(ds.item_features(), item_fields_) : 0;
+    const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users_;
+    P_ = layout_.add("user_factors", opt_.dims, user_rows);
+    Q_ = layout_.add("item_factors", opt_.dims, num_items_);
+    Wu_ = layout_.add("user_feature_factors", opt_.dims, nuf);
+    Wi_ = layout_.add("item_feature_factors", opt_.dims, nif);
+    bu_ = layout_.add("user_bias", 1, user_rows);
+    bi_ = layout_.add("item_bias", 1, num_items_);
+    bfu_ = layout_.add("user_feature_bias", 1, nuf);
+    bfi_ = layout_.add("item_feature_bias", 1, nif);
+  }
+
+  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
+  /// Blocks in order: P, Q, W_user, W_item, b_u, b_i, b_user_features, b_item_features.
+  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
+  [[nodiscard]] const Options& options() const noexcept { return opt_; }
+  [[nodiscard]] const std::vector<FieldRef>& user_fields() const noexcept { return user_fields_; }
+  [[nodiscard]] const std::vector<FieldRef>& item_fields() const noexcept { return item_fields_; }
+
+  /// Overwrites θ: factors N(0, init_std²), biases 0.
+  /// @throws std::invalid_argument when θ has the wrong size.
+  void initialize(VectorRef<S> theta, Rng& rng) const {
+    check_size("initialize", theta.size());
+    theta.setZero();
+    for (const Block* b : {&P_, &Q_, &Wu_, &Wi_})
+      for (Eigen::Index k = 0; k < b->size(); ++k)
+        theta[b->offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+  }
+
+  /// Mean loss over the batch (squared error + per-rating L2).
+  /// @throws std::invalid_argument on a wrong-size θ or a batch with another feature schema.
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
+    check_size("loss", theta.size());
+    check_batch("loss", batch);
+    if (batch.rows.empty()) return S(0);
+    Vector<S> U(opt_.dims), I(opt_.dims);
+    double total = 0.0;
+    for (const RowIndex r : batch.rows) {
+      const S e = error(theta, batch, r, U, I);
+      total += sq(e) + penalty(theta, *batch.data, r);
+    }
+    return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  /// Loss and dense gradient (overwritten).
+  /// @throws std::invalid_argument on wrong sizes or a batch with another feature schema.
+  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
+    check_size("loss_and_gradient", theta.size());
+    check_size("loss_and_gradient (gradient)", grad.size());
+    check_batch("loss_and_gradient", batch);
+    DenseGradientSink<S> sink(grad);
+    return gradient_into(theta, batch, sink);
+  }
+
+  /// Sparse gradient: writes only the segments the batch touches. The caller clears `grad`.
+  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
+                      SparseGradient<S>& grad) const {
+    check_size("loss_and_gradient", theta.size());
+    check_size("loss_and_gradient (sparse gradient)", grad.size());
+    check_batch("loss_and_gradient", batch);
+    return gradient_into(theta, batch, grad);
+  }
+
+  /// Exact Hessian-vector product (dense, overwritten).
+  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
+                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
+    check_size("hessian_vector_product", theta.size());
+    check_size("hessian_vector_product (v)", v.size());
+    check_size("hessian_vector_product (out)", out.size());
+    check_batch("hessian_vector_product", batch);
+    DenseGradientSink<S> sink(out);
+    hvp_into(theta, batch, v, sink);
+  }
+
+  /// Sparse HVP: writes only the touched segments. The caller clears `out`.
+  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
+                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
+    check_size("hessian_vector_product", theta.size());
+    check_size("hessian_vector_product (v)", v.size());
+    check_size("hessian_vector_product (sparse out)", out.size());
+    check_batch("hessian_vector_product", batch);
+    hvp_into(theta, batch, v, out);
+  }
+
+  /// One prediction per batch row (out overwritten).
+  /// @throws std::invalid_argument on wrong sizes or a batch with another feature schema.
+  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
+    check_size("predict", theta.size());
+    check_batch("predict", batch);
+    if (out.size() != static_cast<Eigen::Index>(batch.size()))
+      throw std::invalid_argument("SideFeatureMF::predict: out has " + std::to_string(out.size()) +
+                                  " entries for a batch of " + std::to_string(batch.size()) +
+                                  " rows");
+    Vector<S> U(opt_.dims), I(opt_.dims);
+    for (std::size_t k = 0; k < batch.rows.size(); ++k) {
+      const RowIndex r = batch.rows[k];
+      out[static_cast<Eigen::Index>(k)] =
+          error(theta, batch, r, U, I) + static_cast<S>(batch.data->rating(r));
+    }
+  }
+
+  /// Prediction for a (user, item) pair of `data` by dense index (no batch needed).
+  [[nodiscard]] S score(const ConstVectorRef<S>& theta, const Dataset& data, std::uint32_t u,
+                        std::uint32_t i) const {
+    check_size("score", theta.size());
+    check_schema("score", data);
+    Vector<S> U(opt_.dims), I(opt_.dims);
+    return raw_score(theta, data, u, i, U, I);
+  }
+
+  /// Task-local segments: the user's factors and bias (in shared mode the shared p₀ and b₀),
+  /// once per user. Feature factors are global: they are shared by all users with that category.
+  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
+    const std::size_t first = out.size();
+    for (const RowIndex r : batch.rows) {
+      const std::uint32_t u = p_col(batch.data->user(r));
+      const Segment s = P_.column(u);
+      bool seen = false;
+      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
+      if (seen) continue;
+      out.push_back(s);
+      out.push_back(bu_.column(u));
+    }
+  }
+
+ private:
+  static double sq(S x) noexcept { return static_cast<double>(x) * static_cast<double>(x); }
+
+  static std::uint32_t collect(const FeatureTable& t, std::vector<FieldRef>& out) {
+    std::uint32_t offset = 0;
+    for (std::size_t k = 0; k < t.fields.size(); ++k) {
+      out.push_back({t.fields[k].name, k, offset, t.fields[k].cardinality()});
+      offset += t.fields[k].cardinality();
+    }
+    return offset;
+  }
+
+  void check_size(const char* what, Eigen::Index n) const {
+    if (n != layout_.size())
+      throw std::invalid_argument(std::string("SideFeatureMF::") + what + ": vector has " +
+                                  std::to_string(n) + " entries, the model has " +
+                                  std::to_string(layout_.size()) +
+                                  " parameters; size it with num_parameters()");
+  }
+
+  static void check_fields(const char* what, const char* side, const FeatureTable& t,
+                           const std::vector<FieldRef>& fields) {
+    for (const FieldRef& f : fields) {
+      if (f.table_index >= t.fields.size() || t.fields[f.table_index].name != f.name ||
+          t.fields[f.table_index].cardinality() != f.cardinality)
+        throw std::invalid_argument(
+            std::string("SideFeatureMF::") + what + ": the batch's data set has no " + side +
+            " field '" + f.name + "' with " + std::to_string(f.cardinality) +
+            " categories at position " + std::to_string(f.table_index) +
+            "; use the data set (or one with the same feature schema) the model was built on");
+    }
+  }
+
+  void check_schema(const char* what, const Dataset& d) const {
+    if (d.num_items() > num_items_ || (!opt_.shared_user && d.num_users() > num_users_))
+      throw std::invalid_argument(std::string("SideFeatureMF::") + what + ": the data set has " +
+                                  std::to_string(d.num_users()) + " users and " +
+                                  std::to_string(d.num_items()) + " items, the model " +
+                                  std::to_string(num_users_) + " and " +
+                                  std::to_string(num_items_));
+    check_fields(what, "user", d.user_features(), user_fields_);
+    check_fields(what, "item", d.item_features(), item_fields_);
+  }
+
+  void check_batch(const char* what, const Batch& b) const {
+    if (b.data == nullptr) {
+      if (b.rows.empty()) return;
+      throw std::invalid_argument(std::string("SideFeatureMF::") + what +
+                                  ": batch has rows but no data set");
+    }
+    check_schema(what, *b.data);
+  }
+
+  [[nodiscard]] std::uint32_t p_col(std::uint32_t u) const noexcept {
+    return opt_.shared_user ? 0u : u;
+  }
+
+  static Eigen::Map<const Vector<S>> col(const ConstVectorRef<S>& theta, const Block& blk,
+                                         std::uint32_t c) noexcept {
+    return Eigen::Map<const Vector<S>>(theta.data() + blk.offset + c * blk.rows, blk.rows);
+  }
+
+  /// Calls f(feature column, pooling weight a) for every category of entity e in `fields`.
+  template <class F>
+  static void for_each_feature(const FeatureTable& t, const std::vector<FieldRef>& fields,
+                               std::uint32_t e, F&& f) {
+    for (const FieldRef& fr : fields) {
+      const auto vals = t.fields[fr.table_index].of(e);
+      if (vals.empty()) continue;
+      const S a = S(1) / static_cast<S>(vals.size());
+      for (const std::uint32_t c : vals) f(fr.offset + c, a);
+    }
+  }
+
+  /// Fills U = p_u + Σ a w, I = q_i + Σ a w, returns r̂.
+  S raw_score(const ConstVectorRef<S>& x, const Dataset& d, std::uint32_t u, std::uint32_t i,
+              Vector<S>& U, Vector<S>& I) const {
+    const std::uint32_t pu = p_col(u);
+    U = col(x, P_, pu);
+    I = col(x, Q_, i);
+    S s = static_cast<S>(opt_.global_mean) + x[bu_.offset + pu] + x[bi_.offset + i];
+    for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
+      U.noalias() += a * col(x, Wu_, c);
+      s += a * x[bfu_.offset + c];
+    });
+    for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
+      I.noalias() += a * col(x, Wi_, c);
+      s += a * x[bfi_.offset + c];
+    });
+    return s + U.dot(I);
+  }
+
+  S error(const ConstVectorRef<S>& theta, const Batch& b, RowIndex r, Vector<S>& U,
+          Vector<S>& I) const {
+    return raw_score(theta, *b.data, b.data->user(r), b.data->item(r), U, I) -
+           static_cast<S>(b.data->rating(r));
+  }
+
+  /// Per-rating L2 penalty of row r.
+  double penalty(const ConstVectorRef<S>& x, const Dataset& d, RowIndex r) const {
+    const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
+    double t = opt_.reg * (static_cast<double>(col(x, P_, pu).squaredNorm()) +
+                           static_cast<double>(col(x, Q_, i).squaredNorm())) +
+               opt_.bias_reg * (sq(x[bu_.offset + pu]) + sq(x[bi_.offset + i]));
+    for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S) {
+      t += opt_.feature_reg * static_cast<double>(col(x, Wu_, c).squaredNorm()) +
+           opt_.bias_reg * sq(x[bfu_.offset + c]);
+    });
+    for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S) {
+      t += opt_.feature_reg * static_cast<double>(col(x, Wi_, c).squaredNorm()) +
+           opt_.bias_reg * sq(x[bfi_.offset + c]);
+    });
+    return t;
+  }
+
+  // ∂r̂/∂p_u = I, ∂r̂/∂w_c = a_c I (user side); ∂r̂/∂q_i = U, ∂r̂/∂w_d = a_d U (item side).
+  template <class Sink>
+  S gradient_into(const ConstVectorRef<S>& theta, const Batch& batch, Sink& g) const {
+    if (batch.rows.empty()) return S(0);
+    const Dataset& d = *batch.data;
+    const S scale = S(2) / static_cast<S>(batch.size());
+    const S reg = static_cast<S>(opt_.reg);
+    const S breg = static_cast<S>(opt_.bias_reg);
+    const S freg = static_cast<S>(opt_.feature_reg);
+    Vector<S> U(opt_.dims), I(opt_.dims);
+    double total = 0.0;
+    for (const RowIndex r : batch.rows) {
+      const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
+      const S e = error(theta, batch, r, U, I);
+      total += sq(e) + penalty(theta, d, r);
+      const S se = scale * e;
+      g.segment(P_.column(pu)).noalias() += se * I + (scale * reg) * col(theta, P_, pu);
+      g.segment(Q_.column(i)).noalias() += se * U + (scale * reg) * col(theta, Q_, i);
+      g.segment(bu_.column(pu))[0] += se + scale * breg * theta[bu_.offset + pu];
+      g.segment(bi_.column(i))[0] += se + scale * breg * theta[bi_.offset + i];
+      for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
+        g.segment(Wu_.column(c)).noalias() += (se * a) * I + (scale * freg) * col(theta, Wu_, c);
+        g.segment(bfu_.column(c))[0] += se * a + scale * breg * theta[bfu_.offset + c];
+      });
+      for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
+        g.segment(Wi_.column(c)).noalias() += (se * a) * U + (scale * freg) * col(theta, Wi_, c);
+        g.segment(bfi_.column(c))[0] += se * a + scale * breg * theta[bfi_.offset + c];
+      });
+    }
+    return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  // H·v of (r̂ − r)²: 2 ∇r̂ (∇r̂ᵀv) + 2e ∇²r̂ v. With δU = v_p + Σ a v_w (user side) and
+  // δI = v_q + Σ a v_w (item side), ∇r̂ᵀv = δUᵀI + UᵀδI + (bias directions), and ∇²r̂ v is
+  // a_x δI on a user-side factor x and a_x δU on an item-side factor x. Plus 2λ v per penalty.
+  template <class Sink>
+  void hvp_into(const ConstVectorRef<S>& theta, const Batch& batch, const ConstVectorRef<S>& v,
+                Sink& out) const {
+    if (batch.rows.empty()) return;
+    const Dataset& d = *batch.data;
+    const S scale = S(2) / static_cast<S>(batch.size());
+    const S reg = static_cast<S>(opt_.reg);
+    const S breg = static_cast<S>(opt_.bias_reg);
+    const S freg = static_cast<S>(opt_.feature_reg);
+    Vector<S> U(opt_.dims), I(opt_.dims), dU(opt_.dims), dI(opt_.dims), gu(opt_.dims),
+        gi(opt_.dims);
+    for (const RowIndex r : batch.rows) {
+      const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
+      const S e = error(theta, batch, r, U, I);
+      dU = col(v, P_, pu);
+      dI = col(v, Q_, i);
+      S jv = v[bu_.offset + pu] + v[bi_.offset + i];
+      for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
+        dU.noalias() += a * col(v, Wu_, c);
+        jv += a * v[bfu_.offset + c];
+      });
+      for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
+        dI.noalias() += a * col(v, Wi_, c);
+        jv += a * v[bfi_.offset + c];
+      });
+      jv += dU.dot(I) + U.dot(dI);
+      // Common parts: user-side factor x gets a_x (jv I + e δI), item-side a_x (jv U + e δU).
+      gu.noalias() = jv * I + e * dI;
+      gi.noalias() = jv * U + e * dU;
+      out.segment(P_.column(pu)).noalias() += scale * gu + (scale * reg) * col(v, P_, pu);
+      out.segment(Q_.column(i)).noalias() += scale * gi + (scale * reg) * col(v, Q_, i);
+      out.segment(bu_.column(pu))[0] += scale * (jv + breg * v[bu_.offset + pu]);
+      out.segment(bi_.column(i))[0] += scale * (jv + breg * v[bi_.offset + i]);
+      for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
+        out.segment(Wu_.column(c)).noalias() += (scale * a) * gu + (scale * freg) * col(v, Wu_, c);
+        out.segment(bfu_.column(c))[0] += scale * (a * jv + breg * v[bfu_.offset + c]);
+      });
+      for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
+        out.segment(Wi_.column(c)).noalias() += (scale * a) * gi + (scale * freg) * col(v, Wi_, c);
+        out.segment(bfi_.column(c))[0] += scale * (a * jv + breg * v[bfi_.offset + c]);
+      });
+    }
+  }
+
+  Options opt_;
+  std::uint32_t num_users_;
+  std::uint32_t num_items_;
+  std::vector<FieldRef> user_fields_;
+  std::vector<FieldRef> item_fields_;
+  ParameterLayout layout_;
+  Block P_, Q_, Wu_, Wi_, bu_, bi_, bfu_, bfi_;
+};
+
+}  // namespace metarec

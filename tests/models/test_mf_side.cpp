@@ -1,0 +1,161 @@
+#include "conformance.hpp"
+#include "tiny_data.hpp"
+
+#include <metarec/models/mf/side_feature_mf.hpp>
+
+using namespace metarec;
+
+static_assert(Model<SideFeatureMF<float>>);
+static_assert(Model<SideFeatureMF<double>>);
+static_assert(HasSparseHessianVectorProduct<SideFeatureMF<float>>);
+static_assert(HasSparseHessianVectorProduct<SideFeatureMF<double>>);
+static_assert(HasLocalSegments<SideFeatureMF<double>>);
+static_assert(has_exact_gradient<SideFeatureMF<float>>);
+
+namespace {
+// Blocks of SideFeatureMF's layout, in order.
+enum : std::size_t { kP, kQ, kWu, kWi, kBu, kBi, kBfu, kBfi };
+
+template <class S>
+Vector<S> random_theta(const SideFeatureMF<S>& m, std::uint64_t seed) {
+  Vector<S> theta(m.num_parameters());
+  Rng rng(seed);
+  for (Eigen::Index k = 0; k < theta.size(); ++k) theta[k] = static_cast<S>(rng.normal(0.0, 0.5));
+  return theta;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("SideFeatureMF conforms", "[models][mf][side]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const SideFeatureMF<TestType> m(ds, {.dims = 3, .reg = 0.05, .bias_reg = 0.03,
+                                       .feature_reg = 0.04, .global_mean = ds.mean_rating()});
+  CHECK(m.num_parameters() == 3 * (7 + 9 + 40 + 7) + 7 + 9 + 40 + 7);
+  test::run_conformance(m, RatingBatch{&ds, rows});
+}
+
+TEMPLATE_TEST_CASE("SideFeatureMF (shared user vector) conforms", "[models][mf][side]", float,
+                   double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const SideFeatureMF<TestType> m(ds, {.dims = 3, .shared_user = true});
+  CHECK(m.num_parameters() == 3 * (1 + 9 + 40 + 7) + 1 + 9 + 40 + 7);
+  test::run_conformance(m, RatingBatch{&ds, rows});
+}
+
+TEMPLATE_TEST_CASE("SideFeatureMF without user fields (ML-10M-like) conforms",
+                   "[models][mf][side]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const SideFeatureMF<TestType> m(ds, {.dims = 2, .user_features = false});
+  CHECK(m.user_fields().empty());
+  CHECK(m.num_parameters() == 2 * (7 + 9 + 7) + 7 + 9 + 7);
+  test::run_conformance(m, RatingBatch{&ds, rows});
+}
+
+TEST_CASE("SideFeatureMF: prediction formula with mean-pooled multi-hot genres",
+          "[models][mf][side]") {
+  const Dataset ds = test::tiny_dataset();
+  const SideFeatureMF<double> m(ds, {.dims = 2, .global_mean = 3.25});
+  const auto theta = random_theta(m, 17);
+  const auto& L = m.layout().blocks();
+  auto colv = [&](std::size_t blk, Eigen::Index c) {
+    return Vector<double>(theta.segment(L[blk].offset + 2 * c, 2));
+  };
+  auto b = [&](std::size_t blk, Eigen::Index c) { return theta[L[blk].offset + c]; };
+  // User fields in θ: gender [0,2), age [2,9), occupation [9,30), zip_prefix [30,40).
+  // Item fields: genre [0,4), year [4,7). Item 3 has genres {3, 0} and year index 0.
+  REQUIRE(ds.item_features().fields[0].of(3).size() == 2);
+  {
+    // User 0: gender 0, age 0, occupation 0, zip 1.
+    const Vector<double> U = colv(kP, 0) + colv(kWu, 0) + colv(kWu, 2 + 0) + colv(kWu, 9 + 0) +
+                             colv(kWu, 30 + 1);
+    const Vector<double> I = colv(kQ, 3) + 0.5 * (colv(kWi, 3) + colv(kWi, 0)) + colv(kWi, 4);
+    const double bias = 3.25 + b(kBu, 0) + b(kBi, 3) + b(kBfu, 0) + b(kBfu, 2) + b(kBfu, 9) +
+                        b(kBfu, 31) + 0.5 * (b(kBfi, 3) + b(kBfi, 0)) + b(kBfi, 4);
+    CHECK(m.score(theta, ds, 0, 3) == Approx(bias + U.dot(I)).epsilon(1e-12));
+  }
+  {
+    // User 6: gender 1, age 6, occupation unknown (contributes nothing), zip 2.
+    const Vector<double> U = colv(kP, 6) + colv(kWu, 1) + colv(kWu, 2 + 6) + colv(kWu, 30 + 2);
+    const Vector<double> I = colv(kQ, 3) + 0.5 * (colv(kWi, 3) + colv(kWi, 0)) + colv(kWi, 4);
+    const double bias = 3.25 + b(kBu, 6) + b(kBi, 3) + b(kBfu, 1) + b(kBfu, 8) + b(kBfu, 32) +
+                        0.5 * (b(kBfi, 3) + b(kBfi, 0)) + b(kBfi, 4);
+    CHECK(m.score(theta, ds, 6, 3) == Approx(bias + U.dot(I)).epsilon(1e-12));
+  }
+  // predict() agrees with score() row by row.
+  const auto rows = test::all_rows(ds);
+  Vector<double> out(static_cast<Eigen::Index>(rows.size()));
+  m.predict(theta, RatingBatch{&ds, rows}, out);
+  for (const RowIndex r : rows)
+    CHECK(out[r] == Approx(m.score(theta, ds, ds.user(r), ds.item(r))).epsilon(1e-12));
+}
+
+TEST_CASE("SideFeatureMF: user features change the ranking of items", "[models][mf][side]") {
+  const Dataset ds = test::tiny_dataset();
+  const SideFeatureMF<double> m(ds, {.dims = 2});
+  const auto& L = m.layout().blocks();
+  // Items 1 and 4 differ only in genre. Item 1: genre {1}, year 1. Item 4: genre {0}, year 1. Same year, one genre each.
+  const auto& genre = ds.item_features().fields[0];
+  const auto& year = ds.item_features().fields[1];
+  REQUIRE(genre.of(1).size() == 1);
+  REQUIRE(genre.of(4).size() == 1);
+  REQUIRE(genre.of(1)[0] == 1);
+  REQUIRE(genre.of(4)[0] == 0);
+  REQUIRE(year.of(1)[0] == year.of(4)[0]);
+  // Only side-feature factors are non-zero: q_1 = q_4 = 0, no item biases. The gender factor of
+  // women (category 0) likes genre 1 and dislikes genre 0; men (category 1) have no taste.
+  Vector<double> theta = Vector<double>::Zero(m.num_parameters());
+  theta.segment(L[kWu].offset + 2 * 0, 2) << 1.0, 0.0;   // w_gender=F
+  theta.segment(L[kWi].offset + 2 * 1, 2) << 1.0, 0.5;   // w_genre=Comedy
+  theta.segment(L[kWi].offset + 2 * 0, 2) << -1.0, 0.5;  // w_genre=Action
+  // User 0 is F, user 1 is M.
+  CHECK(m.score(theta, ds, 0, 1) == Approx(1.0));
+  CHECK(m.score(theta, ds, 0, 4) == Approx(-1.0));
+  CHECK(m.score(theta, ds, 1, 1) == Approx(0.0).margin(1e-15));
+  CHECK(m.score(theta, ds, 1, 4) == Approx(0.0).margin(1e-15));
+  // An occupation factor likewise reorders items (not an item-independent offset as in the
+  // original study's code): user 1 has occupation 3; user 3 has occupation 3 too, and is F.
+  theta.segment(L[kWu].offset + 2 * (9 + 3), 2) << 0.0, -4.0;  // w_occupation=3
+  CHECK(m.score(theta, ds, 1, 1) == Approx(-2.0));  // (0,-4)·(1,0.5)
+  CHECK(m.score(theta, ds, 1, 4) == Approx(-2.0));  // (0,-4)·(-1,0.5): same along dim 2
+  theta.segment(L[kWu].offset + 2 * (9 + 3), 2) << -3.0, 0.0;
+  CHECK(m.score(theta, ds, 1, 1) < m.score(theta, ds, 1, 4));  // occupation 3 prefers Action
+  CHECK(m.score(theta, ds, 0, 1) > m.score(theta, ds, 0, 4));  // F with occupation 0: Comedy
+}
+
+TEST_CASE("SideFeatureMF: local segments and schema checks", "[models][mf][side]") {
+  const Dataset ds = test::tiny_dataset();
+  const SideFeatureMF<float> m(ds, {.dims = 2});
+  const auto& L = m.layout().blocks();
+  const std::uint32_t u = 2;
+  std::vector<Segment> local;
+  m.local_segments(RatingBatch{&ds, ds.by_user()[u]}, local);
+  REQUIRE(local.size() == 2);
+  CHECK(local[0] == Segment{L[kP].offset + 2 * u, 2});
+  CHECK(local[1] == Segment{L[kBu].offset + u, 1});
+
+  const SideFeatureMF<float> shared(ds, {.dims = 2, .shared_user = true});
+  local.clear();
+  const auto rows = test::all_rows(ds);
+  shared.local_segments(RatingBatch{&ds, rows}, local);
+  REQUIRE(local.size() == 2);  // the shared p₀ and b₀, once
+  CHECK(local[0] == shared.layout().blocks()[kP].segment());
+
+  // A data set with another schema (no item fields) is refused with a message naming the field.
+  DatasetParts p;
+  p.users = IdMap::from_ids({1});
+  p.items = IdMap::from_ids({1});
+  p.user = {0};
+  p.item = {0};
+  p.rating = {3.0f};
+  const Dataset other(std::move(p));
+  const RowIndex one[] = {0};
+  Vector<float> theta = Vector<float>::Zero(m.num_parameters());
+  try {
+    (void)m.loss(theta, RatingBatch{&other, one});
+    FAIL("expected std::invalid_argument");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("'gender'") != std::string::npos);
+  }
+}
