@@ -1,0 +1,80 @@
+#pragma once
+/// @file evaluate.hpp
+/// @brief Rating-prediction errors of a model on rows of a data set, and a validation callable
+/// for `fit` built on them.
+
+#include <metarec/core/batch.hpp>
+#include <metarec/core/concepts.hpp>
+#include <metarec/data/dataset.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <span>
+
+namespace metarec {
+
+/// Squared and absolute errors of a model's predictions on some rows.
+struct RatingErrors {
+  double mse = std::numeric_limits<double>::quiet_NaN();   ///< mean squared error (NaN: no rows)
+  double rmse = std::numeric_limits<double>::quiet_NaN();  ///< √mse
+  double mae = std::numeric_limits<double>::quiet_NaN();   ///< mean absolute error
+  std::size_t count = 0;                                   ///< number of rows
+};
+
+/// Predicts every row in chunks of `chunk` rows and accumulates the errors in double.
+/// Predictions are used as the model returns them (no clipping to the rating scale).
+/// @code
+/// metarec::RatingErrors e = metarec::rating_errors(mf, theta, ds, split.test);
+/// @endcode
+template <Model M>
+[[nodiscard]] RatingErrors rating_errors(const M& model, const ConstVectorRef<typename M::Scalar>& theta,
+                                         const Dataset& data, std::span<const RowIndex> rows,
+                                         std::size_t chunk = 4096)
+  requires std::same_as<typename M::Batch, RatingBatch>
+{
+  using S = typename M::Scalar;
+  RatingErrors out;
+  out.count = rows.size();
+  if (rows.empty()) return out;
+  chunk = std::max<std::size_t>(chunk, 1);
+  Vector<S> pred(static_cast<Eigen::Index>(std::min(chunk, rows.size())));
+  double se = 0.0, ae = 0.0;
+  for (std::size_t start = 0; start < rows.size(); start += chunk) {
+    const std::size_t len = std::min(chunk, rows.size() - start);
+    const RatingBatch batch{&data, rows.subspan(start, len), 0};
+    auto head = pred.head(static_cast<Eigen::Index>(len));
+    model.predict(theta, batch, head);
+    for (std::size_t k = 0; k < len; ++k) {
+      const double e = static_cast<double>(head[static_cast<Eigen::Index>(k)]) -
+                       static_cast<double>(data.rating(batch.rows[k]));
+      se += e * e;
+      ae += std::abs(e);
+    }
+  }
+  const double n = static_cast<double>(rows.size());
+  out.mse = se / n;
+  out.rmse = std::sqrt(out.mse);
+  out.mae = ae / n;
+  return out;
+}
+
+/// Validation callable for `fit`: RMSE of the model on fixed rows (lower is better).
+/// @code
+/// metarec::fit(mf, theta, opt, ds, split.train, options, metarec::RmseOn{mf, ds, split.valid});
+/// @endcode
+template <Model M>
+struct RmseOn {
+  const M& model;
+  const Dataset& data;
+  std::span<const RowIndex> rows;
+
+  [[nodiscard]] double operator()(const ConstVectorRef<typename M::Scalar>& theta) const {
+    return rating_errors(model, theta, data, rows).rmse;
+  }
+};
+template <class M>
+RmseOn(const M&, const Dataset&, std::span<const RowIndex>) -> RmseOn<M>;
+
+}  // namespace metarec

@@ -1,0 +1,343 @@
+#pragma once
+/// @file trainer.hpp
+/// @brief `fit`: mini-batch training of a `Model` with an `Optimizer`, validation, early stopping
+/// and callbacks (ensmallen-style: every hook optional, a `true` return stops).
+///
+/// Per epoch e (0-based): the training rows are shuffled with `Rng(derive_seed(seed, e))`, cut into
+/// mini-batches of `batch_size` rows (the last one may be shorter), and each batch b is given the
+/// noise seed `derive_seed(seed, e, b)`. When the model has sparse gradients (`HasSparseGradient`)
+/// and the optimiser a sparse step (`SparseOptimizer`), each step costs O(batch × dims) through a
+/// `SparseGradient`; otherwise a dense gradient of θ's size is used. Single-threaded and
+/// deterministic: the same seed gives a bitwise-identical θ. (No Hogwild-style parallel SGD: its
+/// result depends on thread timing.)
+///
+/// After each epoch the validation callable (if any) is evaluated on θ; with `patience > 0`,
+/// training stops after `patience` epochs without an improvement larger than `min_delta`, and with
+/// `restore_best` θ is set back to the best epoch's values.
+///
+/// Callback hooks (all optional; each may return `void` or `bool`, `true` = stop after this point):
+///
+/// | hook | when |
+/// |---|---|
+/// | `on_train_begin(const TrainBegin&)` | once, before epoch 0 |
+/// | `on_epoch_begin(const EpochInfo&)` | before each epoch (only `epoch` is set) |
+/// | `on_batch_end(const BatchInfo&)` | after each optimiser step |
+/// | `on_epoch_end(const EpochInfo&)` | after validation, with loss, metric, seconds |
+/// | `on_train_end(const TrainResult&)` | once, after θ is restored (return value ignored) |
+
+#include <metarec/core/batch.hpp>
+#include <metarec/core/concepts.hpp>
+#include <metarec/core/error.hpp>
+#include <metarec/core/rng.hpp>
+#include <metarec/data/dataset.hpp>
+#include <metarec/optim/optimizer.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace metarec {
+
+/// Options of `fit`.
+struct TrainOptions {
+  int epochs = 10;                ///< maximum number of epochs
+  std::size_t batch_size = 256;   ///< rows per mini-batch (1 = per-rating SGD)
+  std::uint64_t seed = 0;         ///< shuffling and batch noise seeds derive from it
+  int patience = 0;               ///< early stopping after this many epochs without improvement (0: off)
+  double min_delta = 0.0;         ///< an improvement must exceed this
+  bool restore_best = true;       ///< with a validation callable: end with the best epoch's θ
+  bool higher_is_better = false;  ///< false for errors (RMSE), true for AUC and the like
+  bool sparse = true;             ///< use sparse gradients when model and optimiser support them
+};
+
+/// What `on_train_begin` receives.
+struct TrainBegin {
+  int epochs = 0;                 ///< maximum epochs
+  std::size_t batches_per_epoch = 0;
+  std::size_t rows = 0;           ///< training rows
+  Eigen::Index parameters = 0;    ///< size of θ
+  bool sparse = false;            ///< whether the sparse path is used
+};
+
+/// What `on_batch_end` receives.
+struct BatchInfo {
+  int epoch = 0;
+  std::size_t batch = 0;          ///< 0-based, within the epoch
+  std::size_t batches = 0;        ///< batches in this epoch
+  double loss = 0.0;              ///< mean loss of the batch, before the step
+};
+
+/// What `on_epoch_begin` / `on_epoch_end` receive.
+struct EpochInfo {
+  int epoch = 0;                  ///< 0-based
+  double train_loss = std::numeric_limits<double>::quiet_NaN();  ///< row-weighted mean batch loss
+  double valid_metric = std::numeric_limits<double>::quiet_NaN();  ///< NaN without validation
+  double seconds = 0.0;           ///< wall time of the epoch (training + validation)
+  double best_metric = std::numeric_limits<double>::quiet_NaN();  ///< best so far
+  int best_epoch = -1;            ///< epoch of the best metric (-1: none)
+  int epochs = 0;                 ///< maximum epochs (for progress)
+};
+
+/// What `fit` returns.
+struct TrainResult {
+  int epochs_run = 0;             ///< epochs completed
+  int best_epoch = -1;            ///< best validation epoch (-1: no validation)
+  double best_metric = std::numeric_limits<double>::quiet_NaN();
+  double final_train_loss = std::numeric_limits<double>::quiet_NaN();
+  bool stopped_early = false;     ///< patience ran out
+  bool stopped_by_callback = false;
+  bool restored_best = false;     ///< θ was set back to the best epoch
+  double seconds = 0.0;           ///< total wall time
+  std::vector<EpochInfo> history; ///< one entry per epoch
+};
+
+/// Pass as the validation argument of `fit` to train without validation.
+struct NoValidation {};
+
+namespace detail {
+
+template <class C, class Info>
+bool call_hook_epoch_begin(C& c, const Info& info) {
+  if constexpr (requires { c.on_epoch_begin(info); }) {
+    if constexpr (std::is_convertible_v<decltype(c.on_epoch_begin(info)), bool>)
+      return static_cast<bool>(c.on_epoch_begin(info));
+    else
+      c.on_epoch_begin(info);
+  }
+  return false;
+}
+template <class C, class Info>
+bool call_hook_epoch_end(C& c, const Info& info) {
+  if constexpr (requires { c.on_epoch_end(info); }) {
+    if constexpr (std::is_convertible_v<decltype(c.on_epoch_end(info)), bool>)
+      return static_cast<bool>(c.on_epoch_end(info));
+    else
+      c.on_epoch_end(info);
+  }
+  return false;
+}
+template <class C, class Info>
+bool call_hook_batch_end(C& c, const Info& info) {
+  if constexpr (requires { c.on_batch_end(info); }) {
+    if constexpr (std::is_convertible_v<decltype(c.on_batch_end(info)), bool>)
+      return static_cast<bool>(c.on_batch_end(info));
+    else
+      c.on_batch_end(info);
+  }
+  return false;
+}
+template <class C, class Info>
+bool call_hook_train_begin(C& c, const Info& info) {
+  if constexpr (requires { c.on_train_begin(info); }) {
+    if constexpr (std::is_convertible_v<decltype(c.on_train_begin(info)), bool>)
+      return static_cast<bool>(c.on_train_begin(info));
+    else
+      c.on_train_begin(info);
+  }
+  return false;
+}
+template <class C, class Info>
+void call_hook_train_end(C& c, const Info& info) {
+  if constexpr (requires { c.on_train_end(info); }) c.on_train_end(info);
+}
+
+inline std::string fmt_number(double x) {
+  return std::isnan(x) ? std::string("nan") : std::isinf(x) ? std::string(x > 0 ? "inf" : "-inf") : std::to_string(x);
+}
+
+}  // namespace detail
+
+/// Trains `model` from the current θ on `train_rows` of `data` (see the file comment).
+///
+/// @param model      a `Model` whose batch is `RatingBatch`
+/// @param theta      θ, already initialised; overwritten with the trained (or best) parameters
+/// @param optimizer  an optimiser over `M::Scalar`; it is `reset(theta.size())` first
+/// @param validate   `NoValidation{}` or a callable `double(const ConstVectorRef<S>&)` (e.g. `RmseOn`)
+/// @param callbacks  any number of objects with optional hooks (see the table above)
+/// @throws std::invalid_argument on a wrong θ size, zero batch size, negative epochs or no rows
+/// @throws numerical_error when a batch loss or the validation metric is NaN or infinite, naming the
+///         epoch and the batch
+/// @code
+/// metarec::Adam<float> opt{{.lr = 1e-2}};
+/// auto result = metarec::fit(mf, theta, opt, ds, split.train,
+///                            {.epochs = 30, .batch_size = 512, .seed = 1, .patience = 3},
+///                            metarec::RmseOn{mf, ds, split.valid}, metarec::ProgressBar{});
+/// @endcode
+template <Model M, class O, class Validate, class... Callbacks>
+  requires std::same_as<typename M::Batch, RatingBatch> && DenseOptimizer<O, typename M::Scalar>
+TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer, const Dataset& data,
+                std::span<const RowIndex> train_rows, const TrainOptions& options,
+                Validate&& validate, Callbacks&&... callbacks) {
+  using S = typename M::Scalar;
+  using clock = std::chrono::steady_clock;
+  constexpr bool has_validation = !std::is_same_v<std::remove_cvref_t<Validate>, NoValidation>;
+  if constexpr (has_validation)
+    static_assert(std::is_invocable_r_v<double, Validate&, const ConstVectorRef<S>&>,
+                  "metarec::fit: the validation argument must be NoValidation{} or a callable "
+                  "double(const ConstVectorRef<Scalar>& theta) (see docs/training.md)");
+  constexpr bool sparse_capable = HasSparseGradient<M> && SparseOptimizer<O, S>;
+
+  const Eigen::Index n = model.num_parameters();
+  if (theta.size() != n)
+    throw std::invalid_argument("fit: theta has " + std::to_string(theta.size()) +
+                                " entries, the model has " + std::to_string(n) +
+                                " parameters; size it with num_parameters() and initialize()");
+  if (options.batch_size == 0)
+    throw std::invalid_argument("fit: batch_size must be >= 1 (got 0)");
+  if (options.epochs < 0)
+    throw std::invalid_argument("fit: epochs must be >= 0 (got " + std::to_string(options.epochs) + ")");
+  if (train_rows.empty()) throw std::invalid_argument("fit: no training rows");
+  for (const RowIndex r : train_rows)
+    if (r >= data.num_ratings())
+      throw std::invalid_argument("fit: training row " + std::to_string(r) + " is outside the data set (" +
+                                  std::to_string(data.num_ratings()) + " ratings)");
+
+  const bool use_sparse = sparse_capable && options.sparse;
+  const std::size_t rows = train_rows.size();
+  const std::size_t batches = (rows + options.batch_size - 1) / options.batch_size;
+  const auto t_start = clock::now();
+
+  optimizer.reset(n);
+  std::vector<RowIndex> order(train_rows.begin(), train_rows.end());
+  SparseGradient<S> sparse_grad;
+  Vector<S> dense_grad;
+  if (use_sparse) {
+    sparse_grad.resize(n);
+    sparse_grad.reserve(4 * options.batch_size + 16);
+  } else {
+    dense_grad.resize(n);
+  }
+
+  TrainResult result;
+  const double worst = options.higher_is_better ? -std::numeric_limits<double>::infinity()
+                                                : std::numeric_limits<double>::infinity();
+  double best = worst;
+  int since_best = 0;
+  Vector<S> best_theta;
+
+  auto any = [](auto&&... stops) { return (false || ... || stops); };
+
+  [[maybe_unused]] const TrainBegin begin{options.epochs, batches, rows, n, use_sparse};
+  bool stop = any(detail::call_hook_train_begin(callbacks, begin)...);
+
+  for (int epoch = 0; epoch < options.epochs && !stop; ++epoch) {
+    const auto t_epoch = clock::now();
+    EpochInfo info;
+    info.epoch = epoch;
+    info.epochs = options.epochs;
+    info.best_metric = result.best_metric;
+    info.best_epoch = result.best_epoch;
+    if (any(detail::call_hook_epoch_begin(callbacks, info)...)) {
+      result.stopped_by_callback = true;
+      break;
+    }
+    Rng rng(derive_seed(options.seed, static_cast<std::uint64_t>(epoch)));
+    rng.shuffle(std::span<RowIndex>(order));
+
+    double loss_sum = 0.0;
+    for (std::size_t b = 0; b < batches; ++b) {
+      const std::size_t start = b * options.batch_size;
+      const std::size_t len = std::min(options.batch_size, rows - start);
+      const RatingBatch batch{&data, std::span<const RowIndex>(order).subspan(start, len),
+                              derive_seed(options.seed, static_cast<std::uint64_t>(epoch), b)};
+      double loss;
+      if constexpr (sparse_capable) {
+        if (use_sparse) {
+          sparse_grad.clear();
+          loss = static_cast<double>(model.loss_and_gradient(theta, batch, sparse_grad));
+          if (std::isfinite(loss)) optimizer.step(theta, sparse_grad);
+        } else {
+          loss = static_cast<double>(model.loss_and_gradient(theta, batch, VectorRef<S>(dense_grad)));
+          if (std::isfinite(loss)) optimizer.step(theta, dense_grad);
+        }
+      } else {
+        loss = static_cast<double>(model.loss_and_gradient(theta, batch, VectorRef<S>(dense_grad)));
+        if (std::isfinite(loss)) optimizer.step(theta, dense_grad);
+      }
+      if (!std::isfinite(loss))
+        throw numerical_error("fit: training loss is " + detail::fmt_number(loss) + " at epoch " +
+                              std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
+                              std::to_string(batches) + " (learning rate " +
+                              detail::fmt_number(optimizer.lr()) +
+                              "); the training diverged: lower the learning rate or raise the "
+                              "regularisation");
+      loss_sum += loss * static_cast<double>(len);
+      if constexpr (sizeof...(Callbacks) > 0) {
+        const BatchInfo bi{epoch, b, batches, loss};
+        if (any(detail::call_hook_batch_end(callbacks, bi)...)) {
+          stop = true;
+          result.stopped_by_callback = true;
+          break;
+        }
+      }
+    }
+    info.train_loss = loss_sum / static_cast<double>(rows);
+    if (!stop && !theta.allFinite())
+      throw numerical_error("fit: parameters became NaN or infinite during epoch " +
+                            std::to_string(epoch) + " (after batch " + std::to_string(batches - 1) +
+                            "); lower the learning rate");
+    result.epochs_run = epoch + 1;
+    result.final_train_loss = info.train_loss;
+
+    if constexpr (has_validation) {
+      const double metric = static_cast<double>(validate(ConstVectorRef<S>(theta)));
+      if (std::isnan(metric))
+        throw numerical_error("fit: validation metric is nan after epoch " + std::to_string(epoch) +
+                              " (last batch " + std::to_string(batches - 1) +
+                              "); the model predicts NaN: lower the learning rate");
+      info.valid_metric = metric;
+      const bool improved = options.higher_is_better ? metric > best + options.min_delta
+                                                     : metric < best - options.min_delta;
+      if (improved || result.best_epoch < 0) {
+        best = metric;
+        result.best_metric = metric;
+        result.best_epoch = epoch;
+        since_best = 0;
+        if (options.restore_best) best_theta = theta;
+      } else {
+        ++since_best;
+      }
+      if (options.patience > 0 && since_best >= options.patience) {
+        result.stopped_early = true;
+        stop = true;
+      }
+    }
+    info.best_metric = result.best_metric;
+    info.best_epoch = result.best_epoch;
+    info.seconds = std::chrono::duration<double>(clock::now() - t_epoch).count();
+    result.history.push_back(info);
+    if (any(detail::call_hook_epoch_end(callbacks, info)...)) {
+      result.stopped_by_callback = true;
+      stop = true;
+    }
+  }
+
+  if constexpr (has_validation) {
+    if (options.restore_best && result.best_epoch >= 0 && result.best_epoch + 1 != result.epochs_run &&
+        best_theta.size() == n) {
+      theta = best_theta;
+      result.restored_best = true;
+    }
+  }
+  result.seconds = std::chrono::duration<double>(clock::now() - t_start).count();
+  (detail::call_hook_train_end(callbacks, result), ...);
+  return result;
+}
+
+/// `fit` without validation.
+template <Model M, class O>
+  requires std::same_as<typename M::Batch, RatingBatch> && DenseOptimizer<O, typename M::Scalar>
+TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer, const Dataset& data,
+                std::span<const RowIndex> train_rows, const TrainOptions& options) {
+  return fit(model, theta, optimizer, data, train_rows, options, NoValidation{});
+}
+
+}  // namespace metarec
