@@ -4,3 +4,4 @@
 
 #include <metarec/core.hpp>
 #include <metarec/data.hpp>
+#include <metarec/metrics.hpp>
