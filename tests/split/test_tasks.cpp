@@ -1,0 +1,157 @@
+#include <metarec/data/tasks.hpp>
+
+#include "split_test_utils.hpp"
+
+#include <catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <set>
+#include <vector>
+
+// Counting global allocation functions, to prove that iterating meta-batches allocates nothing.
+namespace {
+std::atomic<long> g_allocations{0};
+}
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace metarec;
+
+namespace {
+const Dataset& data() { return test::small_synthetic().dataset; }
+
+std::vector<std::vector<RowIndex>> snapshot(const TaskSampler& s) {
+  std::vector<std::vector<RowIndex>> out;
+  for (const auto& t : s.tasks()) {
+    out.push_back({t.user});
+    out.back().insert(out.back().end(), t.support.begin(), t.support.end());
+    out.back().push_back(~0u);
+    out.back().insert(out.back().end(), t.query.begin(), t.query.end());
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("tasks: K-shot tasks have K support and Q query rows of their user; short users skipped",
+          "[split][tasks]") {
+  const Dataset& ds = data();
+  const auto rows = all_rows(ds);
+  TaskSampler sampler(ds, rows, {.support = 5, .query = 10, .meta_batch = 8}, 1);
+  std::size_t expected_tasks = 0, expected_skipped = 0;
+  for (std::uint32_t u = 0; u < ds.num_users(); ++u)
+    (ds.by_user().count(u) >= 15 ? expected_tasks : expected_skipped) += 1;
+  REQUIRE(expected_skipped > 0);
+  CHECK(sampler.num_tasks() == expected_tasks);
+  CHECK(sampler.num_skipped() == expected_skipped);
+  CHECK(sampler.num_batches() == (expected_tasks + 7) / 8);
+  std::set<std::uint32_t> users;
+  for (std::size_t b = 0; b < sampler.num_batches(); ++b) {
+    const auto batch = sampler.batch(b);
+    CHECK(batch.size() == (b + 1 < sampler.num_batches() ? 8 : expected_tasks - 8 * b));
+    for (const TaskView& t : batch) {
+      REQUIRE(t.support.size() == 5);
+      REQUIRE(t.query.size() == 10);
+      CHECK(users.insert(t.user).second);  // each task once per epoch
+      std::vector<RowIndex> both(t.support.begin(), t.support.end());
+      both.insert(both.end(), t.query.begin(), t.query.end());
+      std::sort(both.begin(), both.end());
+      CHECK(std::adjacent_find(both.begin(), both.end()) == both.end());  // disjoint
+      for (const auto r : both) CHECK(ds.user(r) == t.user);
+    }
+  }
+  CHECK(users.size() == expected_tasks);
+}
+
+TEST_CASE("tasks: epochs are deterministic from (seed, epoch) and differ between epochs",
+          "[split][tasks]") {
+  const Dataset& ds = data();
+  const auto rows = all_rows(ds);
+  const TaskOptions o{.support = 3, .query = 4, .meta_batch = 16};
+  TaskSampler a(ds, rows, o, 42), b(ds, rows, o, 42), c(ds, rows, o, 43);
+  a.start_epoch(0), a.start_epoch(1), a.start_epoch(2), a.start_epoch(3);
+  b.start_epoch(3);
+  CHECK(snapshot(a) == snapshot(b));  // history does not matter
+  const auto e3 = snapshot(a);
+  a.start_epoch(4);
+  CHECK(snapshot(a) != e3);
+  c.start_epoch(3);
+  CHECK(snapshot(c) != e3);
+  // The order of the data file does not matter either (tasks keyed by original ids).
+  const Dataset shuffled = test::reordered(ds, 3);
+  TaskSampler d(shuffled, all_rows(shuffled), o, 42);
+  d.start_epoch(3);
+  REQUIRE(d.num_tasks() == a.num_tasks());
+  for (std::size_t k = 0; k < d.num_tasks(); ++k) {
+    const auto& x = b.tasks()[k];
+    const auto& y = d.tasks()[k];
+    CHECK(x.user == y.user);
+    REQUIRE(x.support.size() == y.support.size());
+    for (std::size_t j = 0; j < x.support.size(); ++j)
+      CHECK(ds.item(x.support[j]) == shuffled.item(y.support[j]));
+  }
+}
+
+TEST_CASE("tasks: iterating meta-batches and starting an epoch allocate nothing", "[split][tasks]") {
+  const Dataset& ds = data();
+  TaskSampler sampler(ds, all_rows(ds), {.mode = SupportMode::all_but_query, .query = 3}, 7);
+  const long before = g_allocations.load();
+  std::size_t seen = 0;
+  for (std::uint64_t epoch = 1; epoch < 4; ++epoch) {
+    sampler.start_epoch(epoch);
+    for (std::size_t b = 0; b < sampler.num_batches(); ++b)
+      for (const TaskView& t : sampler.batch(b)) seen += t.support.size() + t.query.size();
+  }
+  CHECK(g_allocations.load() == before);
+  CHECK(seen == 3 * ds.num_ratings());  // all_but_query uses every row of every (eligible) user
+}
+
+TEST_CASE("tasks: MeLU-style variable support, bounds, item tasks and fixed task lists",
+          "[split][tasks]") {
+  const Dataset& ds = data();
+  const auto rows = all_rows(ds);
+  const TaskOptions melu{.mode = SupportMode::all_but_query, .query = 10, .min_rows = 13,
+                         .max_rows = 40};
+  std::size_t skipped = 0;
+  const auto tasks = make_tasks(ds, rows, melu, 5, &skipped);
+  REQUIRE(!tasks.empty());
+  std::size_t expected_skipped = 0;
+  for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
+    const auto n = ds.by_user().count(u);
+    expected_skipped += (n < 13 || n > 40);
+  }
+  CHECK(skipped == expected_skipped);
+  for (const Task& t : tasks) {
+    CHECK(t.query.size() == 10);
+    CHECK(t.support.size() + 10 == ds.by_user().count(t.user));
+    CHECK(t.support.size() >= 3);
+  }
+  CHECK(make_tasks(ds, rows, melu, 5) == tasks);
+  CHECK(make_tasks(ds, rows, melu, 6) != tasks);
+
+  TaskSampler items(ds, rows, {.group = TaskGroup::item, .support = 2, .query = 2}, 1);
+  REQUIRE(items.num_tasks() > 0);
+  for (const auto& t : items.tasks())
+    for (const auto r : t.support) CHECK(ds.item(r) == t.user);
+
+  TaskSampler fixed(tasks, 4, 9);
+  CHECK(fixed.num_tasks() == tasks.size());
+  std::size_t matched = 0;
+  for (const auto& view : fixed.tasks())
+    for (const auto& t : tasks)
+      if (t.user == view.user) {
+        CHECK(std::equal(view.query.begin(), view.query.end(), t.query.begin(), t.query.end()));
+        CHECK(std::equal(view.support.begin(), view.support.end(), t.support.begin(),
+                         t.support.end()));
+        ++matched;
+      }
+  CHECK(matched == tasks.size());
+  CHECK_THROWS_WITH(TaskSampler(ds, rows, {.query = 0}, 1), Catch::Contains("TaskSampler"));
+}
