@@ -5,3 +5,4 @@
 #include <metarec/core.hpp>
 #include <metarec/data.hpp>
 #include <metarec/metrics.hpp>
+#include <metarec/meta.hpp>
