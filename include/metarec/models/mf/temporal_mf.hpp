@@ -1,0 +1,437 @@
+#pragma once
+/// @file temporal_mf.hpp
+/// @brief Matrix factorisation with temporal features (timeSVD style).
+///
+/// The training time range [t_min, t_max] is cut into `time_bins` equal bins,
+///
+///     bin(t) = floor((t − t_min) / (t_max − t_min + 1) · bins),
+///
+/// with t first clamped to [t_min, t_max]: rows outside the training time range (a later test
+/// period) use the first or last bin. With rank_ui ∈ [0, 1] the rating-rank feature below,
+///
+///     r̂_ui = μ + b_u + b_{u,bin} + b_i + b_{i,bin} + α_u · rank_ui + (p_u + p_{u,bin})ᵀ q_i
+///
+/// **Rank feature** (used by the original study; defined here precisely): rank_ui is the number of
+/// the user's ratings in the data set given to the constructor whose time is strictly earlier than
+/// this rating's time, divided by (n_u − 1) (0 for a user with one rating); ties share the lower
+/// rank. It is computed once per row of that data set and enters through a learned per-user slope
+/// α_u. It uses the times (never the values) of all of the user's rows, as the original did. Batches
+/// must therefore index that same data set (checked by its number of ratings). Disable with
+/// `rank_feature = false`.
+///
+/// **Smoothness** across ADJACENT TIME BINS of a user's time-dependent factors,
+/// λ_t Σ_b ‖p_{u,b} − p_{u,b+1}‖². (The original study's code ran this difference across the
+/// latent dimensions of one vector, which penalises nothing about time; fixed here.) Because the
+/// penalty couples bins, each rating in a batch pays the smoothness terms between its own bin and
+/// the neighbouring bins of its user (bin−1 and bin+1, where they exist), like every other
+/// per-rating penalty. The loss is then
+///
+///     L = 1/|B| Σ_{(u,i,r,t)∈B} [ (r̂ − r)² + λ(‖p_u‖² + ‖p_{u,b}‖² + ‖q_i‖²)
+///            + λ_b(b_u² + b_{u,b}² + b_i² + b_{i,b}² + α_u²)
+///            + λ_t(‖p_{u,b} − p_{u,b−1}‖² [b > 0] + ‖p_{u,b+1} − p_{u,b}‖² [b < bins−1]) ]
+///
+/// and loss, gradient and Hessian-vector product are all of this one function (exact, dense or
+/// sparse). Task-local segments: all of the user's own parameters (p_u, p_{u,·}, b_u, b_{u,·}, α_u).
+
+#include <metarec/core/batch.hpp>
+#include <metarec/core/parameters.hpp>
+#include <metarec/core/rng.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace metarec {
+
+/// Options of `TemporalMF`.
+struct TemporalMFOptions {
+  int dims = 32;                ///< latent dimensions k
+  int time_bins = 30;           ///< number of equal-width time bins over the training time range
+  double reg = 0.02;            ///< λ on p_u, p_{u,b}, q_i
+  double bias_reg = 0.02;       ///< λ_b on b_u, b_{u,b}, b_i, b_{i,b}, α_u
+  double smooth_reg = 0.1;      ///< λ_t on ‖p_{u,b} − p_{u,b+1}‖² (adjacent bins)
+  bool rank_feature = true;     ///< add α_u · rank_ui
+  double init_std = 0.1;        ///< p_u, q_i start N(0, init_std²); p_{u,b}, biases, α start at 0
+  double global_mean = 0.0;     ///< μ (fixed, not learned)
+};
+
+/// timeSVD-style temporal matrix factorisation; satisfies `metarec::Model`.
+/// @tparam S float or double
+/// @code
+/// metarec::TemporalMF<float> model(ds, {.dims = 32, .time_bins = 30,
+///                                       .global_mean = ds.mean_rating(split.train)}, split.train);
+/// metarec::Vector<float> theta(model.num_parameters());
+/// metarec::Rng rng(1);
+/// model.initialize(theta, rng);
+/// float loss = model.loss(theta, metarec::RatingBatch{&ds, split.train});
+/// @endcode
+template <class S = float>
+class TemporalMF {
+ public:
+  using Scalar = S;
+  using Batch = RatingBatch;
+  using Options = TemporalMFOptions;
+
+  /// @param ds data set (must have times); its sizes define the model, and the rank feature is
+  ///        computed over its rows
+  /// @param options hyperparameters
+  /// @param train_rows rows whose times define [t_min, t_max] (empty: all rows of `ds`)
+  /// @throws std::invalid_argument when `ds` has no timestamps, dims < 1, time_bins < 1, the data
+  ///         set is empty, or the time range is too wide for exact integer binning.
+  explicit TemporalMF(const Dataset& ds, Options options = {},
+                      std::span<const RowIndex> train_rows = {})
+      : opt_(options), num_users_(ds.num_users()), num_items_(ds.num_items()) {
+    ds.require_times("TemporalMF");
+    if (opt_.dims < 1 || opt_.time_bins < 1)
+      throw std::invalid_argument("TemporalMF: dims and time_bins must be >= 1 (got " +
+                                  std::to_string(opt_.dims) + ", " +
+                                  std::to_string(opt_.time_bins) + ")");
+    if (ds.num_ratings() == 0 || num_users_ == 0 || num_items_ == 0)
+      throw std::invalid_argument("TemporalMF: empty data set (" +
+                                  std::to_string(ds.num_ratings()) + " ratings)");
+    t_min_ = std::numeric_limits<std::int64_t>::max();
+    t_max_ = std::numeric_limits<std::int64_t>::min();
+    auto extend = [&](RowIndex r) {
+      t_min_ = std::min(t_min_, ds.time(r));
+      t_max_ = std::max(t_max_, ds.time(r));
+    };
+    if (train_rows.empty()) {
+      for (std::size_t r = 0; r < ds.num_ratings(); ++r) extend(static_cast<RowIndex>(r));
+    } else {
+      for (const RowIndex r : train_rows) {
+        if (r >= ds.num_ratings())
+          throw std::invalid_argument("TemporalMF: train row " + std::to_string(r) +
+                                      " outside the data set (" +
+                                      std::to_string(ds.num_ratings()) + " ratings)");
+        extend(r);
+      }
+    }
+    width_ = static_cast<std::uint64_t>(t_max_) - static_cast<std::uint64_t>(t_min_) + 1u;
+    if (width_ == 0 || width_ > std::numeric_limits<std::uint64_t>::max() /
+                                    static_cast<std::uint64_t>(opt_.time_bins))
+      throw std::invalid_argument("TemporalMF: time range [" + std::to_string(t_min_) + ", " +
+                                  std::to_string(t_max_) + "] too wide for " +
+                                  std::to_string(opt_.time_bins) + " bins");
+    if (opt_.rank_feature) compute_ranks(ds);
+    const Eigen::Index k = opt_.dims, nb = opt_.time_bins;
+    P_ = layout_.add("user_factors", k, num_users_);
+    Pt_ = layout_.add("user_bin_factors", k, num_users_ * nb);
+    Q_ = layout_.add("item_factors", k, num_items_);
+    bu_ = layout_.add("user_bias", 1, num_users_);
+    but_ = layout_.add("user_bin_bias", 1, num_users_ * nb);
+    bi_ = layout_.add("item_bias", 1, num_items_);
+    bit_ = layout_.add("item_bin_bias", 1, num_items_ * nb);
+    alpha_ = layout_.add("user_rank_slope", 1, opt_.rank_feature ? num_users_ : 0);
+  }
+
+  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
+  /// Blocks in order: P, P_bin (column u·bins + b), Q, b_u, b_{u,bin}, b_i, b_{i,bin}, α.
+  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
+  [[nodiscard]] const Options& options() const noexcept { return opt_; }
+  [[nodiscard]] std::int64_t t_min() const noexcept { return t_min_; }
+  [[nodiscard]] std::int64_t t_max() const noexcept { return t_max_; }
+
+  /// Time bin of a time; times outside [t_min, t_max] are clamped to the first/last bin.
+  [[nodiscard]] int time_bin(std::int64_t t) const noexcept {
+    t = std::clamp(t, t_min_, t_max_);
+    const std::uint64_t off = static_cast<std::uint64_t>(t) - static_cast<std::uint64_t>(t_min_);
+    return static_cast<int>(off * static_cast<std::uint64_t>(opt_.time_bins) / width_);
+  }
+
+  /// Rank feature of a row of the construction data set (0 when `rank_feature` is off).
+  [[nodiscard]] S rank(RowIndex r) const noexcept {
+    return opt_.rank_feature ? rank_[r] : S(0);
+  }
+
+  /// Overwrites θ: p_u, q_i ~ N(0, init_std²); time-bin factors, biases and α at 0.
+  /// @throws std::invalid_argument when θ has the wrong size.
+  void initialize(VectorRef<S> theta, Rng& rng) const {
+    check_size("initialize", theta.size());
+    theta.setZero();
+    for (const Block* b : {&P_, &Q_})
+      for (Eigen::Index k = 0; k < b->size(); ++k)
+        theta[b->offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+  }
+
+  /// Mean loss (squared error + per-rating L2 + per-rating smoothness terms).
+  /// @throws std::invalid_argument on a wrong-size θ or a batch of another data set / no times.
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
+    check_size("loss", theta.size());
+    check_batch("loss", batch);
+    if (batch.rows.empty()) return S(0);
+    Vector<S> pe(opt_.dims);
+    double total = 0.0;
+    for (const RowIndex r : batch.rows) {
+      const Row x = row(*batch.data, r);
+      const S e = predict_row(theta, x, pe) - static_cast<S>(batch.data->rating(r));
+      total += sq(e) + penalty(theta, x);
+    }
+    return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  /// Loss and dense gradient (overwritten).
+  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
+    check_size("loss_and_gradient", theta.size());
+    check_size("loss_and_gradient (gradient)", grad.size());
+    check_batch("loss_and_gradient", batch);
+    DenseGradientSink<S> sink(grad);
+    return gradient_into(theta, batch, sink);
+  }
+
+  /// Sparse gradient: writes only the segments the batch touches. The caller clears `grad`.
+  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
+                      SparseGradient<S>& grad) const {
+    check_size("loss_and_gradient", theta.size());
+    check_size("loss_and_gradient (sparse gradient)", grad.size());
+    check_batch("loss_and_gradient", batch);
+    return gradient_into(theta, batch, grad);
+  }
+
+  /// Exact Hessian-vector product (dense, overwritten).
+  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
+                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
+    check_size("hessian_vector_product", theta.size());
+    check_size("hessian_vector_product (v)", v.size());
+    check_size("hessian_vector_product (out)", out.size());
+    check_batch("hessian_vector_product", batch);
+    DenseGradientSink<S> sink(out);
+    hvp_into(theta, batch, v, sink);
+  }
+
+  /// Sparse HVP: writes only the touched segments. The caller clears `out`.
+  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
+                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
+    check_size("hessian_vector_product", theta.size());
+    check_size("hessian_vector_product (v)", v.size());
+    check_size("hessian_vector_product (sparse out)", out.size());
+    check_batch("hessian_vector_product", batch);
+    hvp_into(theta, batch, v, out);
+  }
+
+  /// One prediction per batch row (out overwritten).
+  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
+    check_size("predict", theta.size());
+    check_batch("predict", batch);
+    if (out.size() != static_cast<Eigen::Index>(batch.size()))
+      throw std::invalid_argument("TemporalMF::predict: out has " + std::to_string(out.size()) +
+                                  " entries for a batch of " + std::to_string(batch.size()) +
+                                  " rows");
+    Vector<S> pe(opt_.dims);
+    for (std::size_t k = 0; k < batch.rows.size(); ++k)
+      out[static_cast<Eigen::Index>(k)] = predict_row(theta, row(*batch.data, batch.rows[k]), pe);
+  }
+
+  /// Task-local segments: each user's p_u, all p_{u,b}, b_u, all b_{u,b} and α_u, once per user.
+  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
+    const std::size_t first = out.size();
+    const Eigen::Index k = opt_.dims, nb = opt_.time_bins;
+    for (const RowIndex r : batch.rows) {
+      const std::uint32_t u = batch.data->user(r);
+      const Segment s = P_.column(u);
+      bool seen = false;
+      for (std::size_t j = first; j < out.size() && !seen; ++j) seen = out[j] == s;
+      if (seen) continue;
+      out.push_back(s);
+      out.push_back({Pt_.offset + static_cast<Eigen::Index>(u) * nb * k, nb * k});
+      out.push_back(bu_.column(u));
+      out.push_back({but_.offset + static_cast<Eigen::Index>(u) * nb, nb});
+      if (opt_.rank_feature) out.push_back(alpha_.column(u));
+    }
+  }
+
+ private:
+  struct Row {
+    std::uint32_t u, i;
+    int bin;
+    S rank;
+  };
+
+  static double sq(S x) noexcept { return static_cast<double>(x) * static_cast<double>(x); }
+
+  void compute_ranks(const Dataset& ds) {
+    rank_.assign(ds.num_ratings(), S(0));
+    std::vector<std::int64_t> times;
+    for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
+      const auto rows = ds.by_user()[u];
+      if (rows.size() < 2) continue;
+      times.clear();
+      for (const RowIndex r : rows) times.push_back(ds.time(r));
+      std::sort(times.begin(), times.end());
+      const double denom = static_cast<double>(rows.size() - 1);
+      for (const RowIndex r : rows) {
+        const auto earlier = std::lower_bound(times.begin(), times.end(), ds.time(r)) - times.begin();
+        rank_[r] = static_cast<S>(static_cast<double>(earlier) / denom);
+      }
+    }
+  }
+
+  void check_size(const char* what, Eigen::Index n) const {
+    if (n != layout_.size())
+      throw std::invalid_argument(std::string("TemporalMF::") + what + ": vector has " +
+                                  std::to_string(n) + " entries, the model has " +
+                                  std::to_string(layout_.size()) +
+                                  " parameters; size it with num_parameters()");
+  }
+
+  void check_batch(const char* what, const Batch& b) const {
+    if (b.data == nullptr) {
+      if (b.rows.empty()) return;
+      throw std::invalid_argument(std::string("TemporalMF::") + what +
+                                  ": batch has rows but no data set");
+    }
+    const std::string caller = std::string("TemporalMF::") + what;
+    b.data->require_times(caller.c_str());
+    if (b.data->num_users() > num_users_ || b.data->num_items() > num_items_)
+      throw std::invalid_argument(caller + ": the data set has " +
+                                  std::to_string(b.data->num_users()) + " users and " +
+                                  std::to_string(b.data->num_items()) + " items, the model " +
+                                  std::to_string(num_users_) + " and " +
+                                  std::to_string(num_items_));
+    if (opt_.rank_feature && b.data->num_ratings() != rank_.size())
+      throw std::invalid_argument(caller + ": the batch's data set has " +
+                                  std::to_string(b.data->num_ratings()) +
+                                  " ratings, the rank feature was computed for " +
+                                  std::to_string(rank_.size()) +
+                                  "; use the data set the model was built on, or rank_feature = "
+                                  "false");
+  }
+
+  [[nodiscard]] Row row(const Dataset& d, RowIndex r) const noexcept {
+    return {d.user(r), d.item(r), time_bin(d.time(r)), rank(r)};
+  }
+
+  static Eigen::Map<const Vector<S>> col(const ConstVectorRef<S>& theta, const Block& blk,
+                                         Eigen::Index c) noexcept {
+    return Eigen::Map<const Vector<S>>(theta.data() + blk.offset + c * blk.rows, blk.rows);
+  }
+  [[nodiscard]] Eigen::Index ub(const Row& x, int b) const noexcept {
+    return static_cast<Eigen::Index>(x.u) * opt_.time_bins + b;
+  }
+  [[nodiscard]] Eigen::Index ib(const Row& x) const noexcept {
+    return static_cast<Eigen::Index>(x.i) * opt_.time_bins + x.bin;
+  }
+  [[nodiscard]] S alpha(const ConstVectorRef<S>& t, const Row& x) const noexcept {
+    return opt_.rank_feature ? t[alpha_.offset + x.u] : S(0);
+  }
+
+  /// r̂ of a row; fills pe = p_u + p_{u,bin}.
+  S predict_row(const ConstVectorRef<S>& t, const Row& x, Vector<S>& pe) const {
+    pe.noalias() = col(t, P_, x.u) + col(t, Pt_, ub(x, x.bin));
+    return static_cast<S>(opt_.global_mean) + t[bu_.offset + x.u] + t[but_.offset + ub(x, x.bin)] +
+           t[bi_.offset + x.i] + t[bit_.offset + ib(x)] + alpha(t, x) * x.rank +
+           pe.dot(col(t, Q_, x.i));
+  }
+
+  double penalty(const ConstVectorRef<S>& t, const Row& x) const {
+    const auto pb = col(t, Pt_, ub(x, x.bin));
+    double p = opt_.reg * (static_cast<double>(col(t, P_, x.u).squaredNorm()) +
+                           static_cast<double>(pb.squaredNorm()) +
+                           static_cast<double>(col(t, Q_, x.i).squaredNorm())) +
+               opt_.bias_reg * (sq(t[bu_.offset + x.u]) + sq(t[but_.offset + ub(x, x.bin)]) +
+                                sq(t[bi_.offset + x.i]) + sq(t[bit_.offset + ib(x)]) +
+                                sq(alpha(t, x)));
+    if (x.bin > 0)
+      p += opt_.smooth_reg *
+           static_cast<double>((pb - col(t, Pt_, ub(x, x.bin - 1))).squaredNorm());
+    if (x.bin + 1 < opt_.time_bins)
+      p += opt_.smooth_reg *
+           static_cast<double>((col(t, Pt_, ub(x, x.bin + 1)) - pb).squaredNorm());
+    return p;
+  }
+
+  // Gradient (or, with w = v, the HVP part) of the per-rating smoothness terms: they are quadratic
+  // in the bin factors, so ∂/∂p and H·v have the same form: c · (w_b − w_{b±1}).
+  template <class Sink>
+  void add_smoothness(const ConstVectorRef<S>& w, const Row& x, S c, Sink& g) const {
+    const auto wb = col(w, Pt_, ub(x, x.bin));
+    if (x.bin > 0) {
+      const auto wl = col(w, Pt_, ub(x, x.bin - 1));
+      g.segment(Pt_.column(ub(x, x.bin))).noalias() += c * (wb - wl);
+      g.segment(Pt_.column(ub(x, x.bin - 1))).noalias() -= c * (wb - wl);
+    }
+    if (x.bin + 1 < opt_.time_bins) {
+      const auto wr = col(w, Pt_, ub(x, x.bin + 1));
+      g.segment(Pt_.column(ub(x, x.bin))).noalias() -= c * (wr - wb);
+      g.segment(Pt_.column(ub(x, x.bin + 1))).noalias() += c * (wr - wb);
+    }
+  }
+
+  template <class Sink>
+  S gradient_into(const ConstVectorRef<S>& t, const Batch& batch, Sink& g) const {
+    if (batch.rows.empty()) return S(0);
+    const S scale = S(2) / static_cast<S>(batch.size());
+    const S reg = static_cast<S>(opt_.reg), breg = static_cast<S>(opt_.bias_reg);
+    const S sreg = scale * static_cast<S>(opt_.smooth_reg);
+    Vector<S> pe(opt_.dims);
+    double total = 0.0;
+    for (const RowIndex r : batch.rows) {
+      const Row x = row(*batch.data, r);
+      const S e = predict_row(t, x, pe) - static_cast<S>(batch.data->rating(r));
+      total += sq(e) + penalty(t, x);
+      const S se = scale * e;
+      const auto q = col(t, Q_, x.i);
+      g.segment(P_.column(x.u)).noalias() += se * q + (scale * reg) * col(t, P_, x.u);
+      g.segment(Pt_.column(ub(x, x.bin))).noalias() +=
+          se * q + (scale * reg) * col(t, Pt_, ub(x, x.bin));
+      g.segment(Q_.column(x.i)).noalias() += se * pe + (scale * reg) * q;
+      g.segment(bu_.column(x.u))[0] += se + scale * breg * t[bu_.offset + x.u];
+      g.segment(but_.column(ub(x, x.bin)))[0] += se + scale * breg * t[but_.offset + ub(x, x.bin)];
+      g.segment(bi_.column(x.i))[0] += se + scale * breg * t[bi_.offset + x.i];
+      g.segment(bit_.column(ib(x)))[0] += se + scale * breg * t[bit_.offset + ib(x)];
+      if (opt_.rank_feature)
+        g.segment(alpha_.column(x.u))[0] += se * x.rank + scale * breg * t[alpha_.offset + x.u];
+      add_smoothness(t, x, sreg, g);
+    }
+    return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  // H·v of (r̂ − r)²: 2 ∇r̂ (∇r̂ᵀv) + 2e ∇²r̂ v; r̂ is bilinear in (p_u + p_{u,b}, q_i) and linear in
+  // the rest, so ∇²r̂ v is δq on p_u and p_{u,b}, and δp_u + δp_{u,b} on q_i. Penalties: 2λ v.
+  template <class Sink>
+  void hvp_into(const ConstVectorRef<S>& t, const Batch& batch, const ConstVectorRef<S>& v,
+                Sink& out) const {
+    if (batch.rows.empty()) return;
+    const S scale = S(2) / static_cast<S>(batch.size());
+    const S reg = static_cast<S>(opt_.reg), breg = static_cast<S>(opt_.bias_reg);
+    const S sreg = scale * static_cast<S>(opt_.smooth_reg);
+    Vector<S> pe(opt_.dims), dpe(opt_.dims), gp(opt_.dims);
+    for (const RowIndex r : batch.rows) {
+      const Row x = row(*batch.data, r);
+      const S e = predict_row(t, x, pe) - static_cast<S>(batch.data->rating(r));
+      const auto q = col(t, Q_, x.i);
+      const auto dq = col(v, Q_, x.i);
+      dpe.noalias() = col(v, P_, x.u) + col(v, Pt_, ub(x, x.bin));
+      const S jv = dpe.dot(q) + pe.dot(dq) + v[bu_.offset + x.u] + v[but_.offset + ub(x, x.bin)] +
+                   v[bi_.offset + x.i] + v[bit_.offset + ib(x)] + alpha(v, x) * x.rank;
+      gp.noalias() = scale * (jv * q + e * dq);
+      out.segment(P_.column(x.u)).noalias() += gp + (scale * reg) * col(v, P_, x.u);
+      out.segment(Pt_.column(ub(x, x.bin))).noalias() +=
+          gp + (scale * reg) * col(v, Pt_, ub(x, x.bin));
+      out.segment(Q_.column(x.i)).noalias() += scale * (jv * pe + e * dpe) + (scale * reg) * dq;
+      out.segment(bu_.column(x.u))[0] += scale * (jv + breg * v[bu_.offset + x.u]);
+      out.segment(but_.column(ub(x, x.bin)))[0] +=
+          scale * (jv + breg * v[but_.offset + ub(x, x.bin)]);
+      out.segment(bi_.column(x.i))[0] += scale * (jv + breg * v[bi_.offset + x.i]);
+      out.segment(bit_.column(ib(x)))[0] += scale * (jv + breg * v[bit_.offset + ib(x)]);
+      if (opt_.rank_feature)
+        out.segment(alpha_.column(x.u))[0] +=
+            scale * (jv * x.rank + breg * v[alpha_.offset + x.u]);
+      add_smoothness(v, x, sreg, out);
+    }
+  }
+
+  Options opt_;
+  std::uint32_t num_users_;
+  std::uint32_t num_items_;
+  std::int64_t t_min_ = 0, t_max_ = 0;
+  std::uint64_t width_ = 1;
+  std::vector<S> rank_;
+  ParameterLayout layout_;
+  Block P_, Pt_, Q_, bu_, but_, bi_, bit_, alpha_;
+};
+
+}  // namespace metarec
