@@ -253,6 +253,20 @@ TEST_CASE("load_movielens: side files CRLF + BOM; load_side_features = false",
   CHECK(as10m.user_features().empty());
 }
 
+TEST_CASE("load_movielens: very large ids densify through the sorted path", "[data][movielens]") {
+  TempDir dir;
+  dir.write("ratings.dat", "4000000000::7::4\n1::7::5\n1::3000000000::2\n");
+  dir.write("users.dat", "");  // present for detection only; side files are not read
+  const Dataset ds = metarec::load_movielens(dir.path(), {.load_side_features = false});
+  CHECK(std::vector<std::int64_t>(ds.user_ids().originals().begin(), ds.user_ids().originals().end()) ==
+        std::vector<std::int64_t>{1, 4000000000});
+  CHECK(std::vector<std::int64_t>(ds.item_ids().originals().begin(), ds.item_ids().originals().end()) ==
+        std::vector<std::int64_t>{7, 3000000000});
+  CHECK(ds.user(0) == 1);
+  CHECK(ds.item(2) == 1);
+  CHECK(rating_of(ds, 1, 3000000000) == 2.0f);
+}
+
 // --- ML-100K -------------------------------------------------------------------------------------
 
 TEST_CASE("load_movielens ML-100K: tab-separated with times, bucketed ages, flags",

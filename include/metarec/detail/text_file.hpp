@@ -237,10 +237,6 @@ class TextFile {
   [[noreturn]] void fail(const Line& line, const Field& field, const std::string& message) const {
     fail(line.number, field.column, message);
   }
-  /// Column (1-based) of `p`, a pointer into `line.text`.
-  [[nodiscard]] static std::size_t column_of(const Line& line, const char* p) noexcept {
-    return static_cast<std::size_t>(p - line.text.data()) + 1;
-  }
 
  private:
   [[nodiscard]] std::string_view view() const noexcept { return data_.view(); }
