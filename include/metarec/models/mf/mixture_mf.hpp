@@ -1,0 +1,411 @@
+#pragma once
+/// @file mixture_mf.hpp
+/// @brief Mixture-of-tastes matrix factorisation (Kula 2017, "Mixture-of-tastes models for
+/// representing users with diverse interests").
+///
+/// Each user u has T taste vectors t_{u,1..T} and T attention vectors a_{u,1..T}; item i has an
+/// embedding q_i and a bias b_i. The item picks, by a softmax over attention scores, how much each
+/// taste counts for it:
+///
+///     α_k = softmax_k(a_{u,k}ᵀ q_i),   s_k = t_{u,k}ᵀ q_i,   r̂ = μ + b_u + b_i + Σ_k α_k s_k
+///
+/// (the spotlight reference code, `MixtureLSTMNet.forward`, scores the same way; there the taste and
+/// attention vectors are projections of an LSTM state, here they are free per-user parameters, as in
+/// the paper's factorisation variant). With T = 1, α = 1 and r̂ is biased MF's score.
+///
+/// Loss over a batch B, squared error with per-rating L2 penalties on the parameters each rating
+/// touches (the `MatrixFactorization` convention):
+///
+///     L = 1/|B| Σ_{(u,i,r)∈B} [ (r̂ − r)² + λ(Σ_k ‖t_{u,k}‖² + ‖a_{u,k}‖² + ‖q_i‖²) + λ_b(b_u² + b_i²) ]
+///
+/// Gradient (hand-derived, e = r̂ − r, m = Σ_k α_k s_k, w_k = α_k (s_k − m) = ∂r̂/∂(a_kᵀq)):
+/// ∂r̂/∂t_k = α_k q, ∂r̂/∂a_k = w_k q, ∂r̂/∂q = Σ_k α_k t_k + w_k a_k, ∂r̂/∂b = 1.
+///
+/// Hessian-vector product: forward-mode dual numbers (core/dual.hpp). The per-rating gradient code
+/// is one template over its arithmetic type; the HVP runs it with the rating's parameters lifted to
+/// Dual(θ_k, v_k) and reads H·v from the tangents. Why: the softmax makes the hand R-operator long
+/// (second derivatives of α couple every pair of tastes and attention vectors with q); the dual run
+/// is exact to rounding by construction, shares every line with the checked gradient (so it cannot
+/// drift from it), and costs about 3 gradient evaluations per row. The softmax subtracts the max
+/// score for stability; the shift cancels exactly in α, so its tangent is irrelevant.
+///
+/// Layout of θ: tastes (dims × users·T; user u's T tastes are one contiguous segment), attention
+/// (same shape), item factors (dims × items), user bias, item bias. Task-local segments (MAML): the
+/// user's tastes, attention vectors and bias.
+///
+/// Cost: O(|B| · dims · T) per loss, gradient or HVP; per call a scratch of O(dims · T) values is
+/// allocated once, nothing inside the loop over rows (θ is read through `Eigen::Map`s).
+
+#include <metarec/core/batch.hpp>
+#include <metarec/core/dual.hpp>
+#include <metarec/core/parameters.hpp>
+#include <metarec/core/rng.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace metarec {
+
+/// Options of `MixtureMF`.
+struct MixtureMFOptions {
+  int dims = 32;              ///< latent dimensions k
+  int tastes = 4;             ///< T, taste (and attention) vectors per user
+  double reg = 0.02;          ///< λ on tastes, attention vectors and item factors
+  double bias_reg = 0.02;     ///< λ_b on biases
+  double init_std = 0.1;      ///< factors start N(0, init_std²); biases start at 0
+  double global_mean = 0.0;   ///< μ (fixed, not learned)
+  bool shared_user = false;   ///< every user reads one shared set of tastes/attention and bias
+};
+
+/// Mixture-of-tastes MF over `RatingBatch`es; satisfies `metarec::Model` with exact gradient,
+/// exact Hessian-vector product (dense and sparse), sparse gradients and task-local segments.
+/// @tparam S float or double
+/// @code
+/// metarec::MixtureMF<double> mix(ds.num_users(), ds.num_items(),
+///     {.dims = 32, .tastes = 4, .global_mean = ds.mean_rating(split.train)});
+/// metarec::Vector<double> theta(mix.num_parameters());
+/// metarec::Rng rng(1);
+/// mix.initialize(theta, rng);
+/// metarec::Vector<double> grad(mix.num_parameters());
+/// double loss = mix.loss_and_gradient(theta, metarec::RatingBatch{&ds, split.train}, grad);
+/// @endcode
+template <class S = float>
+class MixtureMF {
+ public:
+  using Scalar = S;
+  using Batch = RatingBatch;
+  using Options = MixtureMFOptions;
+
+  /// @param num_users number of users (ignored with `shared_user`, except that it may be 0 then)
+  /// @param num_items number of items
+  /// @param options hyperparameters
+  /// @throws std::invalid_argument when dims < 1, tastes < 1, or there are no users or items.
+  MixtureMF(std::uint32_t num_users, std::uint32_t num_items, Options options = {})
+      : opt_(options) {
+    if (opt_.dims < 1 || opt_.tastes < 1)
+      throw std::invalid_argument("MixtureMF: dims and tastes must be >= 1 (got dims " +
+                                  std::to_string(opt_.dims) + ", tastes " +
+                                  std::to_string(opt_.tastes) + ")");
+    if (num_items == 0 || (num_users == 0 && !opt_.shared_user))
+      throw std::invalid_argument("MixtureMF: no users or no items (" + std::to_string(num_users) +
+                                  " users, " + std::to_string(num_items) + " items)");
+    const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
+    Tu_ = layout_.add("user_tastes", opt_.dims, user_rows * opt_.tastes);
+    Au_ = layout_.add("user_attention", opt_.dims, user_rows * opt_.tastes);
+    Q_ = layout_.add("item_factors", opt_.dims, num_items);
+    bu_ = layout_.add("user_bias", 1, user_rows);
+    bi_ = layout_.add("item_bias", 1, num_items);
+  }
+
+  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
+  /// Blocks in order: user_tastes, user_attention, item_factors, user_bias, item_bias.
+  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
+  [[nodiscard]] const Options& options() const noexcept { return opt_; }
+
+  /// Tastes, attention vectors and item factors N(0, init_std²); biases 0. Overwrites θ.
+  /// @throws std::invalid_argument when θ has the wrong size.
+  void initialize(VectorRef<S> theta, Rng& rng) const {
+    check_size("initialize", theta.size());
+    theta.setZero();
+    const Eigen::Index factors = bu_.offset;  // tastes, attention and items come first
+    for (Eigen::Index k = 0; k < factors; ++k)
+      theta[k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+  }
+
+  /// Mean loss (with penalties) over the batch.
+  /// @throws std::invalid_argument when θ has the wrong size.
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
+    check_size("loss", theta.size());
+    if (batch.rows.empty()) return S(0);
+    Scratch<S> sc(opt_);
+    double total = 0.0;
+    for (const RowIndex r : batch.rows) {
+      const auto [u, i] = ids(batch, r);
+      const RowView<S> in = view(theta, u, i);
+      total += static_cast<double>(row_loss(in, static_cast<S>(batch.data->rating(r)), sc));
+    }
+    return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  /// Loss and dense gradient (overwritten).
+  /// @throws std::invalid_argument when θ or grad has the wrong size.
+  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
+    check_size("loss_and_gradient", theta.size());
+    check_size("loss_and_gradient (gradient)", grad.size());
+    DenseGradientSink<S> sink(grad);
+    return gradient_into(theta, batch, sink);
+  }
+
+  /// Sparse gradient: writes only the segments the batch touches. The caller clears `grad`.
+  /// @throws std::invalid_argument when θ or grad has the wrong size.
+  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
+                      SparseGradient<S>& grad) const {
+    check_size("loss_and_gradient", theta.size());
+    check_size("loss_and_gradient (sparse gradient)", grad.size());
+    return gradient_into(theta, batch, grad);
+  }
+
+  /// Exact H·v (overwritten), by dual numbers over the gradient code.
+  /// @throws std::invalid_argument when θ, v or out has the wrong size.
+  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
+                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
+    check_size("hessian_vector_product", theta.size());
+    check_size("hessian_vector_product (v)", v.size());
+    check_size("hessian_vector_product (out)", out.size());
+    DenseGradientSink<S> sink(out);
+    hvp_into(theta, batch, v, sink);
+  }
+
+  /// Sparse exact H·v: writes only the segments the batch touches. The caller clears `out`.
+  /// @throws std::invalid_argument when θ, v or out has the wrong size.
+  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
+                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
+    check_size("hessian_vector_product", theta.size());
+    check_size("hessian_vector_product (v)", v.size());
+    check_size("hessian_vector_product (sparse out)", out.size());
+    hvp_into(theta, batch, v, out);
+  }
+
+  /// One prediction per batch row (overwritten).
+  /// @throws std::invalid_argument when θ or out has the wrong size.
+  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
+    check_size("predict", theta.size());
+    if (out.size() != static_cast<Eigen::Index>(batch.size()))
+      throw std::invalid_argument("MixtureMF::predict: out has " + std::to_string(out.size()) +
+                                  " entries for a batch of " + std::to_string(batch.size()) +
+                                  " rows");
+    Scratch<S> sc(opt_);
+    for (std::size_t k = 0; k < batch.rows.size(); ++k) {
+      const auto [u, i] = ids(batch, batch.rows[k]);
+      out[static_cast<Eigen::Index>(k)] = forward(view(theta, u, i), sc);
+    }
+  }
+
+  /// Task-local segments: each batch user's tastes, attention vectors and bias, once each.
+  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
+    const std::size_t first = out.size();
+    for (const RowIndex r : batch.rows) {
+      const std::uint32_t u = user_index(batch, r);
+      const Segment s = user_segment(Tu_, u);
+      bool seen = false;
+      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
+      if (seen) continue;
+      out.push_back(s);
+      out.push_back(user_segment(Au_, u));
+      out.push_back(bu_.column(u));
+    }
+  }
+
+  /// Prediction for one (user, item) pair by dense index (user 0 with `shared_user`).
+  [[nodiscard]] S score(const ConstVectorRef<S>& theta, std::uint32_t u, std::uint32_t i) const {
+    Scratch<S> sc(opt_);
+    return forward(view(theta, opt_.shared_user ? 0u : u, i), sc);
+  }
+
+  /// Attention weights α (size T, overwritten) of user u for item i.
+  void attention(const ConstVectorRef<S>& theta, std::uint32_t u, std::uint32_t i,
+                 VectorRef<S> alpha) const {
+    if (alpha.size() != opt_.tastes)
+      throw std::invalid_argument("MixtureMF::attention: alpha has " +
+                                  std::to_string(alpha.size()) + " entries for " +
+                                  std::to_string(opt_.tastes) + " tastes");
+    Scratch<S> sc(opt_);
+    (void)forward(view(theta, opt_.shared_user ? 0u : u, i), sc);
+    alpha = sc.alpha;
+  }
+
+ private:
+  template <class T>
+  using CMat = Eigen::Map<const Matrix<T>>;
+  template <class T>
+  using CVec = Eigen::Map<const Vector<T>>;
+
+  // The parameters one rating reads, as views of arithmetic type T (θ itself, or lifted duals).
+  template <class T>
+  struct RowView {
+    CMat<T> tastes;     // dims × T
+    CMat<T> attention;  // dims × T
+    CVec<T> q;          // dims
+    T bu;
+    T bi;
+  };
+
+  // Per-call scratch (allocated once per call, reused for every row).
+  template <class T>
+  struct Scratch {
+    explicit Scratch(const Options& o)
+        : alpha(o.tastes), taste_score(o.tastes), g_tastes(o.dims, o.tastes),
+          g_attention(o.dims, o.tastes), g_q(o.dims) {}
+    Vector<T> alpha, taste_score;
+    Matrix<T> g_tastes, g_attention;
+    Vector<T> g_q;
+    T g_bu = T(0), g_bi = T(0);
+  };
+
+  // Dual copies of one rating's parameters (θ_k, v_k), for the HVP.
+  struct DualInputs {
+    explicit DualInputs(const Options& o)
+        : tastes(o.dims, o.tastes), attention(o.dims, o.tastes), q(o.dims) {}
+    Matrix<Dual<S>> tastes, attention;
+    Vector<Dual<S>> q;
+  };
+
+  void check_size(const char* what, Eigen::Index n) const {
+    if (n != layout_.size())
+      throw std::invalid_argument(std::string("MixtureMF::") + what + ": vector has " +
+                                  std::to_string(n) + " entries, the model has " +
+                                  std::to_string(layout_.size()) +
+                                  " parameters; size it with num_parameters()");
+  }
+
+  [[nodiscard]] std::uint32_t user_index(const Batch& b, RowIndex r) const noexcept {
+    return opt_.shared_user ? 0u : b.data->user(r);
+  }
+  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const Batch& b,
+                                                            RowIndex r) const noexcept {
+    return {user_index(b, r), b.data->item(r)};
+  }
+  [[nodiscard]] Segment user_segment(const Block& blk, std::uint32_t u) const noexcept {
+    const Eigen::Index n = blk.rows * opt_.tastes;
+    return {blk.offset + u * n, n};
+  }
+
+  [[nodiscard]] RowView<S> view(const ConstVectorRef<S>& theta, std::uint32_t u,
+                                std::uint32_t i) const noexcept {
+    const Eigen::Index d = opt_.dims, nt = opt_.tastes;
+    return {CMat<S>(theta.data() + user_segment(Tu_, u).offset, d, nt),
+            CMat<S>(theta.data() + user_segment(Au_, u).offset, d, nt),
+            CVec<S>(theta.data() + Q_.column(i).offset, d), theta[bu_.offset + u],
+            theta[bi_.offset + i]};
+  }
+
+  // r̂; leaves α and s in the scratch. Stable softmax: the max score is subtracted.
+  template <class T>
+  [[nodiscard]] T forward(const RowView<T>& in, Scratch<T>& sc) const {
+    const Eigen::Index K = opt_.tastes;
+    T top = T(0);
+    for (Eigen::Index k = 0; k < K; ++k) {
+      sc.alpha[k] = in.attention.col(k).dot(in.q);
+      sc.taste_score[k] = in.tastes.col(k).dot(in.q);
+      if (k == 0 || sc.alpha[k] > top) top = sc.alpha[k];
+    }
+    T norm = T(0);
+    for (Eigen::Index k = 0; k < K; ++k) {
+      using std::exp;
+      sc.alpha[k] = exp(sc.alpha[k] - top);
+      norm += sc.alpha[k];
+    }
+    T mix = T(0);
+    for (Eigen::Index k = 0; k < K; ++k) {
+      sc.alpha[k] /= norm;
+      mix += sc.alpha[k] * sc.taste_score[k];
+    }
+    return T(static_cast<S>(opt_.global_mean)) + in.bu + in.bi + mix;
+  }
+
+  template <class T>
+  [[nodiscard]] T penalty(const RowView<T>& in) const {
+    return T(static_cast<S>(opt_.reg)) *
+               (in.tastes.squaredNorm() + in.attention.squaredNorm() + in.q.squaredNorm()) +
+           T(static_cast<S>(opt_.bias_reg)) * (in.bu * in.bu + in.bi * in.bi);
+  }
+
+  template <class T>
+  [[nodiscard]] T row_loss(const RowView<T>& in, T rating, Scratch<T>& sc) const {
+    const T e = forward(in, sc) - rating;
+    return e * e + penalty(in);
+  }
+
+  // The gradient of one rating's loss (unscaled) into the scratch; returns that loss. Templated on
+  // T: S for the gradient, Dual<S> for the HVP (the tangents of the result are H_row · v).
+  template <class T>
+  T row_gradient(const RowView<T>& in, T rating, Scratch<T>& sc) const {
+    const Eigen::Index K = opt_.tastes;
+    const T e = forward(in, sc) - rating;
+    const T c = T(2) * e;
+    const T reg2 = T(static_cast<S>(2 * opt_.reg));
+    const T breg2 = T(static_cast<S>(2 * opt_.bias_reg));
+    T mix = T(0);
+    for (Eigen::Index k = 0; k < K; ++k) mix += sc.alpha[k] * sc.taste_score[k];
+    sc.g_q = reg2 * in.q;
+    for (Eigen::Index k = 0; k < K; ++k) {
+      const T ca = c * sc.alpha[k];                            // 2e ∂r̂/∂s_k
+      const T cw = c * sc.alpha[k] * (sc.taste_score[k] - mix);  // 2e ∂r̂/∂(a_kᵀq)
+      sc.g_tastes.col(k) = ca * in.q + reg2 * in.tastes.col(k);
+      sc.g_attention.col(k) = cw * in.q + reg2 * in.attention.col(k);
+      sc.g_q += ca * in.tastes.col(k) + cw * in.attention.col(k);
+    }
+    sc.g_bu = c + breg2 * in.bu;
+    sc.g_bi = c + breg2 * in.bi;
+    return e * e + penalty(in);
+  }
+
+  // seg += scale · (value or tangent of g), element-wise.
+  template <bool Tangent, class Seg, class G>
+  static void add_scaled(Seg&& seg, const G& g, S scale) noexcept {
+    const auto* p = g.data();
+    for (Eigen::Index j = 0; j < seg.size(); ++j)
+      seg[j] += scale * (Tangent ? tangent_of(p[j]) : value_of(p[j]));
+  }
+
+  template <bool Tangent, class T, class Sink>
+  void scatter(const Scratch<T>& sc, std::uint32_t u, std::uint32_t i, S scale, Sink& g) const {
+    add_scaled<Tangent>(g.segment(user_segment(Tu_, u)), sc.g_tastes, scale);
+    add_scaled<Tangent>(g.segment(user_segment(Au_, u)), sc.g_attention, scale);
+    add_scaled<Tangent>(g.segment(Q_.column(i)), sc.g_q, scale);
+    g.segment(bu_.column(u))[0] += scale * (Tangent ? tangent_of(sc.g_bu) : value_of(sc.g_bu));
+    g.segment(bi_.column(i))[0] += scale * (Tangent ? tangent_of(sc.g_bi) : value_of(sc.g_bi));
+  }
+
+  template <class Sink>
+  S gradient_into(const ConstVectorRef<S>& theta, const Batch& batch, Sink& g) const {
+    if (batch.rows.empty()) return S(0);
+    const S scale = S(1) / static_cast<S>(batch.size());
+    Scratch<S> sc(opt_);
+    double total = 0.0;
+    for (const RowIndex r : batch.rows) {
+      const auto [u, i] = ids(batch, r);
+      total += static_cast<double>(
+          row_gradient(view(theta, u, i), static_cast<S>(batch.data->rating(r)), sc));
+      scatter<false>(sc, u, i, scale, g);
+    }
+    return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  static void lift(const S* x, const S* v, Dual<S>* out, Eigen::Index n) noexcept {
+    for (Eigen::Index j = 0; j < n; ++j) out[j] = Dual<S>(x[j], v[j]);
+  }
+
+  template <class Sink>
+  void hvp_into(const ConstVectorRef<S>& theta, const Batch& batch, const ConstVectorRef<S>& v,
+                Sink& out) const {
+    if (batch.rows.empty()) return;
+    using D = Dual<S>;
+    const S scale = S(1) / static_cast<S>(batch.size());
+    Scratch<D> sc(opt_);
+    DualInputs x(opt_);
+    for (const RowIndex r : batch.rows) {
+      const auto [u, i] = ids(batch, r);
+      const Segment ts = user_segment(Tu_, u), as = user_segment(Au_, u), qs = Q_.column(i);
+      lift(theta.data() + ts.offset, v.data() + ts.offset, x.tastes.data(), ts.size);
+      lift(theta.data() + as.offset, v.data() + as.offset, x.attention.data(), as.size);
+      lift(theta.data() + qs.offset, v.data() + qs.offset, x.q.data(), qs.size);
+      const Eigen::Index bu = bu_.offset + u, bi = bi_.offset + i;
+      const RowView<D> in{CMat<D>(x.tastes.data(), x.tastes.rows(), x.tastes.cols()),
+                          CMat<D>(x.attention.data(), x.attention.rows(), x.attention.cols()),
+                          CVec<D>(x.q.data(), x.q.size()), D(theta[bu], v[bu]),
+                          D(theta[bi], v[bi])};
+      (void)row_gradient(in, D(static_cast<S>(batch.data->rating(r))), sc);
+      scatter<true>(sc, u, i, scale, out);
+    }
+  }
+
+  Options opt_;
+  ParameterLayout layout_;
+  Block Tu_, Au_, Q_, bu_, bi_;
+};
+
+}  // namespace metarec
