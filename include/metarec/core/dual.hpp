@@ -11,7 +11,7 @@
 /// The models use this for exact Hessian-vector products: a model writes its (hand-derived) gradient
 /// code once as a template over its arithmetic type T; run with T = S it is the gradient, run with
 /// T = Dual<S> on θ lifted to Dual(θ_k, v_k) it returns, in the tangents, d/dε ∇L(θ + εv) = H·v.
-/// The cost is a small constant (about 3×) times one gradient, as for the R-operator (Pearlmutter
+/// The cost is a small constant times one gradient (not benchmarked), as for the R-operator (Pearlmutter
 /// 1994), of which this is the mechanical form.
 ///
 /// Conventions:

@@ -26,7 +26,7 @@
 /// Dual(θ_k, v_k) and reads H·v from the tangents. Why: the softmax makes the hand R-operator long
 /// (second derivatives of α couple every pair of tastes and attention vectors with q); the dual run
 /// is exact to rounding by construction, shares every line with the checked gradient (so it cannot
-/// drift from it), and costs about 3 gradient evaluations per row. The softmax subtracts the max
+/// drift from it), and costs a small constant multiple of a gradient per row. The softmax subtracts the max
 /// score for stability; the shift cancels exactly in α, so its tangent is irrelevant.
 ///
 /// Layout of θ: tastes (dims × users·T; user u's T tastes are one contiguous segment), attention
