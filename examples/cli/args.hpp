@@ -3,6 +3,8 @@
 // Unknown flags and bad values throw UsageError, which the tool reports with exit code 2.
 
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <map>
 #include <optional>
