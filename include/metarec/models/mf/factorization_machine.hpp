@@ -1,0 +1,420 @@
+#pragma once
+/// @file factorization_machine.hpp
+/// @brief Second-order Factorization Machine (Rendle 2010) over categorical fields.
+///
+/// Each rating row is a sparse feature vector x over FIELDS: user id, item id, every user side
+/// field, every item side field, and (when enabled and the data has times) the time bin. Each field
+/// owns a contiguous range of feature indices, `[offset, offset + cardinality)`, with offsets the
+/// running sum of the cardinalities in field order, so two distinct (field, value) pairs can never
+/// share a feature index (the original study's code computed overlapping offsets; fixed and tested
+/// here). Single-valued fields set x_j = 1; a multi-hot field with n values sets x_j = 1/n for each
+/// (so a three-genre movie is not louder than a one-genre movie); an unknown value sets nothing.
+/// A value listed twice for one entity counts as two occurrences (loaders never produce that).
+///
+/// With w₀ the global bias, w the linear weights and v_j ∈ ℝ^k the factor of feature j, in the
+/// O(k·n_active) form
+///
+///     ŷ(x) = w₀ + Σ_j w_j x_j + ½ Σ_f [ (Σ_j v_{j,f} x_j)² − Σ_j v_{j,f}² x_j² ]
+///          = w₀ + Σ_j w_j x_j + Σ_{j<l} ⟨v_j, v_l⟩ x_j x_l.
+///
+/// Loss: L = 1/|B| Σ_rows [ (ŷ − r)² + Σ_{active j} (λ_w w_j² + λ_v ‖v_j‖²) ] (w₀ unpenalised).
+///
+/// **Exact Hessian.** With s = Σ_j x_j v_j: ∂ŷ/∂w₀ = 1, ∂ŷ/∂w_j = x_j, ∂ŷ/∂v_j = x_j s − x_j² v_j.
+/// ŷ is linear in (w₀, w), so the only second derivatives are between factors:
+/// ∂²ŷ/∂v_j∂v_l = x_j x_l I for j ≠ l and 0 for j = l. Hence, for a direction δ with
+/// δs = Σ_j x_j δv_j, (∇²ŷ δ)_{v_j} = x_j (δs − x_j δv_j), and
+///
+///     H δ = 2/|B| Σ_rows [ ∇ŷ (∇ŷᵀδ) + e ∇²ŷ δ + λ δ ]    (e = ŷ − r),
+///
+/// computed per row in O(k · n_active), dense or sparse.
+///
+/// Task-local segments: the user-id feature's weight w_u and factor v_u (nothing when the user-id
+/// field is disabled).
+
+#include <metarec/core/batch.hpp>
+#include <metarec/core/parameters.hpp>
+#include <metarec/core/rng.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace metarec {
+
+/// Options of `FactorizationMachine`.
+struct FactorizationMachineOptions {
+  int dims = 8;                 ///< factor dimensions k
+  double reg = 0.01;            ///< λ_v on the factors v_j of active features
+  double bias_reg = 0.01;       ///< λ_w on the linear weights w_j of active features
+  double init_std = 0.1;        ///< v starts N(0, init_std²); w starts at 0
+  double global_mean = 0.0;     ///< initial value of the (learned) global bias w₀
+  bool user_id = true;          ///< field "user_id" (one-hot user)
+  bool item_id = true;          ///< field "item_id" (one-hot item)
+  bool user_features = true;    ///< one field per user side field ("user:<name>")
+  bool item_features = true;    ///< one field per item side field ("item:<name>")
+  int time_bins = 0;            ///< > 0: field "time_bin" with this many bins (needs times)
+};
+
+/// What a field of a `FactorizationMachine` encodes.
+enum class FmFieldKind { user_id, item_id, user_feature, item_feature, time_bin };
+
+/// One field of a `FactorizationMachine`: its features are `[offset, offset + cardinality)`.
+struct FmField {
+  std::string name;                 ///< "user_id", "item_id", "user:gender", "item:genre", "time_bin"
+  FmFieldKind kind = FmFieldKind::user_id;
+  std::size_t table_index = 0;      ///< position in the data set's FeatureTable (side fields)
+  Eigen::Index offset = 0;          ///< first feature index of the field
+  std::uint32_t cardinality = 0;
+};
+
+/// Second-order Factorization Machine over user/item ids, side fields and time bins; satisfies
+/// `metarec::Model`.
+/// @tparam S float or double
+/// @code
+/// metarec::FactorizationMachine<float> fm(ds, {.dims = 16, .global_mean = ds.mean_rating(train),
+///                                              .time_bins = 10});
+/// metarec::Vector<float> theta(fm.num_parameters());
+/// metarec::Rng rng(1);
+/// fm.initialize(theta, rng);
+/// metarec::Vector<float> pred(static_cast<Eigen::Index>(test.size()));
+/// fm.predict(theta, metarec::RatingBatch{&ds, test}, pred);
+/// @endcode
+template <class S = float>
+class FactorizationMachine {
+ public:
+  using Scalar = S;
+  using Batch = RatingBatch;
+  using Options = FactorizationMachineOptions;
+
+  /// @param ds data set whose sizes, feature schema and time range define the fields
+  /// @param options hyperparameters and field selection
+  /// @throws std::invalid_argument when dims < 1, time_bins < 0, `time_bins > 0` on data without
+  ///         timestamps, or no field has any feature.
+  explicit FactorizationMachine(const Dataset& ds, Options options = {})
+      : opt_(options), num_users_(ds.num_users()), num_items_(ds.num_items()) {
+    if (opt_.dims < 1 || opt_.time_bins < 0)
+      throw std::invalid_argument("FactorizationMachine: dims must be >= 1 and time_bins >= 0 "
+                                  "(got " + std::to_string(opt_.dims) + ", " +
+                                  std::to_string(opt_.time_bins) + ")");
+    Eigen::Index n = 0;
+    auto add = [&](std::string name, FmFieldKind kind, std::size_t idx, std::uint32_t card) {
+      fields_.push_back({std::move(name), kind, idx, n, card});
+      n += card;
+    };
+    if (opt_.user_id) add("user_id", FmFieldKind::user_id, 0, num_users_);
+    if (opt_.item_id) add("item_id", FmFieldKind::item_id, 0, num_items_);
+    if (opt_.user_features)
+      for (std::size_t k = 0; k < ds.user_features().fields.size(); ++k)
+        add("user:" + ds.user_features().fields[k].name, FmFieldKind::user_feature, k,
+            ds.user_features().fields[k].cardinality());
+    if (opt_.item_features)
+      for (std::size_t k = 0; k < ds.item_features().fields.size(); ++k)
+        add("item:" + ds.item_features().fields[k].name, FmFieldKind::item_feature, k,
+            ds.item_features().fields[k].cardinality());
+    if (opt_.time_bins > 0) {
+      ds.require_times("FactorizationMachine (time_bins > 0)");
+      if (ds.num_ratings() == 0)
+        throw std::invalid_argument("FactorizationMachine: time_bins > 0 on an empty data set");
+      const auto [lo, hi] = std::minmax_element(ds.times().begin(), ds.times().end());
+      t_min_ = *lo;
+      t_max_ = *hi;
+      width_ = static_cast<std::uint64_t>(t_max_) - static_cast<std::uint64_t>(t_min_) + 1u;
+      if (width_ == 0 || width_ > std::numeric_limits<std::uint64_t>::max() /
+                                      static_cast<std::uint64_t>(opt_.time_bins))
+        throw std::invalid_argument("FactorizationMachine: time range too wide for " +
+                                    std::to_string(opt_.time_bins) + " bins");
+      add("time_bin", FmFieldKind::time_bin, 0, static_cast<std::uint32_t>(opt_.time_bins));
+    }
+    if (n == 0)
+      throw std::invalid_argument("FactorizationMachine: no features (all fields disabled or "
+                                  "empty); enable user_id or item_id");
+    num_features_ = n;
+    w0_ = layout_.add("global_bias", 1, 1);
+    w_ = layout_.add("linear_weights", 1, n);
+    V_ = layout_.add("factors", opt_.dims, n);
+  }
+
+  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
+  /// Blocks in order: w₀ (1), w (n), V (k × n).
+  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
+  [[nodiscard]] const Options& options() const noexcept { return opt_; }
+  /// Number n of features (sum of the field cardinalities).
+  [[nodiscard]] Eigen::Index num_features() const noexcept { return num_features_; }
+  /// The fields in feature order.
+  [[nodiscard]] const std::vector<FmField>& fields() const noexcept { return fields_; }
+
+  /// Feature index of `value` of field number `field` (position in `fields()`).
+  /// @throws std::invalid_argument when the field or the value is out of range.
+  [[nodiscard]] Eigen::Index feature_index(std::size_t field, std::uint32_t value) const {
+    if (field >= fields_.size() || value >= fields_[field].cardinality)
+      throw std::invalid_argument(
+          "FactorizationMachine::feature_index: field " + std::to_string(field) + " value " +
+          std::to_string(value) + " out of range (" + std::to_string(fields_.size()) +
+          " fields" +
+          (field < fields_.size()
+               ? ", cardinality " + std::to_string(fields_[field].cardinality)
+               : std::string()) +
+          ")");
+    return fields_[field].offset + value;
+  }
+
+  /// Time bin of a time (clamped to the data set's time range). Requires `time_bins > 0`.
+  [[nodiscard]] std::uint32_t time_bin(std::int64_t t) const noexcept {
+    t = std::clamp(t, t_min_, t_max_);
+    const std::uint64_t off = static_cast<std::uint64_t>(t) - static_cast<std::uint64_t>(t_min_);
+    return static_cast<std::uint32_t>(off * static_cast<std::uint64_t>(opt_.time_bins) / width_);
+  }
+
+  /// Overwrites θ: w₀ = global_mean, w = 0, v ~ N(0, init_std²).
+  /// @throws std::invalid_argument when θ has the wrong size.
+  void initialize(VectorRef<S> theta, Rng& rng) const {
+    check_size("initialize", theta.size());
+    theta.setZero();
+    theta[w0_.offset] = static_cast<S>(opt_.global_mean);
+    for (Eigen::Index k = 0; k < V_.size(); ++k)
+      theta[V_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+  }
+
+  /// Mean loss over the batch (squared error + per-rating L2 on active features).
+  /// @throws std::invalid_argument on a wrong-size θ or an incompatible batch data set.
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
+    check_size("loss", theta.size());
+    check_batch("loss", batch);
+    if (batch.rows.empty()) return S(0);
+    Vector<S> s(opt_.dims);
+    double total = 0.0;
+    for (const RowIndex r : batch.rows) {
+      double pen = 0.0;
+      const S e = forward(theta, *batch.data, r, s, &pen) - static_cast<S>(batch.data->rating(r));
+      total += sq(e) + pen;
+    }
+    return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  /// Loss and dense gradient (overwritten).
+  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
+    check_size("loss_and_gradient", theta.size());
+    check_size("loss_and_gradient (gradient)", grad.size());
+    check_batch("loss_and_gradient", batch);
+    DenseGradientSink<S> sink(grad);
+    return gradient_into(theta, batch, sink);
+  }
+
+  /// Sparse gradient: writes only the segments the batch touches. The caller clears `grad`.
+  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
+                      SparseGradient<S>& grad) const {
+    check_size("loss_and_gradient", theta.size());
+    check_size("loss_and_gradient (sparse gradient)", grad.size());
+    check_batch("loss_and_gradient", batch);
+    return gradient_into(theta, batch, grad);
+  }
+
+  /// Exact Hessian-vector product (dense, overwritten).
+  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
+                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
+    check_size("hessian_vector_product", theta.size());
+    check_size("hessian_vector_product (v)", v.size());
+    check_size("hessian_vector_product (out)", out.size());
+    check_batch("hessian_vector_product", batch);
+    DenseGradientSink<S> sink(out);
+    hvp_into(theta, batch, v, sink);
+  }
+
+  /// Sparse HVP: writes only the touched segments. The caller clears `out`.
+  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
+                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
+    check_size("hessian_vector_product", theta.size());
+    check_size("hessian_vector_product (v)", v.size());
+    check_size("hessian_vector_product (sparse out)", out.size());
+    check_batch("hessian_vector_product", batch);
+    hvp_into(theta, batch, v, out);
+  }
+
+  /// One prediction per batch row (out overwritten).
+  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
+    check_size("predict", theta.size());
+    check_batch("predict", batch);
+    if (out.size() != static_cast<Eigen::Index>(batch.size()))
+      throw std::invalid_argument("FactorizationMachine::predict: out has " +
+                                  std::to_string(out.size()) + " entries for a batch of " +
+                                  std::to_string(batch.size()) + " rows");
+    Vector<S> s(opt_.dims);
+    for (std::size_t k = 0; k < batch.rows.size(); ++k)
+      out[static_cast<Eigen::Index>(k)] = forward(theta, *batch.data, batch.rows[k], s, nullptr);
+  }
+
+  /// Task-local segments: the user-id feature's weight and factor of each user, once each.
+  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
+    if (!opt_.user_id) return;
+    const std::size_t first = out.size();
+    for (const RowIndex r : batch.rows) {
+      const Eigen::Index j = fields_[0].offset + batch.data->user(r);
+      const Segment s = V_.column(j);
+      bool seen = false;
+      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
+      if (seen) continue;
+      out.push_back(w_.column(j));
+      out.push_back(s);
+    }
+  }
+
+  /// Calls f(feature index, x_j) for every active feature of row r of `d` (d must have this
+  /// model's schema).
+  template <class F>
+  void for_each_feature(const Dataset& d, RowIndex r, F&& f) const {
+    for (const FmField& fld : fields_) {
+      switch (fld.kind) {
+        case FmFieldKind::user_id: f(fld.offset + d.user(r), S(1)); break;
+        case FmFieldKind::item_id: f(fld.offset + d.item(r), S(1)); break;
+        case FmFieldKind::user_feature: pooled(d.user_features(), fld, d.user(r), f); break;
+        case FmFieldKind::item_feature: pooled(d.item_features(), fld, d.item(r), f); break;
+        case FmFieldKind::time_bin: f(fld.offset + time_bin(d.time(r)), S(1)); break;
+      }
+    }
+  }
+
+ private:
+  static double sq(S x) noexcept { return static_cast<double>(x) * static_cast<double>(x); }
+
+  template <class F>
+  static void pooled(const FeatureTable& t, const FmField& fld, std::uint32_t e, F& f) {
+    const auto vals = t.fields[fld.table_index].of(e);
+    if (vals.empty()) return;
+    const S x = S(1) / static_cast<S>(vals.size());
+    for (const std::uint32_t c : vals) f(fld.offset + c, x);
+  }
+
+  void check_size(const char* what, Eigen::Index n) const {
+    if (n != layout_.size())
+      throw std::invalid_argument(std::string("FactorizationMachine::") + what + ": vector has " +
+                                  std::to_string(n) + " entries, the model has " +
+                                  std::to_string(layout_.size()) +
+                                  " parameters; size it with num_parameters()");
+  }
+
+  void check_batch(const char* what, const Batch& b) const {
+    if (b.data == nullptr) {
+      if (b.rows.empty()) return;
+      throw std::invalid_argument(std::string("FactorizationMachine::") + what +
+                                  ": batch has rows but no data set");
+    }
+    const Dataset& d = *b.data;
+    const std::string caller = std::string("FactorizationMachine::") + what;
+    if ((opt_.user_id && d.num_users() > num_users_) || (opt_.item_id && d.num_items() > num_items_))
+      throw std::invalid_argument(caller + ": the data set has " + std::to_string(d.num_users()) +
+                                  " users and " + std::to_string(d.num_items()) +
+                                  " items, the model " + std::to_string(num_users_) + " and " +
+                                  std::to_string(num_items_));
+    for (const FmField& f : fields_) {
+      const FeatureTable* t = f.kind == FmFieldKind::user_feature   ? &d.user_features()
+                              : f.kind == FmFieldKind::item_feature ? &d.item_features()
+                                                                    : nullptr;
+      if (f.kind == FmFieldKind::time_bin) d.require_times(caller.c_str());
+      if (t == nullptr) continue;
+      if (f.table_index >= t->fields.size() ||
+          f.name.compare(5, std::string::npos, t->fields[f.table_index].name) != 0 ||
+          t->fields[f.table_index].cardinality() != f.cardinality)
+        throw std::invalid_argument(caller + ": the batch's data set has no field '" + f.name +
+                                    "' with " + std::to_string(f.cardinality) +
+                                    " categories at position " + std::to_string(f.table_index) +
+                                    "; use the data set (or one with the same feature schema) "
+                                    "the model was built on");
+    }
+  }
+
+  static Eigen::Map<const Vector<S>> col(const ConstVectorRef<S>& theta, const Block& blk,
+                                         Eigen::Index c) noexcept {
+    return Eigen::Map<const Vector<S>>(theta.data() + blk.offset + c * blk.rows, blk.rows);
+  }
+
+  /// ŷ of row r; fills s = Σ x_j v_j; adds the row's penalty to *pen when pen is not null.
+  S forward(const ConstVectorRef<S>& t, const Dataset& d, RowIndex r, Vector<S>& s,
+            double* pen) const {
+    s.setZero();
+    S lin = t[w0_.offset], self = S(0);
+    for_each_feature(d, r, [&](Eigen::Index j, S x) {
+      const auto v = col(t, V_, j);
+      const S vv = v.squaredNorm();
+      s.noalias() += x * v;
+      lin += x * t[w_.offset + j];
+      self += x * x * vv;
+      if (pen) *pen += opt_.bias_reg * sq(t[w_.offset + j]) + opt_.reg * static_cast<double>(vv);
+    });
+    return lin + S(0.5) * (s.squaredNorm() - self);
+  }
+
+  template <class Sink>
+  S gradient_into(const ConstVectorRef<S>& t, const Batch& batch, Sink& g) const {
+    if (batch.rows.empty()) return S(0);
+    const Dataset& d = *batch.data;
+    const S scale = S(2) / static_cast<S>(batch.size());
+    const S wreg = scale * static_cast<S>(opt_.bias_reg), vreg = scale * static_cast<S>(opt_.reg);
+    Vector<S> s(opt_.dims);
+    double total = 0.0;
+    for (const RowIndex r : batch.rows) {
+      double pen = 0.0;
+      const S e = forward(t, d, r, s, &pen) - static_cast<S>(d.rating(r));
+      total += sq(e) + pen;
+      const S se = scale * e;
+      g.segment(w0_.segment())[0] += se;
+      for_each_feature(d, r, [&](Eigen::Index j, S x) {
+        const auto v = col(t, V_, j);
+        g.segment(w_.column(j))[0] += se * x + wreg * t[w_.offset + j];
+        // ∂ŷ/∂v_j = x s − x² v_j
+        g.segment(V_.column(j)).noalias() += (se * x) * s + (vreg - se * x * x) * v;
+      });
+    }
+    return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  template <class Sink>
+  void hvp_into(const ConstVectorRef<S>& t, const Batch& batch, const ConstVectorRef<S>& dv,
+                Sink& out) const {
+    if (batch.rows.empty()) return;
+    const Dataset& d = *batch.data;
+    const S scale = S(2) / static_cast<S>(batch.size());
+    const S wreg = static_cast<S>(opt_.bias_reg), vreg = static_cast<S>(opt_.reg);
+    Vector<S> s(opt_.dims), ds(opt_.dims);
+    for (const RowIndex r : batch.rows) {
+      // Pass 1: s, δs, ŷ and ∇ŷᵀδ = δw₀ + Σ x δw_j + Σ (x s − x² v_j)ᵀδv_j
+      //                            = δw₀ + Σ x δw_j + sᵀδs − Σ x² v_jᵀδv_j.
+      ds.setZero();
+      S jv = dv[w0_.offset];
+      S self_dot = S(0);
+      const S e = forward(t, d, r, s, nullptr) - static_cast<S>(d.rating(r));
+      for_each_feature(d, r, [&](Eigen::Index j, S x) {
+        const auto dvj = col(dv, V_, j);
+        ds.noalias() += x * dvj;
+        jv += x * dv[w_.offset + j];
+        self_dot += x * x * col(t, V_, j).dot(dvj);
+      });
+      jv += s.dot(ds) - self_dot;
+      // Pass 2: H δ = scale · [∇ŷ jv + e ∇²ŷ δ + λ δ], (∇²ŷ δ)_{v_j} = x (δs − x δv_j).
+      out.segment(w0_.segment())[0] += scale * jv;
+      for_each_feature(d, r, [&](Eigen::Index j, S x) {
+        const auto v = col(t, V_, j);
+        const auto dvj = col(dv, V_, j);
+        out.segment(w_.column(j))[0] += scale * (jv * x + wreg * dv[w_.offset + j]);
+        out.segment(V_.column(j)).noalias() += (scale * jv * x) * s - (scale * jv * x * x) * v +
+                                               (scale * e * x) * ds +
+                                               (scale * (vreg - e * x * x)) * dvj;
+      });
+    }
+  }
+
+  Options opt_;
+  std::uint32_t num_users_;
+  std::uint32_t num_items_;
+  std::vector<FmField> fields_;
+  Eigen::Index num_features_ = 0;
+  std::int64_t t_min_ = 0, t_max_ = 0;
+  std::uint64_t width_ = 1;
+  ParameterLayout layout_;
+  Block w0_, w_, V_;
+};
+
+}  // namespace metarec
