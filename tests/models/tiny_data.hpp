@@ -1,5 +1,6 @@
 #pragma once
-// A small hand-made data set for model tests: 7 users, 9 items, 40 ratings with times and
+// A small hand-made data set for model tests: 7 users, 9 items, 37 ratings (users rate 4 to 7
+// items each) with times and
 // ML-1M-style side features (gender, age, occupation, zip_prefix; genre multi-hot, year).
 
 #include <metarec/core/rng.hpp>
