@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string> protocols = args.words("--protocols", {"seed-mf", "ml1m-90-10"});
     TrainConfig base;
     base.dims = args.number<int>("--dims", 128);
-    base.epochs = args.number<int>("--epochs", 25);
+    base.epochs = args.number<int>("--epochs", 30);
     base.lr = args.number<double>("--lr", -1);
     base.reg = args.number<double>("--reg", 0.05);
     base.batch = args.number<std::size_t>("--batch", 1);
