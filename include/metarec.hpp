@@ -5,4 +5,7 @@
 #include <metarec/core.hpp>
 #include <metarec/data.hpp>
 #include <metarec/metrics.hpp>
+#include <metarec/models/mf.hpp>
+#include <metarec/optim.hpp>
+#include <metarec/train.hpp>
 #include <metarec/meta.hpp>

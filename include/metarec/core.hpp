@@ -1,7 +1,11 @@
 #pragma once
 /// @file core.hpp
-/// @brief Core group: errors, random numbers, version.
+/// @brief Core group: the Model concept, flat parameters, batches, dual numbers, errors, random numbers, version.
 
+#include <metarec/core/batch.hpp>
+#include <metarec/core/concepts.hpp>
+#include <metarec/core/dual.hpp>
 #include <metarec/core/error.hpp>
+#include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/core/version.hpp>
