@@ -103,7 +103,7 @@ class TaskSampler {
   /// Builds the task list from `rows` (strictly increasing rows of `ds`). Entities (users or
   /// items) whose row count is below what a task needs (K + Q in fixed mode, Q + 1 otherwise, and
   /// at least `min_rows`) or above `max_rows` are skipped and counted in `num_skipped()`.
-  /// The data set must outlive nothing: the sampler copies the rows it needs.
+  /// The sampler copies the row numbers it needs and keeps no reference to `ds`.
   /// @throws std::invalid_argument on bad options or rows.
   TaskSampler(const Dataset& ds, std::span<const RowIndex> rows, const TaskOptions& options,
               std::uint64_t seed)
