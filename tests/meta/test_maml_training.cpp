@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -140,7 +141,7 @@ TEST_CASE("the same seed gives bitwise identical theta with 1 and 2 threads", "[
     Vector<double> theta = initial(mf);
     TaskSampler sampler(cs.ds, cs.train_rows, cs.task_options, 3);
     Maml<MF, Algo> maml(mf, MamlOptions{.inner_steps = 2, .inner_lr = 0.2, .adapted = set,
-                                        .epochs = 2, .seed = 11},
+                                        .epochs = 2, .seed = 11, .min_parallel_work = 0},
                         Adam<double>(AdamOptions{.lr = 0.01}));
     (void)maml.train(theta, cs.ds, sampler);
     return theta;
@@ -185,27 +186,40 @@ TEST_CASE("resuming from a checkpoint gives the same final theta", "[meta][check
   REQUIRE(std::filesystem::exists(path));
   REQUIRE(!std::filesystem::exists(dir / "run.ckpt.tmp"));
 
-  // Interrupted after step 13 (mid-epoch 1, between periodic checkpoints) by a hook, then resumed
-  // by a new trainer from the checkpoint file.
+  // Interrupted by a hook that stops training (at the end of epoch 0, or mid-epoch 1), or by a
+  // "crash" (an exception at step 14: the latest checkpoint is the periodic one of step 12), then
+  // resumed by a new trainer from the checkpoint file.
   struct StopAt {
     std::uint64_t at;
     bool on_step(const MamlStepInfo& info) const { return info.step == at; }
   };
-  for (const std::uint64_t at : {std::uint64_t{13}, std::uint64_t{10}}) {
+  struct CrashAt {
+    std::uint64_t at;
+    void on_step(const MamlStepInfo& info) const {
+      if (info.step == at) throw std::runtime_error("simulated crash");
+    }
+  };
+  for (const std::uint64_t at : {std::uint64_t{10}, std::uint64_t{13}, std::uint64_t{14}}) {
+    const bool crash = at == 14;
     std::filesystem::remove(path);
     Vector<double> part = initial(mf);
     {
       TaskSampler sampler(cs.ds, cs.train_rows, cs.task_options, 3);
       Maml<MF, MetaSgd> maml(mf, o, Adam<double>(AdamOptions{.lr = 0.02}));
-      const MamlResult r = maml.train(part, cs.ds, sampler, cs.validation, StopAt{at});
-      CHECK(r.stopped_by_callback);
-      CHECK(r.steps == at);
+      if (crash) {
+        CHECK_THROWS_AS(maml.train(part, cs.ds, sampler, cs.validation, CrashAt{at}),
+                        std::runtime_error);
+      } else {
+        const MamlResult r = maml.train(part, cs.ds, sampler, cs.validation, StopAt{at});
+        CHECK(r.stopped_by_callback);
+        CHECK(r.steps == at);
+      }
     }
     Vector<double> resumed = Vector<double>::Zero(mf.num_parameters());
     TaskSampler sampler(cs.ds, cs.train_rows, cs.task_options, 3);
     Maml<MF, MetaSgd> maml(mf, o, Adam<double>(AdamOptions{.lr = 0.5}));  // state comes from the file
     maml.load_checkpoint(path, resumed);
-    CHECK(maml.step() == at);
+    CHECK(maml.step() == (crash ? 12 : at));
     const MamlResult r = maml.train(resumed, cs.ds, sampler, cs.validation);
     CHECK(r.steps == full_result.steps);
     CHECK(r.best_epoch == full_result.best_epoch);

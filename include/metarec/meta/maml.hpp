@@ -106,6 +106,10 @@ struct MamlOptions {
   double min_delta = 0.0;               ///< an improvement must lower the validation loss by more
   std::filesystem::path checkpoint_path{};  ///< empty: no checkpoints
   std::uint64_t checkpoint_every = 0;   ///< outer steps between checkpoints (0: once per epoch)
+  std::size_t min_parallel_work = 2048; ///< a meta-batch runs on one thread when its work,
+                                        ///< Σ_tasks (|support|·k + |query|) rows, is below this
+                                        ///< (tiny tasks cost less than an OpenMP fork/join);
+                                        ///< results do not depend on it
   MamlDebug debug = MamlDebug::none;    ///< TEST-ONLY corruption of the backward pass
 };
 
@@ -392,7 +396,7 @@ class Maml {
         ws.invalidate();
       }
     };
-    run_parallel(count, body);
+    run_parallel(count, work_of(first, count) >= opt_.min_parallel_work, body);
     double total = 0.0;
     for (std::size_t t = 0; t < count; ++t) {
       if (slots_[t].error) std::rethrow_exception(slots_[t].error);
@@ -669,13 +673,27 @@ class Maml {
     }
   }
 
+  /// Rows the inner loops and query evaluations of `tasks` process: Σ |support|·k + |query|.
+  template <class TaskIt>
+  [[nodiscard]] std::size_t work_of(TaskIt first, std::size_t count) const {
+    const auto k = static_cast<std::size_t>(std::max(opt_.inner_steps, 1));
+    std::size_t rows = 0;
+    for (std::size_t t = 0; t < count; ++t) {
+      const auto& task = first[static_cast<std::ptrdiff_t>(t)];
+      rows += std::span<const RowIndex>(task.support).size() * k +
+              std::span<const RowIndex>(task.query).size();
+    }
+    return rows;
+  }
+
   template <class Body>
-  static void run_parallel(std::size_t count, const Body& body) {
+  static void run_parallel(std::size_t count, bool parallel, const Body& body) {
 #if defined(_OPENMP)
     const auto c = static_cast<std::ptrdiff_t>(count);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel && count > 1)
     for (std::ptrdiff_t t = 0; t < c; ++t) body(static_cast<std::size_t>(t));
 #else
+    (void)parallel;
     for (std::size_t t = 0; t < count; ++t) body(t);
 #endif
   }
@@ -712,7 +730,7 @@ class Maml {
         ws.invalidate();
       }
     };
-    run_parallel(count, body);
+    run_parallel(count, work_of(first, count) >= opt_.min_parallel_work, body);
 
     // Serial reduction in task order: bitwise identical for any number of threads.
     MamlStepInfo info;

@@ -1,0 +1,44 @@
+// Built with EIGEN_RUNTIME_NO_MALLOC: once the first outer steps have sized the workspaces, slots
+// and optimiser state, meta-training steps (inner loop, backward pass with HVPs, ordered
+// reduction, outer step, epoch changes of the sampler) make no Eigen heap allocation, on any thread.
+#undef NDEBUG  // eigen_assert must fire for EIGEN_RUNTIME_NO_MALLOC to check anything
+#include <metarec/data/tasks.hpp>
+#include <metarec/meta.hpp>
+#include <metarec/models/mf/matrix_factorization.hpp>
+
+#include "meta/meta_test_support.hpp"
+
+#include <catch.hpp>
+
+using namespace metarec;
+
+namespace {
+/// Forbids Eigen allocations from the end of outer step `at` on.
+struct ForbidMallocAfter {
+  std::uint64_t at;
+  void on_step(const MamlStepInfo& info) const {
+    if (info.step == at) Eigen::internal::set_is_malloc_allowed(false);
+  }
+};
+}  // namespace
+
+TEMPLATE_TEST_CASE("meta-training steps do not allocate after warm-up", "[meta][alloc]",
+                   SecondOrderMaml, MetaSgd, FirstOrderMaml, Reptile) {
+  using MF = MatrixFactorization<double>;
+  const Dataset ds = test::planted_dataset(40, 20, 12, 3, 5);
+  const auto rows = test::rows_of_users(ds, 0, 40);
+  const MF mf(40, 20, MF::Options{.dims = 3, .global_mean = 3.0});
+  for (const AdaptedSet set : {AdaptedSet::all, AdaptedSet::local}) {
+    Vector<double> theta(mf.num_parameters());
+    Rng rng(1);
+    mf.initialize(theta, rng);
+    TaskSampler sampler(ds, rows, TaskOptions{.support = 4, .query = 6, .meta_batch = 8}, 2);
+    Maml<MF, TestType> maml(mf, MamlOptions{.inner_steps = 3, .inner_lr = 0.1, .adapted = set,
+                                            .epochs = 3, .min_parallel_work = 0},
+                            Adam<double>(AdamOptions{.lr = 0.01}));
+    const MamlResult r = maml.train(theta, ds, sampler, ForbidMallocAfter{2});
+    Eigen::internal::set_is_malloc_allowed(true);
+    CHECK(r.steps == 15);
+    CHECK(theta.allFinite());
+  }
+}
