@@ -20,6 +20,14 @@
 #include <metarec/models/mf/mixture_mf.hpp>
 #define METAREC_CLI_HAS_MIXTURE_MF 1
 #endif
+#if __has_include(<metarec/models/mf/temporal_mf.hpp>)
+#include <metarec/models/mf/temporal_mf.hpp>
+#define METAREC_CLI_HAS_TEMPORAL_MF 1
+#endif
+#if __has_include(<metarec/models/mf/factorization_machine.hpp>)
+#include <metarec/models/mf/factorization_machine.hpp>
+#define METAREC_CLI_HAS_FM 1
+#endif
 #if __has_include(<metarec/models/mf/variational_mf.hpp>)
 #include <metarec/models/mf/variational_mf.hpp>
 #define METAREC_CLI_HAS_VARIATIONAL_MF 1
@@ -186,7 +194,22 @@ inline TrainReport train_model(const Dataset& ds, const Split& split, const Trai
     const std::string cfg = detail::set_options(o, c, mean);
     return detail::train_with(VariationalMF<float>(ds.num_users(), ds.num_items(), o), cfg, ds, split, c);
 #endif
-  } else if (c.model != "mf-temporal" && c.model != "fm") {
+  } else if (c.model == "mf-temporal") {
+#ifdef METAREC_CLI_HAS_TEMPORAL_MF
+    // Needs rating times: on data without them (the shared ML-1M copy) TemporalMF's constructor
+    // throws std::invalid_argument naming the data set, which the tool reports with exit code 2
+    // (the data cannot support the request, like a protocol that needs times; docs/cli.md).
+    TemporalMFOptions o;
+    const std::string cfg = detail::set_options(o, c, mean) + "time_bins=" + std::to_string(o.time_bins) + "\n";
+    return detail::train_with(TemporalMF<float>(ds, o, split.train), cfg, ds, split, c);
+#endif
+  } else if (c.model == "fm") {
+#ifdef METAREC_CLI_HAS_FM
+    FactorizationMachineOptions o;
+    const std::string cfg = detail::set_options(o, c, mean);
+    return detail::train_with(FactorizationMachine<float>(ds, o), cfg, ds, split, c);
+#endif
+  } else {
     std::string known;
     for (const auto& n : train_model_names()) known += (known.empty() ? "" : ", ") + n;
     throw UsageError("unknown --model '" + c.model + "' (known: " + known + ")");

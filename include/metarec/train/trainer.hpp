@@ -11,6 +11,13 @@
 /// deterministic: the same seed gives a bitwise-identical θ. (No Hogwild-style parallel SGD: its
 /// result depends on thread timing.)
 ///
+/// **Fused per-rating SGD.** When the model has `sgd_update` (`HasSgdUpdate`), the optimiser is
+/// `Sgd` with momentum 0 and weight decay 0, `batch_size == 1` and `fused` is set, each step is one
+/// call of `model.sgd_update(θ, data, row, lr)` (no gradient buffer, no `Sgd::step`), with
+/// `sgd_prefetch` issued a few rows ahead when the model has it. The model computes the same
+/// arithmetic as the generic path, so θ is the same (bit for bit unless the compiler contracts
+/// into FMAs). The optimiser is only read (its lr): its step count is not advanced.
+///
 /// After each epoch the validation callable (if any) is evaluated on θ; with `patience > 0`,
 /// training stops after `patience` epochs without an improvement larger than `min_delta`, and with
 /// `restore_best` θ is set back to the best epoch's values.
@@ -31,6 +38,7 @@
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
 #include <metarec/optim/optimizer.hpp>
+#include <metarec/optim/sgd.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -56,6 +64,7 @@ struct TrainOptions {
   bool restore_best = true;       ///< with a validation callable: end with the best epoch's θ
   bool higher_is_better = false;  ///< false for errors (RMSE), true for AUC and the like
   bool sparse = true;             ///< use sparse gradients when model and optimiser support them
+  bool fused = true;              ///< use the model's fused `sgd_update` when it applies (see above)
 };
 
 /// What `on_train_begin` receives.
@@ -65,6 +74,7 @@ struct TrainBegin {
   std::size_t rows = 0;           ///< training rows
   Eigen::Index parameters = 0;    ///< size of θ
   bool sparse = false;            ///< whether the sparse path is used
+  bool fused = false;             ///< whether the fused per-rating SGD path is used
 };
 
 /// What `on_batch_end` receives.
@@ -153,6 +163,30 @@ inline std::string fmt_number(double x) {
   return std::isnan(x) ? std::string("nan") : std::isinf(x) ? std::string(x > 0 ? "inf" : "-inf") : std::to_string(x);
 }
 
+[[noreturn]] inline void throw_diverged(double loss, int epoch, std::size_t b, std::size_t batches,
+                                        double lr) {
+  throw numerical_error("fit: training loss is " + fmt_number(loss) + " at epoch " +
+                        std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
+                        std::to_string(batches) + " (learning rate " + fmt_number(lr) +
+                        "); the training diverged: lower the learning rate or raise the "
+                        "regularisation");
+}
+
+/// Read-prefetch of the data set columns of `row` (user, item, rating).
+inline void prefetch_row_data(const Dataset& data, RowIndex row) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(data.users().data() + row, 0, 3);
+  __builtin_prefetch(data.items().data() + row, 0, 3);
+  __builtin_prefetch(data.ratings().data() + row, 0, 3);
+#else
+  (void)data, (void)row;
+#endif
+}
+
+/// Rows ahead for the parameter prefetch and (twice that) for the data-column prefetch: the
+/// parameter prefetch reads the row's user and item, which the data prefetch brought in.
+inline constexpr std::size_t fused_prefetch_distance = 4;
+
 }  // namespace detail
 
 /// Trains `model` from the current θ on `train_rows` of `data` (see the file comment).
@@ -200,7 +234,12 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       throw std::invalid_argument("fit: training row " + std::to_string(r) + " is outside the data set (" +
                                   std::to_string(data.num_ratings()) + " ratings)");
 
-  const bool use_sparse = sparse_capable && options.sparse;
+  constexpr bool fused_capable = HasSgdUpdate<M> && std::same_as<std::remove_cvref_t<O>, Sgd<S>>;
+  bool use_fused = false;
+  if constexpr (fused_capable)
+    use_fused = options.fused && options.batch_size == 1 && optimizer.options().momentum == 0.0 &&
+                optimizer.options().weight_decay == 0.0;
+  const bool use_sparse = sparse_capable && options.sparse && !use_fused;
   const std::size_t rows = train_rows.size();
   const std::size_t batches = (rows + options.batch_size - 1) / options.batch_size;
   const auto t_start = clock::now();
@@ -209,7 +248,9 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
   std::vector<RowIndex> order(train_rows.begin(), train_rows.end());
   SparseGradient<S> sparse_grad;
   Vector<S> dense_grad;
-  if (use_sparse) {
+  if (use_fused) {
+    // no gradient buffer
+  } else if (use_sparse) {
     sparse_grad.resize(n);
     sparse_grad.reserve(4 * options.batch_size + 16);
   } else {
@@ -225,7 +266,7 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
 
   auto any = [](auto&&... stops) { return (false || ... || stops); };
 
-  [[maybe_unused]] const TrainBegin begin{options.epochs, batches, rows, n, use_sparse};
+  [[maybe_unused]] const TrainBegin begin{options.epochs, batches, rows, n, use_sparse, use_fused};
   bool stop = any(detail::call_hook_train_begin(callbacks, begin)...);
 
   for (int epoch = 0; epoch < options.epochs && !stop; ++epoch) {
@@ -243,7 +284,33 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
     rng.shuffle(std::span<RowIndex>(order));
 
     double loss_sum = 0.0;
-    for (std::size_t b = 0; b < batches; ++b) {
+    if constexpr (fused_capable) {
+      if (use_fused) {
+        const S lr = static_cast<S>(optimizer.lr());  // as Sgd::step converts it
+        const VectorRef<S> tref(theta);
+        const RowIndex* const ord = order.data();
+        constexpr std::size_t d = detail::fused_prefetch_distance;
+        for (std::size_t b = 0; b < rows && b < 2 * d; ++b) detail::prefetch_row_data(data, ord[b]);
+        for (std::size_t b = 0; b < rows; ++b) {
+          if constexpr (HasSgdPrefetch<M>) {
+            if (b + 2 * d < rows) detail::prefetch_row_data(data, ord[b + 2 * d]);
+            if (b + d < rows) model.sgd_prefetch(tref, data, ord[b + d]);
+          }
+          const double loss = static_cast<double>(model.sgd_update(tref, data, ord[b], lr));
+          if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
+          loss_sum += loss;
+          if constexpr (sizeof...(Callbacks) > 0) {
+            const BatchInfo bi{epoch, b, batches, loss};
+            if (any(detail::call_hook_batch_end(callbacks, bi)...)) {
+              stop = true;
+              result.stopped_by_callback = true;
+              break;
+            }
+          }
+        }
+      }
+    }
+    for (std::size_t b = 0; b < batches && !use_fused; ++b) {
       const std::size_t start = b * options.batch_size;
       const std::size_t len = std::min(options.batch_size, rows - start);
       const RatingBatch batch{&data, std::span<const RowIndex>(order).subspan(start, len),
@@ -262,13 +329,7 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
         loss = static_cast<double>(model.loss_and_gradient(theta, batch, VectorRef<S>(dense_grad)));
         if (std::isfinite(loss)) optimizer.step(theta, dense_grad);
       }
-      if (!std::isfinite(loss))
-        throw numerical_error("fit: training loss is " + detail::fmt_number(loss) + " at epoch " +
-                              std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
-                              std::to_string(batches) + " (learning rate " +
-                              detail::fmt_number(optimizer.lr()) +
-                              "); the training diverged: lower the learning rate or raise the "
-                              "regularisation");
+      if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
       loss_sum += loss * static_cast<double>(len);
       if constexpr (sizeof...(Callbacks) > 0) {
         const BatchInfo bi{epoch, b, batches, loss};

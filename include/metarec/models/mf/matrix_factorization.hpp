@@ -11,15 +11,29 @@
 /// task-local segments (the user's factors and bias) for MAML. With `shared_user = true` every
 /// user reads one shared vector p₀ (and bias b₀): the meta-learned initialisation a new user's
 /// factors start from, adapted per task in a MAML inner loop.
+///
+/// Fused per-rating SGD (`sgd_update`, `HasSgdUpdate`): one rating's error, the step on p_u, q_i,
+/// b_u, b_i in place, no gradient buffer; the same arithmetic as `loss_and_gradient` on a one-row
+/// batch followed by `Sgd::step`, so `fit` with plain `Sgd` and batch size 1 gives the same θ.
 
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#ifndef METAREC_DETAIL_ALWAYS_INLINE
+#if defined(__GNUC__) || defined(__clang__)
+#define METAREC_DETAIL_ALWAYS_INLINE [[gnu::always_inline]] inline
+#else
+#define METAREC_DETAIL_ALWAYS_INLINE inline
+#endif
+#endif
 
 namespace metarec {
 
@@ -152,9 +166,44 @@ class MatrixFactorization {
     }
   }
 
+  /// Fused plain-SGD step on one rating (see `HasSgdUpdate` in concepts.hpp): computes
+  /// ℓ = (r̂ − r)² + λ(‖p_u‖² + ‖q_i‖²) + λ_b(b_u² + b_i²) and, when ℓ is finite, updates in place
+  ///     p_u ← p_u − lr·2(e q_i + λ p_u),  q_i ← q_i − lr·2(e p_u + λ q_i)   (both from the old values)
+  ///     b_u ← b_u − lr·2(e + λ_b b_u),    b_i ← b_i − lr·2(e + λ_b b_i)
+  /// with exactly the operations of `loss_and_gradient` + `Sgd::step`. Returns ℓ (before the step).
+  /// No size checks (innermost loop): θ must have num_parameters() entries and `row` must be a row
+  /// of `data` (`fit` checks both once).
+  S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const noexcept {
+    return with_dims([&](auto kc) { return sgd_update_k<decltype(kc)::value>(theta.data(), data, row, lr); });
+  }
+
+  /// Cache hint: prefetches the parameters `row` will touch (p_u, q_i and the biases) for writing.
+  /// No effect on any result. `fit` calls it a few rows ahead of `sgd_update`. (θ is taken as the
+  /// writable `VectorRef` the updates use: a `ConstVectorRef` temporary would cost a call to free().
+  /// Always inlined: GCC otherwise finds the out-of-line function free of side effects and deletes
+  /// the call, prefetches included.)
+  METAREC_DETAIL_ALWAYS_INLINE void sgd_prefetch(const VectorRef<S>& theta, const Dataset& data,
+                                                 RowIndex row) const noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    const Eigen::Index k = P_.rows;
+    const std::uint32_t u = opt_.shared_user ? 0u : data.user(row);
+    const std::uint32_t i = data.item(row);
+    prefetch_lines(theta.data() + P_.offset + static_cast<Eigen::Index>(u) * k, k);
+    prefetch_lines(theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * k, k);
+    if (opt_.biases) {
+      __builtin_prefetch(theta.data() + bu_.offset + u, 1, 3);
+      __builtin_prefetch(theta.data() + bi_.offset + i, 1, 3);
+    }
+#else
+    (void)theta, (void)data, (void)row;
+#endif
+  }
+
   /// Prediction for one (user, item) pair by dense index.
   [[nodiscard]] S score(const ConstVectorRef<S>& theta, std::uint32_t u, std::uint32_t i) const {
-    S s = col(theta, P_, u).dot(col(theta, Q_, i));
+    const S* p = theta.data() + P_.offset + static_cast<Eigen::Index>(u) * P_.rows;
+    const S* q = theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * Q_.rows;
+    S s = with_dims([&](auto kc) { return vec<decltype(kc)::value>(p).dot(vec<decltype(kc)::value>(q)); });
     if (opt_.biases)
       s += static_cast<S>(opt_.global_mean) + theta[bu_.offset + u] + theta[bi_.offset + i];
     return s;
@@ -162,6 +211,79 @@ class MatrixFactorization {
 
  private:
   static double sq(S x) noexcept { return static_cast<double>(x) * static_cast<double>(x); }
+
+  // Calls f(std::integral_constant<int, K>) with K = dims for the common sizes (fixed-size Eigen
+  // maps: unrolled, no runtime peeling) and K = -1 (dynamic) otherwise. Every dot product and
+  // squared norm of one embedding goes through it, so all paths round the same way.
+  template <class F>
+  decltype(auto) with_dims(F&& f) const {
+    switch (P_.rows) {
+      case 16: return f(std::integral_constant<int, 16>{});
+      case 32: return f(std::integral_constant<int, 32>{});
+      case 64: return f(std::integral_constant<int, 64>{});
+      case 128: return f(std::integral_constant<int, 128>{});
+      default: return f(std::integral_constant<int, -1>{});
+    }
+  }
+  template <int K>
+  using FixedVector = Eigen::Matrix<S, K < 0 ? Eigen::Dynamic : K, 1>;
+  template <int K>
+  auto vec(const S* p) const noexcept {
+    return Eigen::Map<const FixedVector<K>>(p, P_.rows);
+  }
+  // (r̂ − r) and the rating's penalised loss, as gradient_into computes them.
+  template <int K>
+  S penalised_error(const S* p, const S* q, const S* t, std::uint32_t u, std::uint32_t i, float rating,
+                    double& loss) const noexcept {
+    S s = vec<K>(p).dot(vec<K>(q));
+    if (opt_.biases) s += static_cast<S>(opt_.global_mean) + t[bu_.offset + u] + t[bi_.offset + i];
+    const S e = s - static_cast<S>(rating);
+    loss = sq(e) + opt_.reg * (static_cast<double>(vec<K>(p).squaredNorm()) +
+                               static_cast<double>(vec<K>(q).squaredNorm()));
+    if (opt_.biases) loss += opt_.bias_reg * (sq(t[bu_.offset + u]) + sq(t[bi_.offset + i]));
+    return e;
+  }
+
+  template <int K>
+  S sgd_update_k(S* t, const Dataset& data, RowIndex row, S lr) const noexcept {
+    const Eigen::Index k = K > 0 ? K : P_.rows;
+    const std::uint32_t u = opt_.shared_user ? 0u : data.user(row);
+    const std::uint32_t i = data.item(row);
+    S* __restrict p = t + P_.offset + static_cast<Eigen::Index>(u) * k;
+    S* __restrict q = t + Q_.offset + static_cast<Eigen::Index>(i) * k;
+    double loss;
+    const S e = penalised_error<K>(p, q, t, u, i, data.rating(row), loss);
+    if (!std::isfinite(loss)) return static_cast<S>(loss);
+    const S scale = S(2);  // 2 / |B| with |B| = 1, as in gradient_into
+    const S reg = static_cast<S>(opt_.reg);
+    for (Eigen::Index j = 0; j < k; ++j) {  // vectorised by the compiler (no reduction)
+      const S pj = p[j], qj = q[j];
+      const S gp = scale * (e * qj + reg * pj);
+      const S gq = scale * (e * pj + reg * qj);
+      p[j] = pj - lr * gp;
+      q[j] = qj - lr * gq;
+    }
+    if (opt_.biases) {
+      const S breg = static_cast<S>(opt_.bias_reg);
+      S* bu = t + bu_.offset + u;
+      S* bi = t + bi_.offset + i;
+      const S bu0 = *bu, bi0 = *bi;
+      *bu = bu0 - lr * (scale * (e + breg * bu0));
+      *bi = bi0 - lr * (scale * (e + breg * bi0));
+    }
+    return static_cast<S>(loss);
+  }
+
+  // Prefetches (for writing) the 64-byte lines of [p, p + n): one per 64 bytes from p, plus the
+  // line of the last entry (p need not be line-aligned).
+  METAREC_DETAIL_ALWAYS_INLINE static void prefetch_lines([[maybe_unused]] const S* p,
+                                                          [[maybe_unused]] Eigen::Index n) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    constexpr Eigen::Index step = 64 / static_cast<Eigen::Index>(sizeof(S));
+    for (Eigen::Index j = 0; j < n; j += step) __builtin_prefetch(p + j, 1, 3);
+    __builtin_prefetch(p + n - 1, 1, 3);
+#endif
+  }
 
   void check_size(const char* what, Eigen::Index n) const {
     if (n != layout_.size())
@@ -194,9 +316,10 @@ class MatrixFactorization {
       const auto [u, i] = ids(batch, r);
       const auto p = col(theta, P_, u);
       const auto q = col(theta, Q_, i);
+      const double pn = with_dims([&](auto kc) { return static_cast<double>(vec<decltype(kc)::value>(p.data()).squaredNorm()); });
+      const double qn = with_dims([&](auto kc) { return static_cast<double>(vec<decltype(kc)::value>(q.data()).squaredNorm()); });
       const S e = score(theta, u, i) - static_cast<S>(batch.data->rating(r));
-      total += sq(e) + opt_.reg * (static_cast<double>(p.squaredNorm()) +
-                                   static_cast<double>(q.squaredNorm()));
+      total += sq(e) + opt_.reg * (pn + qn);
       g.segment(P_.column(u)) += scale * (e * q + reg * p);
       g.segment(Q_.column(i)) += scale * (e * p + reg * q);
       if (opt_.biases) {

@@ -1,0 +1,226 @@
+// The fused per-rating SGD path (`HasSgdUpdate`, `MatrixFactorization::sgd_update`, `fit` with
+// plain `Sgd` and batch size 1) computes the same θ as the generic sparse-gradient path.
+// Speed is measured in benchmarks/bench_mf, not here.
+
+#include <metarec/data/synthetic.hpp>
+#include <metarec/models/mf/factorization_machine.hpp>
+#include <metarec/models/mf/matrix_factorization.hpp>
+#include <metarec/optim.hpp>
+#include <metarec/train.hpp>
+
+#include "models/tiny_data.hpp"
+
+#include <catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+#include <vector>
+
+using namespace metarec;
+
+static_assert(HasSgdUpdate<MatrixFactorization<float>> && HasSgdUpdate<MatrixFactorization<double>>);
+static_assert(HasSgdPrefetch<MatrixFactorization<float>>);
+static_assert(!HasSgdUpdate<FactorizationMachine<float>>);
+static_assert(!HasSgdUpdate<int>);
+
+namespace {
+
+// Without FMA contraction both paths run the same float operations in the same order, so θ is
+// bitwise identical; a build with FMA may contract one path and not the other (rounding only).
+#if defined(__FMA__) || defined(__FP_FAST_FMA) || defined(__FP_FAST_FMAF)
+constexpr bool expect_bitwise = false;
+#else
+constexpr bool expect_bitwise = true;
+#endif
+
+template <class S>
+bool same_vectors(const Vector<S>& a, const Vector<S>& b) {
+  if (a.size() != b.size()) return false;
+  if (expect_bitwise) return std::memcmp(a.data(), b.data(), sizeof(S) * static_cast<std::size_t>(a.size())) == 0;
+  const S tol = std::numeric_limits<S>::epsilon() * S(64);
+  return ((a - b).cwiseAbs().array() <= tol * (S(1) + b.cwiseAbs().array())).all();
+}
+
+Dataset synthetic_dataset() {
+  SyntheticData syn = make_synthetic({.users = 60, .items = 40, .min_ratings_per_user = 10, .max_ratings_per_user = 30, .seed = 11});
+  return std::move(syn.dataset);
+}
+
+std::vector<RowIndex> rows_of(const Dataset& ds) {
+  std::vector<RowIndex> rows(ds.num_ratings());
+  for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<RowIndex>(r);
+  return rows;
+}
+
+template <class S>
+MatrixFactorization<S> make_mf(const Dataset& ds, int dims, bool biases, bool shared_user = false) {
+  return MatrixFactorization<S>(ds.num_users(), ds.num_items(),
+                                {.dims = dims, .biases = biases, .reg = 0.03, .bias_reg = 0.02,
+                                 .init_std = 0.1, .global_mean = ds.mean_rating(),
+                                 .shared_user = shared_user});
+}
+
+template <class S>
+Vector<S> init(const MatrixFactorization<S>& m, std::uint64_t seed = 1) {
+  Vector<S> theta(m.num_parameters());
+  Rng rng(seed);
+  m.initialize(theta, rng);
+  return theta;
+}
+
+struct PathRecorder {
+  bool fused = false, sparse = false;
+  std::vector<double> losses;
+  void on_train_begin(const TrainBegin& b) { fused = b.fused, sparse = b.sparse; }
+  void on_batch_end(const BatchInfo& b) { losses.push_back(b.loss); }
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("sgd_update: one rating equals loss_and_gradient + Sgd::step", "[train][sgd_update]",
+                   float, double) {
+  using S = TestType;
+  const Dataset ds = test::tiny_dataset();
+  for (const bool biases : {true, false}) {
+    for (const int dims : {1, 5, 16, 37}) {
+      const auto mf = make_mf<S>(ds, dims, biases);
+      Vector<S> generic = init(mf, 3);
+      Vector<S> fused = generic;
+      SparseGradient<S> g(mf.num_parameters());
+      Sgd<S> opt{SgdOptions{.lr = 0.05}};
+      opt.reset(mf.num_parameters());
+      for (std::size_t r = 0; r < ds.num_ratings(); ++r) {
+        const RowIndex row = static_cast<RowIndex>(r);
+        const RatingBatch batch{&ds, std::span<const RowIndex>(&row, 1), 0};
+        const S expected_loss = mf.loss(generic, batch);
+        g.clear();
+        const S generic_loss = mf.loss_and_gradient(generic, batch, g);
+        opt.step(generic, g);
+        const S fused_loss = mf.sgd_update(fused, ds, row, static_cast<S>(opt.lr()));
+        CAPTURE(biases, dims, r);
+        REQUIRE(fused_loss == generic_loss);
+        REQUIRE(fused_loss == Approx(expected_loss).epsilon(1e-6));
+        REQUIRE(same_vectors(fused, generic));
+      }
+      // Something moved: the test would pass trivially if sgd_update did nothing.
+      REQUIRE((fused - init(mf, 3)).cwiseAbs().maxCoeff() > S(1e-3));
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("fit: one epoch through sgd_update equals one epoch through the generic path",
+                   "[train][sgd_update]", float, double) {
+  using S = TestType;
+  const Dataset ds = synthetic_dataset();
+  const auto rows = rows_of(ds);
+  REQUIRE(rows.size() > 500);
+  struct Case {
+    int dims;
+    bool biases, shared;
+  };
+  for (const Case c : {Case{64, true, false}, Case{64, false, false}, Case{13, true, false},
+                       Case{8, true, true}}) {
+    CAPTURE(c.dims, c.biases, c.shared);
+    const auto mf = make_mf<S>(ds, c.dims, c.biases, c.shared);
+    const Vector<S> start = init(mf, 5);
+    Vector<S> a = start, b = start;
+    Sgd<S> opt_a{SgdOptions{.lr = 0.01}}, opt_b{SgdOptions{.lr = 0.01}};
+    PathRecorder ra, rb;
+    const TrainOptions fused_opt{.epochs = 1, .batch_size = 1, .seed = 9};
+    TrainOptions generic_opt = fused_opt;
+    generic_opt.fused = false;
+    const TrainResult res_a = fit(mf, a, opt_a, ds, rows, fused_opt, NoValidation{}, ra);
+    const TrainResult res_b = fit(mf, b, opt_b, ds, rows, generic_opt, NoValidation{}, rb);
+    REQUIRE(ra.fused);
+    REQUIRE(!ra.sparse);
+    REQUIRE(!rb.fused);
+    REQUIRE(rb.sparse);
+    REQUIRE(same_vectors(a, b));
+    REQUIRE(ra.losses == rb.losses);  // per-rating losses identical (computed from the same θ)
+    REQUIRE(res_a.final_train_loss == res_b.final_train_loss);
+    REQUIRE((a - start).cwiseAbs().maxCoeff() > S(1e-3));
+  }
+}
+
+TEST_CASE("fit: three epochs with validation and early stopping agree on both paths", "[train][sgd_update]") {
+  const Dataset ds = synthetic_dataset();
+  const auto rows = rows_of(ds);
+  const std::span<const RowIndex> train(rows.data(), rows.size() * 4 / 5);
+  const std::span<const RowIndex> valid(rows.data() + train.size(), rows.size() - train.size());
+  const auto mf = make_mf<float>(ds, 24, true);
+  Vector<float> a = init(mf, 2), b = a;
+  Sgd<float> oa{SgdOptions{.lr = 0.02}}, ob{SgdOptions{.lr = 0.02}};
+  TrainOptions o{.epochs = 3, .batch_size = 1, .seed = 4, .patience = 2};
+  const TrainResult ra = fit(mf, a, oa, ds, train, o, RmseOn{mf, ds, valid});
+  o.fused = false;
+  const TrainResult rb = fit(mf, b, ob, ds, train, o, RmseOn{mf, ds, valid});
+  REQUIRE(same_vectors(a, b));
+  REQUIRE(ra.epochs_run == rb.epochs_run);
+  REQUIRE(ra.best_metric == rb.best_metric);
+}
+
+TEST_CASE("fit: the fused path is used only for plain Sgd with batch size 1", "[train][sgd_update]") {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = rows_of(ds);
+  const auto mf = make_mf<double>(ds, 4, true);
+  auto path = [&](auto opt, TrainOptions o) {
+    Vector<double> theta = init(mf);
+    PathRecorder rec;
+    (void)fit(mf, theta, opt, ds, rows, o, NoValidation{}, rec);
+    return rec.fused;
+  };
+  const TrainOptions one{.epochs = 1, .batch_size = 1};
+  REQUIRE(path(Sgd<double>{SgdOptions{.lr = 0.01}}, one));
+  REQUIRE_FALSE(path(Sgd<double>{SgdOptions{.lr = 0.01, .momentum = 0.9}}, one));
+  REQUIRE_FALSE(path(Sgd<double>{SgdOptions{.lr = 0.01, .weight_decay = 1e-4}}, one));
+  REQUIRE_FALSE(path(Adagrad<double>{}, one));
+  REQUIRE_FALSE(path(Sgd<double>{SgdOptions{.lr = 0.01}}, TrainOptions{.epochs = 1, .batch_size = 2}));
+  TrainOptions off = one;
+  off.fused = false;
+  REQUIRE_FALSE(path(Sgd<double>{SgdOptions{.lr = 0.01}}, off));
+}
+
+TEST_CASE("sgd_update: a non-finite loss leaves theta unchanged and fit names the batch", "[train][sgd_update]") {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = rows_of(ds);
+  const auto mf = make_mf<float>(ds, 4, true);
+  Vector<float> theta = init(mf);
+  const std::uint32_t u = ds.user(0);
+  theta[mf.layout().blocks()[0].column(u).offset] = std::numeric_limits<float>::infinity();
+  const Vector<float> before = theta;
+  const float loss = mf.sgd_update(theta, ds, 0, 0.01f);
+  REQUIRE_FALSE(std::isfinite(loss));
+  REQUIRE(std::memcmp(theta.data(), before.data(), sizeof(float) * static_cast<std::size_t>(theta.size())) == 0);
+
+  Sgd<float> opt{SgdOptions{.lr = 0.01}};
+  Vector<float> t2 = before;
+  REQUIRE_THROWS_AS(fit(mf, t2, opt, ds, rows, {.epochs = 1, .batch_size = 1}), numerical_error);
+  try {
+    Vector<float> t3 = before;
+    (void)fit(mf, t3, opt, ds, rows, {.epochs = 1, .batch_size = 1});
+  } catch (const numerical_error& e) {
+    REQUIRE_THAT(e.what(), Catch::Matchers::Contains("epoch 0, batch"));
+  }
+}
+
+TEST_CASE("fit: a callback stop on the fused path stops at the same rating as the generic path",
+          "[train][sgd_update]") {
+  const Dataset ds = synthetic_dataset();
+  const auto rows = rows_of(ds);
+  const auto mf = make_mf<float>(ds, 16, true);
+  struct StopAfter {
+    std::size_t n, seen = 0;
+    bool on_batch_end(const BatchInfo&) { return ++seen >= n; }
+  };
+  Vector<float> a = init(mf), b = a;
+  Sgd<float> oa{SgdOptions{.lr = 0.01}}, ob{SgdOptions{.lr = 0.01}};
+  TrainOptions o{.epochs = 2, .batch_size = 1, .seed = 3};
+  const TrainResult ra = fit(mf, a, oa, ds, rows, o, NoValidation{}, StopAfter{123});
+  o.fused = false;
+  const TrainResult rb = fit(mf, b, ob, ds, rows, o, NoValidation{}, StopAfter{123});
+  REQUIRE(ra.stopped_by_callback);
+  REQUIRE(rb.stopped_by_callback);
+  REQUIRE(same_vectors(a, b));
+}
