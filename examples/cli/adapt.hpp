@@ -1,0 +1,328 @@
+#pragma once
+// `metarec adapt`: load a model written by `metarec meta-train --save`, adapt it to a new user's
+// ratings with the saved inner loop (K steps at the saved step size, or Meta-SGD's learned α) and
+// print the top-N items the user has not rated.
+//
+// Ratings file (UTF-8 text; format documented in docs/cli.md):
+//   # gender=M age=25 occupation=4 zip=55117     optional side-feature line (any subset of keys)
+//   1193 5                                         `movie_id rating`, original MovieLens ids
+//   # any other comment
+// Errors carry `path:line:column`.
+
+#include "args.hpp"
+#include "meta_train.hpp"
+
+#include <metarec/core/error.hpp>
+#include <metarec/data/dataset.hpp>
+#include <metarec/data/movielens.hpp>
+#include <metarec/data/split.hpp>
+#include <metarec/meta/adapt.hpp>
+#include <metarec/train/serialize.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace metarec::cli {
+
+/// A new user's ratings and side features as read from a ratings file.
+struct NewUser {
+  std::vector<std::uint32_t> items;  ///< dense item indices, in file order
+  std::vector<float> ratings;
+  std::map<std::string, std::uint32_t> features;  ///< user field name -> category index
+};
+
+namespace detail {
+
+struct Token {
+  std::string_view text;
+  std::size_t column;  ///< 1-based
+};
+
+inline std::vector<Token> split_words(std::string_view line, std::size_t first_column = 1) {
+  std::vector<Token> out;
+  std::size_t k = 0;
+  while (k < line.size()) {
+    while (k < line.size() && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r')) ++k;
+    const std::size_t start = k;
+    while (k < line.size() && line[k] != ' ' && line[k] != '\t' && line[k] != '\r') ++k;
+    if (k > start) out.push_back({line.substr(start, k - start), start + first_column});
+  }
+  return out;
+}
+
+template <class T>
+std::optional<T> to_number(std::string_view s) {
+  T v{};
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+/// Category index of `value` in the data set's user field `field`; throws a data_error otherwise.
+inline std::uint32_t user_category(const Dataset& ds, const std::string& path, std::size_t line,
+                                   const Token& key, std::string_view value, std::size_t column) {
+  auto fail = [&](const std::string& what) -> std::uint32_t {
+    throw data_error(path, line, column, what);
+  };
+  const std::string k(key.text);
+  const std::string field = k == "zip" ? "zip_prefix" : k;
+  const CategoricalField* f = ds.user_features().find(field);
+  if (k != "gender" && k != "age" && k != "occupation" && k != "zip")
+    throw data_error(path, line, key.column,
+                     "unknown side feature '" + k + "'; expected gender, age, occupation or zip");
+  if (f == nullptr) fail("the data set has no user field '" + field + "'");
+  std::string label(value);
+  if (k == "age") {
+    const auto years = to_number<std::int64_t>(value);
+    if (!years || *years < 1 || *years > 150)
+      fail("expected an age in years (or an ML-1M age code 1, 18, 25, 35, 45, 50, 56), found \"" +
+           label + "\"");
+    label = metarec::detail::age_labels()[static_cast<std::size_t>(metarec::detail::age_bucket(*years))];
+  } else if (k == "zip") {
+    const std::int32_t z = metarec::detail::zip_prefix(value);
+    if (z < 0) fail("expected a zip code starting with a digit, found \"" + label + "\"");
+    label = std::string(1, static_cast<char>('0' + z));
+  } else if (k == "occupation") {
+    const auto code = to_number<std::uint32_t>(value);
+    if (!code || *code >= f->cardinality())
+      fail("expected an occupation code from 0 to " + std::to_string(f->cardinality() - 1) +
+           ", found \"" + label + "\"");
+    return *code;
+  }
+  for (std::uint32_t c = 0; c < f->cardinality(); ++c)
+    if (f->labels[c] == label) return c;
+  std::string known;
+  for (const auto& l : f->labels) known += (known.empty() ? "" : ", ") + l;
+  return fail("unknown " + k + " \"" + std::string(value) + "\" (known: " + known + ")");
+}
+
+}  // namespace detail
+
+/// Reads a ratings file (see the file comment). Movie ids must exist in `ds`; ratings must lie on
+/// the data set's scale; a movie may appear once.
+/// @throws data_error with path:line:column on any malformed line; std::runtime_error when the
+///         file cannot be opened.
+inline NewUser read_new_user(const std::string& path, const Dataset& ds) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open the ratings file '" + path + "'");
+  NewUser u;
+  std::vector<std::size_t> seen_line(ds.num_items(), 0);
+  bool have_features = false;
+  std::string text;
+  for (std::size_t line = 1; std::getline(in, text); ++line) {
+    const std::string_view sv(text);
+    const auto first = sv.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) continue;
+    if (sv[first] == '#') {
+      const auto words = detail::split_words(sv.substr(first + 1), first + 2);
+      if (words.empty() || words[0].text.find('=') == std::string_view::npos) continue;  // comment
+      if (have_features)
+        throw data_error(path, line, first + 1, "a second side-feature line; give one at most");
+      have_features = true;
+      for (const auto& w : words) {
+        const auto eq = w.text.find('=');
+        if (eq == std::string_view::npos || eq == 0)
+          throw data_error(path, line, w.column,
+                           "expected key=value in the side-feature line, found \"" +
+                               std::string(w.text) + "\"");
+        const detail::Token key{w.text.substr(0, eq), w.column};
+        const std::string name = key.text == "zip" ? "zip_prefix" : std::string(key.text);
+        if (u.features.count(name))
+          throw data_error(path, line, w.column, "side feature '" + std::string(key.text) + "' given twice");
+        u.features[name] = detail::user_category(ds, path, line, key, w.text.substr(eq + 1),
+                                                 w.column + eq + 1);
+      }
+      continue;
+    }
+    const auto words = detail::split_words(sv);
+    if (words.size() < 2)
+      throw data_error(path, line, words[0].column + words[0].text.size(),
+                       "expected `movie_id rating`, found one field");
+    if (words.size() > 2)
+      throw data_error(path, line, words[2].column,
+                       "expected `movie_id rating`, found an extra field \"" +
+                           std::string(words[2].text) + "\"");
+    const auto id = detail::to_number<std::int64_t>(words[0].text);
+    if (!id)
+      throw data_error(path, line, words[0].column,
+                       "expected an integer movie id, found \"" + std::string(words[0].text) + "\"");
+    const auto dense = ds.item_ids().find(*id);
+    if (!dense)
+      throw data_error(path, line, words[0].column,
+                       "unknown movie id " + std::to_string(*id) + " (not in the data set " + ds.name() + ")");
+    const auto r = detail::to_number<float>(words[1].text);
+    const RatingScale& s = ds.scale();
+    if (!r || !(*r >= s.min && *r <= s.max))
+      throw data_error(path, line, words[1].column,
+                       "expected a rating from " + metarec::detail::json_number(s.min) + " to " +
+                           metarec::detail::json_number(s.max) + ", found \"" +
+                           std::string(words[1].text) + "\"");
+    if (seen_line[*dense] != 0)
+      throw data_error(path, line, words[0].column,
+                       "movie " + std::to_string(*id) + " is rated twice (first on line " +
+                           std::to_string(seen_line[*dense]) + ")");
+    seen_line[*dense] = line;
+    u.items.push_back(*dense);
+    u.ratings.push_back(*r);
+  }
+  return u;
+}
+
+/// A one-user data set with the items (ids, features, titles) of `ds`: the user's ratings first
+/// (rows 0..n-1), then one placeholder row per unrated item (the candidates to rank).
+inline Dataset new_user_dataset(const Dataset& ds, const NewUser& u) {
+  DatasetParts p;
+  p.name = ds.name();
+  p.source = "new user";
+  p.users = IdMap::from_ids({0});
+  p.items = ds.item_ids();
+  p.item_features = ds.item_features();
+  p.item_titles.assign(ds.item_titles().begin(), ds.item_titles().end());
+  p.item_years.assign(ds.item_years().begin(), ds.item_years().end());
+  p.scale = ds.scale();
+  for (const CategoricalField& f : ds.user_features().fields) {
+    CategoricalField g{f.name, f.labels, {0}, {}};
+    if (const auto it = u.features.find(f.name); it != u.features.end()) g.values.push_back(it->second);
+    g.offsets.push_back(static_cast<std::uint32_t>(g.values.size()));
+    p.user_features.fields.push_back(std::move(g));
+  }
+  std::vector<std::uint8_t> rated(ds.num_items(), 0);
+  for (std::size_t k = 0; k < u.items.size(); ++k) {
+    p.user.push_back(0);
+    p.item.push_back(u.items[k]);
+    p.rating.push_back(u.ratings[k]);
+    rated[u.items[k]] = 1;
+  }
+  for (std::uint32_t i = 0; i < ds.num_items(); ++i)
+    if (!rated[i]) p.user.push_back(0), p.item.push_back(i), p.rating.push_back(ds.scale().min);
+  return Dataset(std::move(p));
+}
+
+inline void print_adapt_help() {
+  std::printf(
+      "usage: metarec adapt --model-file F --ratings FILE [--top N] [--data DIR] [--json]\n\n"
+      "Adapts a model written by `metarec meta-train --save` to a new user's ratings with the\n"
+      "saved inner loop, and prints the N unrated movies with the highest predicted rating.\n\n"
+      "  --model-file F  parameter file from meta-train --save\n"
+      "  --ratings FILE  the new user's ratings: `movie_id rating` lines (original ids), `#`\n"
+      "                  comments, optional side-feature line\n"
+      "                  `# gender=M age=25 occupation=4 zip=55117` (see docs/cli.md)\n"
+      "  --top N         how many movies to print (10)\n"
+      "  --data DIR      the data set the model was trained on (default: the path saved in F)\n"
+      "  --json          print a JSON object as the last line\n");
+}
+
+inline int run_adapt(const std::vector<std::string>& argv) {
+  const Args args(argv, {"--model-file", "--ratings", "--top", "--data"}, {});
+  if (args.has("--help")) {
+    print_adapt_help();
+    return 0;
+  }
+  const std::string model_file = args.require("--model-file");
+  const std::string ratings_file = args.require("--ratings");
+  const auto top = args.number<std::size_t>("--top", 10);
+  if (top < 1) throw UsageError("--top must be >= 1");
+  const bool json = args.has("--json");
+
+  ParameterFile<float> file = read_parameter_file<float>(model_file);
+  if (file.header.model.rfind("meta:", 0) != 0)
+    throw format_error("'" + model_file + "' holds a '" + file.header.model +
+                       "' model, not one written by metarec meta-train --save");
+  const auto kv = parse_config(file.header.config);
+  auto get = [&](const char* key) {
+    const auto it = kv.find(key);
+    if (it == kv.end())
+      throw format_error("'" + model_file + "': the configuration lacks '" + key + "'");
+    return it->second;
+  };
+  MetaConfig c;
+  c.model = get("model");
+  c.algo = get("algo");
+  c.inner_steps = Args::parse<int>("inner_steps", get("inner_steps"));
+  c.inner_lr = Args::parse<double>("inner_lr", get("inner_lr"));
+  c.adapt = get("adapt");
+  c.dims = Args::parse<int>("dims", get("dims"));
+  c.reg = Args::parse<double>("reg", get("reg"));
+  c.hidden.clear();
+  {
+    const std::string h = get("hidden");
+    std::size_t start = 0;
+    while (start < h.size()) {
+      const auto comma = std::min(h.find(',', start), h.size());
+      c.hidden.push_back(Args::parse<Eigen::Index>("hidden", h.substr(start, comma - start)));
+      start = comma + 1;
+    }
+  }
+  const double mean = Args::parse<double>("global_mean", get("global_mean"));
+  const bool has_alpha = get("alpha") == "1";
+  const std::string dir = args.get_or("--data", get("data"));
+  const Dataset ds = load_movielens(dir);
+  const DataFingerprint fp = data_fingerprint(ds);
+  if (get("fingerprint") != std::to_string(fp.ratings) + ":" + std::to_string(fp.hash))
+    throw std::runtime_error("the data set in '" + dir + "' is not the one '" + model_file +
+                             "' was trained on (fingerprint differs); pass it with --data");
+  const NewUser user = read_new_user(ratings_file, ds);
+  const Dataset uds = new_user_dataset(ds, user);
+
+  return with_meta_model(c, ds, mean, [&](const auto& model) {
+    const Eigen::Index n = model.num_parameters();
+    if (file.header.num_parameters != (has_alpha ? 2 * n : n))
+      throw format_error("'" + model_file + "' holds " + std::to_string(file.header.num_parameters) +
+                         " values; the model needs " + std::to_string(has_alpha ? 2 * n : n));
+    const Vector<float> theta = file.theta.head(n);
+    const Vector<float> alpha = has_alpha ? Vector<float>(file.theta.tail(n)) : Vector<float>();
+    std::vector<RowIndex> support(user.items.size()), candidates(uds.num_ratings() - user.items.size());
+    std::iota(support.begin(), support.end(), RowIndex{0});
+    std::iota(candidates.begin(), candidates.end(), static_cast<RowIndex>(user.items.size()));
+    const RatingBatch sb{&uds, support, 0}, cb{&uds, candidates, 0};
+    const Vector<float> adapted =
+        support.empty() || c.inner_steps == 0
+            ? theta
+            : metarec::adapt(model, theta, sb, adapt_options(c), has_alpha ? &alpha : nullptr);
+    Vector<float> pred(static_cast<Eigen::Index>(candidates.size()));
+    model.predict(adapted, cb, pred);
+    std::vector<std::uint32_t> order(candidates.size());
+    std::iota(order.begin(), order.end(), 0u);
+    const std::size_t shown = std::min(top, order.size());
+    // Highest prediction first; equal predictions: lower original movie id first.
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(),
+                      [&](std::uint32_t a, std::uint32_t b) {
+                        if (pred[a] != pred[b]) return pred[a] > pred[b];
+                        return uds.item_ids().original(uds.item(candidates[a])) <
+                               uds.item_ids().original(uds.item(candidates[b]));
+                      });
+    const auto titles = ds.item_titles();
+    std::printf("model %s (%s, %d inner steps x %g%s) from %s\n", c.model.c_str(), c.algo.c_str(),
+                c.inner_steps, c.inner_lr, has_alpha ? ", learned per-parameter alpha" : "",
+                model_file.c_str());
+    std::printf("new user: %zu ratings, %zu side features; %zu candidate movies\n", user.items.size(),
+                user.features.size(), candidates.size());
+    std::printf("%4s %8s %9s  %s\n", "rank", "movie", "predicted", "title");
+    std::string items_json;
+    for (std::size_t k = 0; k < shown; ++k) {
+      const std::uint32_t item = uds.item(candidates[order[k]]);
+      const auto id = ds.item_ids().original(item);
+      const float p = std::clamp(pred[order[k]], ds.scale().min, ds.scale().max);
+      const std::string title = titles.empty() ? "" : titles[item];
+      std::printf("%4zu %8lld %9.3f  %s\n", k + 1, static_cast<long long>(id), p, title.c_str());
+      items_json += std::string(k ? "," : "") + "{\"movie\":" + std::to_string(id) +
+                    ",\"predicted\":" + metarec::detail::json_number(p) +
+                    (titles.empty() ? std::string() : ",\"title\":\"" + json_escape(title) + "\"") + "}";
+    }
+    if (json)
+      std::printf("{\"model_file\":\"%s\",\"model\":\"%s\",\"algo\":\"%s\",\"ratings\":%zu,"
+                  "\"features\":%zu,\"candidates\":%zu,\"top\":[%s]}\n",
+                  json_escape(model_file).c_str(), c.model.c_str(), c.algo.c_str(),
+                  user.items.size(), user.features.size(), candidates.size(), items_json.c_str());
+    return 0;
+  });
+}
+
+}  // namespace metarec::cli
