@@ -31,6 +31,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -382,6 +383,8 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   omp_set_num_threads(c.threads);
 #endif
 
+  if (!save.empty() && std::filesystem::path(save).has_parent_path())
+    std::filesystem::create_directories(std::filesystem::path(save).parent_path());
   const std::string dir = default_data_dir(args);
   const Dataset ds = load_movielens(dir);
   std::vector<ProtocolSplit> splits;
