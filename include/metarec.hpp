@@ -6,6 +6,8 @@
 #include <metarec/data.hpp>
 #include <metarec/metrics.hpp>
 #include <metarec/models/mf.hpp>
+#include <metarec/models/mlp.hpp>
+#include <metarec/nn.hpp>
 #include <metarec/optim.hpp>
 #include <metarec/train.hpp>
 #include <metarec/meta.hpp>

@@ -16,7 +16,7 @@ static_assert(HasLocalSegments<Melu<double>>);
 static_assert(has_exact_gradient<Melu<float>>);
 
 namespace {
-MeluOptions small_melu(nn::LossKind loss = nn::LossKind::squared_error, double dropout = 0.0) {
+MeluModelOptions small_melu(nn::LossKind loss = nn::LossKind::squared_error, double dropout = 0.0) {
   return {.embedding_dim = 3, .hidden = {5, 4}, .loss = loss, .dropout = dropout};
 }
 }  // namespace
@@ -59,7 +59,7 @@ TEMPLATE_TEST_CASE("Melu (BCE, tanh, ids, sum pooling, dropout) conforms", "[mod
                    float, double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  MeluOptions o = small_melu(nn::LossKind::bce, 0.3);
+  MeluModelOptions o = small_melu(nn::LossKind::bce, 0.3);
   o.activation = nn::Activation::tanh;
   o.user_id = o.item_id = true;
   o.pooling = nn::Pooling::sum;
@@ -72,7 +72,7 @@ TEMPLATE_TEST_CASE("Melu (SELU, sigmoid-free default sizes) conforms", "[models]
                    double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  MeluOptions o{.embedding_dim = 4, .hidden = {6}, .activation = nn::Activation::selu};
+  MeluModelOptions o{.embedding_dim = 4, .hidden = {6}, .activation = nn::Activation::selu};
   o.init = nn::DenseInit::lecun_normal;
   const Melu<TestType> m(ds, o);
   test::run_conformance(m, RatingBatch{&ds, rows});
@@ -125,7 +125,7 @@ TEST_CASE("Melu: local segments are exactly the decision layers", "[models][mlp]
 
 TEST_CASE("Melu: prediction matches the formula by hand", "[models][mlp][melu]") {
   const Dataset ds = test::tiny_dataset();
-  MeluOptions o{.embedding_dim = 2, .hidden = {3}};
+  MeluModelOptions o{.embedding_dim = 2, .hidden = {3}};
   o.user_fields = {"gender"};
   o.item_fields = {"genre"};
   const Melu<double> m(ds, o);
@@ -187,7 +187,7 @@ TEST_CASE("Melu: dropout is seeded during training and off at prediction", "[mod
 
 TEST_CASE("Melu: errors at the boundary", "[models][mlp][melu]") {
   const Dataset ds = test::tiny_dataset();
-  MeluOptions none;
+  MeluModelOptions none;
   none.user_fields = {"nope"};
   none.item_fields = {};
   CHECK_THROWS_AS(Melu<float>(ds, none), std::invalid_argument);

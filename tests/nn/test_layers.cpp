@@ -6,6 +6,7 @@
 
 #include <metarec/nn/activation.hpp>
 #include <metarec/nn/bi_interaction.hpp>
+#include <metarec/nn/cin.hpp>
 #include <metarec/nn/dense.hpp>
 #include <metarec/nn/dropout.hpp>
 #include <metarec/nn/embedding.hpp>
@@ -245,7 +246,54 @@ struct BiProbe {
   }
 };
 
+// m = 3 fields of width D = 2 stacked in E (θ) into a two-layer CIN (H = 2, 3); output 1 × B.
+struct CinProbe {
+  ParameterLayout layout;
+  Block E;
+  nn::Cin cin;
+  Eigen::Index B = 3;
+  nn::CinWorkspace<double> ws;
+  Matrix<double> y, ry, dE, RdE;
+  CinProbe() {
+    E = layout.add("E", 3 * 2, B);
+    cin = nn::Cin(layout, "cin", 3, 2, {2, 3});
+    ws.reserve(cin, B);
+  }
+  Eigen::Index n() const { return layout.size(); }
+  Matrix<double> forward(const Vector<double>& t) {
+    y.resize(1, B);
+    cin.forward<double>(t, E.map<double>(ConstVectorRef<double>(t)), ws, y);
+    return y;
+  }
+  void backward(const Vector<double>& t, const Matrix<double>& G, Vector<double>& g) {
+    DenseGradientSink<double> sink(g);
+    ws.out_grad.leftCols(B) = G;
+    dE.resize(E.rows, B);
+    cin.backward<double>(t, ws, sink, dE);
+    E.map<double>(VectorRef<double>(g)) += dE;
+  }
+  Matrix<double> r_forward(const Vector<double>& t, const Vector<double>& v) {
+    ry.resize(1, B);
+    cin.r_forward<double>(t, v, E.map<double>(ConstVectorRef<double>(v)), ws, ry);
+    return ry;
+  }
+  void r_backward(const Vector<double>& t, const Vector<double>& v, const Matrix<double>&,
+                  const Matrix<double>& RG, Vector<double>& hv) {
+    DenseGradientSink<double> sink(hv);
+    ws.r_out_grad.leftCols(B) = RG;
+    RdE.resize(E.rows, B);
+    cin.r_backward<double>(t, v, ws, sink, RdE);
+    E.map<double>(VectorRef<double>(hv)) += RdE;
+  }
+};
+
 }  // namespace
+
+TEST_CASE("CIN: gradient and R-operator HVP", "[nn][cin]") {
+  CinProbe p;
+  check_block(p);
+  check_block(p, 9);
+}
 
 TEST_CASE("Dense: gradient and R-operator HVP", "[nn][dense]") {
   DenseProbe p;

@@ -26,7 +26,7 @@
 namespace metarec {
 
 /// Options of `Melu`.
-struct MeluOptions {
+struct MeluModelOptions {
   int embedding_dim = 32;                         ///< width of every field embedding
   std::vector<Eigen::Index> hidden = {64, 64};    ///< decision layers' hidden sizes (then 1 output)
   nn::Activation activation = nn::Activation::relu;  ///< hidden activation
@@ -60,7 +60,7 @@ class Melu : public detail::NetworkModel<Melu<S>, S> {
   friend Base;
 
  public:
-  using Options = MeluOptions;
+  using Options = MeluModelOptions;
   static constexpr const char* model_name = "Melu";
 
   /// Per-thread scratch (see network_model.hpp).

@@ -1,0 +1,36 @@
+#pragma once
+/// @file nfm.hpp
+/// @brief NFM (He and Chua, SIGIR 2017): ŷ = w₀ + Σ_f w_f + MLP(BI(E)), BI(E) = Σ_{f<g} e_f∘e_g (bi-interaction pooling).
+///
+/// Fields: user id and item id (each optional) plus, optionally, the user and item side
+/// features; loss BCE on [r > threshold] (default) or squared error. Exact gradient and
+/// R-operator Hessian-vector product, dense or sparse; the shared body is
+/// `detail::FieldNetwork` (field_network.hpp). See docs/models_mlp.md.
+
+#include <metarec/models/mlp/field_network.hpp>
+
+namespace metarec {
+
+/// Options of `Nfm`.
+using NfmOptions = FieldNetworkOptions;
+
+/// NFM (He and Chua, SIGIR 2017): ŷ = w₀ + Σ_f w_f + MLP(BI(E)), BI(E) = Σ_{f<g} e_f∘e_g (bi-interaction pooling).
+/// @tparam S float or double
+/// @code
+/// metarec::Nfm<float> model(ds, {.embedding_dim = 16, .hidden = {64, 64}, .side_features = true});
+/// metarec::Vector<float> theta(model.num_parameters());
+/// metarec::Rng rng(1);
+/// model.initialize(theta, rng);
+/// float loss = model.loss(theta, batch);
+/// @endcode
+template <class S = float>
+class Nfm : public detail::FieldNetwork<Nfm<S>, S, detail::FieldNetworkKind::nfm> {
+ public:
+  static constexpr const char* model_name = "Nfm";
+  /// @throws std::invalid_argument when no field is selected, a width or size < 1, or dropout
+  ///         ∉ [0, 1).
+  explicit Nfm(const Dataset& ds, NfmOptions options = {})
+      : detail::FieldNetwork<Nfm<S>, S, detail::FieldNetworkKind::nfm>(ds, std::move(options)) {}
+};
+
+}  // namespace metarec

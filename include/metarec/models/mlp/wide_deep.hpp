@@ -1,0 +1,36 @@
+#pragma once
+/// @file wide_deep.hpp
+/// @brief Wide&Deep (Cheng et al., DLRS 2016): ŷ = w₀ + Σ_f w_f (wide, first-order one-hot features) + MLP(E) (deep).
+///
+/// Fields: user id and item id (each optional) plus, optionally, the user and item side
+/// features; loss BCE on [r > threshold] (default) or squared error. Exact gradient and
+/// R-operator Hessian-vector product, dense or sparse; the shared body is
+/// `detail::FieldNetwork` (field_network.hpp). See docs/models_mlp.md.
+
+#include <metarec/models/mlp/field_network.hpp>
+
+namespace metarec {
+
+/// Options of `WideDeep`.
+using WideDeepOptions = FieldNetworkOptions;
+
+/// Wide&Deep (Cheng et al., DLRS 2016): ŷ = w₀ + Σ_f w_f (wide, first-order one-hot features) + MLP(E) (deep).
+/// @tparam S float or double
+/// @code
+/// metarec::WideDeep<float> model(ds, {.embedding_dim = 16, .hidden = {64, 64}, .side_features = true});
+/// metarec::Vector<float> theta(model.num_parameters());
+/// metarec::Rng rng(1);
+/// model.initialize(theta, rng);
+/// float loss = model.loss(theta, batch);
+/// @endcode
+template <class S = float>
+class WideDeep : public detail::FieldNetwork<WideDeep<S>, S, detail::FieldNetworkKind::wide_deep> {
+ public:
+  static constexpr const char* model_name = "WideDeep";
+  /// @throws std::invalid_argument when no field is selected, a width or size < 1, or dropout
+  ///         ∉ [0, 1).
+  explicit WideDeep(const Dataset& ds, WideDeepOptions options = {})
+      : detail::FieldNetwork<WideDeep<S>, S, detail::FieldNetworkKind::wide_deep>(ds, std::move(options)) {}
+};
+
+}  // namespace metarec
