@@ -58,6 +58,7 @@ MetaConfig model_config(const std::string& model, bool quick, std::uint64_t seed
   if (is_mf(model)) {
     c.dims = 16;
     c.reg = 0.01;
+    c.init_std = 0.01;  // items never rated in training (the new items) keep factors near 0
     c.inner_lr = 0.5;
     c.outer_lr = 0.001;
     c.pretrain_epochs = global_epochs(c, quick);
@@ -241,7 +242,9 @@ int main(int argc, char** argv) try {
       MetaConfig ft = base;
       ft.inner_lr = pick_finetune_lr(model, global, ds, warm_tasks, base);
       std::ostringstream set;
-      set << name << ": dims " << base.dims << ", inner " << base.inner_steps << " steps x "
+      set << name << ": dims " << base.dims;
+      if (is_mf(name)) set << ", reg " << base.reg << ", init std " << base.init_std;
+      set << ", inner " << base.inner_steps << " steps x "
           << base.inner_lr << " (" << base.adapt << "), outer Adam " << base.outer_lr << ", "
           << base.epochs << " meta-epochs from "
           << (meta_from_global(base) ? "the global model" : "a random initialisation")

@@ -57,6 +57,7 @@ struct MetaConfig {
   int dims = -1;                  ///< MF latent dims (16) / MeLU embedding width (32)
   std::vector<Eigen::Index> hidden = {64, 64};  ///< MeLU decision layers
   double reg = 0.01;              ///< MF L2
+  double init_std = 0.1;          ///< MF factors start N(0, init_std²)
   int pretrain_epochs = 0;        ///< > 0: start meta-training from the global model (fit_global)
   std::uint64_t seed = 42;
   int threads = 1;
@@ -88,13 +89,14 @@ decltype(auto) with_meta_model(const MetaConfig& c, const Dataset& ds, double me
   if (c.model == "mf-bias") {
     const MatrixFactorization<float> m(
         ds.num_users(), ds.num_items(),
-        {.dims = c.dims, .biases = true, .reg = c.reg, .bias_reg = c.reg, .global_mean = mean,
-         .shared_user = true});
+        {.dims = c.dims, .biases = true, .reg = c.reg, .bias_reg = c.reg, .init_std = c.init_std,
+         .global_mean = mean, .shared_user = true});
     return f(m);
   }
   if (c.model == "mf-side") {
     const SideFeatureMF<float> m(ds, {.dims = c.dims, .reg = c.reg, .bias_reg = c.reg,
-                                      .feature_reg = c.reg, .global_mean = mean,
+                                      .feature_reg = c.reg, .init_std = c.init_std,
+                                      .global_mean = mean,
                                       .shared_user = true});
     return f(m);
   }
@@ -276,6 +278,7 @@ inline std::string meta_config_string(const MetaConfig& c, double mean, const st
   for (std::size_t k = 0; k < c.hidden.size(); ++k) s << (k ? "," : "") << c.hidden[k];
   const DataFingerprint fp = data_fingerprint(ds);
   s << "\nreg=" << metarec::detail::json_number(c.reg)
+    << "\ninit_std=" << metarec::detail::json_number(c.init_std)
     << "\nglobal_mean=" << metarec::detail::json_number(mean) << "\nseed=" << c.seed
     << "\nalpha=" << (has_alpha ? 1 : 0) << "\ndata=" << data << "\nusers=" << ds.num_users()
     << "\nitems=" << ds.num_items() << "\nfingerprint=" << fp.ratings << ':' << fp.hash << '\n';
@@ -317,6 +320,7 @@ inline void print_meta_train_help() {
       "  --dims D          MF latent dims (16) / MeLU embedding width (32)\n"
       "  --hidden LIST     MeLU decision layers (64,64)\n"
       "  --reg X           MF L2 regularisation (0.01)\n"
+      "  --init-std X      MF factors start N(0, X^2) (0.1)\n"
       "  --pretrain-epochs N  start from the global model trained N epochs on the pooled warm\n"
       "                    ratings (0: random initialisation)\n"
       "  --threads T       OpenMP threads across the tasks of a meta-batch (1); same results\n"
@@ -336,7 +340,7 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"--model", "--algo", "--inner-steps", "--inner-lr", "--outer-lr", "--meta-batch",
                    "--epochs", "--protocol", "--data", "--adapt", "--threads", "--seed", "--save",
-                   "--dims", "--hidden", "--reg", "--pretrain-epochs"},
+                   "--dims", "--hidden", "--reg", "--pretrain-epochs", "--init-std"},
                   {});
   if (args.has("--help")) {
     print_meta_train_help();
@@ -357,6 +361,7 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   c.hidden = args.list<Eigen::Index>("--hidden", c.hidden);
   c.reg = args.number<double>("--reg", c.reg);
   c.pretrain_epochs = args.number<int>("--pretrain-epochs", c.pretrain_epochs);
+  c.init_std = args.number<double>("--init-std", c.init_std);
   const std::string save = args.get_or("--save", "");
   const bool json = args.has("--json");
   bool known_model = false, known_algo = false;
@@ -372,6 +377,7 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   if (args.has("--outer-lr") && !(c.outer_lr > 0)) throw UsageError("--outer-lr must be > 0");
   if (c.meta_batch < 1) throw UsageError("--meta-batch must be >= 1");
   if (c.epochs < 0) throw UsageError("--epochs must be >= 0");
+  if (!(c.init_std >= 0)) throw UsageError("--init-std must be >= 0");
   if (c.pretrain_epochs < 0) throw UsageError("--pretrain-epochs must be >= 0");
   if (c.threads < 1) throw UsageError("--threads must be >= 1");
   if (args.has("--dims") && c.dims < 1) throw UsageError("--dims must be >= 1");
