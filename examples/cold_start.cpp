@@ -91,9 +91,16 @@ int main(int argc, char** argv) try {
     if (a == "--data" && k + 1 < argc) dir = argv[++k];
     else if (a == "--all-scenarios") all_scenarios = true;
     else if (a == "--quick") quick = true;
-    else if (a == "--epochs" && k + 1 < argc) epochs = std::stoull(argv[++k]);
-    else if (a == "--seed" && k + 1 < argc) seed = std::stoull(argv[++k]);
-    else {
+    else if ((a == "--epochs" || a == "--seed") && k + 1 < argc) {
+      char* end = nullptr;
+      const std::string v = argv[++k];
+      const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || v[0] == '-') {
+        std::fprintf(stderr, "cold_start: %s: expected a non-negative integer, got '%s'\n", a.c_str(), v.c_str());
+        return 2;
+      }
+      (a == "--epochs" ? epochs : seed) = x;
+    } else {
       std::fprintf(stderr, "usage: cold_start [--data DIR] [--all-scenarios] [--quick] [--epochs E] [--seed S]\n");
       return a == "--help" ? 0 : 2;
     }
