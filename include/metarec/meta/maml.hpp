@@ -16,6 +16,7 @@
 #include <metarec/data/dataset.hpp>
 #include <metarec/train/serialize.hpp>
 #include <metarec/detail/binary_io.hpp>
+#include <metarec/detail/hooks.hpp>
 #include <metarec/meta/adapt.hpp>
 #include <metarec/optim/adam.hpp>
 #include <metarec/optim/optimizer.hpp>
@@ -457,7 +458,8 @@ class Maml {
         ++batch_;
         ++step_;
         result.last_query_loss = info.query_loss;
-        stop = call_hooks_step(info, hooks...);
+        stop = detail::call_all(
+            [&](auto& h) -> decltype(h.on_step(info)) { return h.on_step(info); }, hooks...);
         result.stopped_by_callback = stop;
         epoch_done = batch_ >= nb;
         if (epoch_done) {
@@ -489,7 +491,9 @@ class Maml {
             }
           }
           if (epoch_ >= opt_.epochs) finished_ = true;
-          const bool hook_stop = call_hooks_epoch(einfo, hooks...);
+          const bool hook_stop = detail::call_all(
+              [&](auto& h) -> decltype(h.on_epoch_end(einfo)) { return h.on_epoch_end(einfo); },
+              hooks...);
           stop = stop || hook_stop;
           result.stopped_by_callback = result.stopped_by_callback || hook_stop;
         }
@@ -797,39 +801,6 @@ class Maml {
       }
     }
     opt.step(x, ConstVectorRef<S>(g.dense()));
-  }
-
-  template <class... Hooks>
-  static bool call_hooks_step(const MamlStepInfo& info, Hooks&... hooks) {
-    bool stop = false;
-    ((stop = call_one_step(hooks, info) || stop), ...);
-    return stop;
-  }
-  template <class H>
-  static bool call_one_step(H& h, const MamlStepInfo& info) {
-    if constexpr (requires { { h.on_step(info) } -> std::convertible_to<bool>; })
-      return static_cast<bool>(h.on_step(info));
-    else if constexpr (requires { h.on_step(info); }) {
-      h.on_step(info);
-      return false;
-    } else
-      return false;
-  }
-  template <class... Hooks>
-  static bool call_hooks_epoch(const MamlEpochInfo& info, Hooks&... hooks) {
-    bool stop = false;
-    ((stop = call_one_epoch(hooks, info) || stop), ...);
-    return stop;
-  }
-  template <class H>
-  static bool call_one_epoch(H& h, const MamlEpochInfo& info) {
-    if constexpr (requires { { h.on_epoch_end(info) } -> std::convertible_to<bool>; })
-      return static_cast<bool>(h.on_epoch_end(info));
-    else if constexpr (requires { h.on_epoch_end(info); }) {
-      h.on_epoch_end(info);
-      return false;
-    } else
-      return false;
   }
 
   const M* model_;

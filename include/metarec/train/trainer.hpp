@@ -37,6 +37,7 @@
 #include <metarec/core/error.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
+#include <metarec/detail/hooks.hpp>
 #include <metarec/optim/optimizer.hpp>
 #include <metarec/optim/sgd.hpp>
 
@@ -114,50 +115,6 @@ struct NoValidation {};
 
 namespace detail {
 
-template <class C, class Info>
-bool call_hook_epoch_begin(C& c, const Info& info) {
-  if constexpr (requires { c.on_epoch_begin(info); }) {
-    if constexpr (std::is_convertible_v<decltype(c.on_epoch_begin(info)), bool>)
-      return static_cast<bool>(c.on_epoch_begin(info));
-    else
-      c.on_epoch_begin(info);
-  }
-  return false;
-}
-template <class C, class Info>
-bool call_hook_epoch_end(C& c, const Info& info) {
-  if constexpr (requires { c.on_epoch_end(info); }) {
-    if constexpr (std::is_convertible_v<decltype(c.on_epoch_end(info)), bool>)
-      return static_cast<bool>(c.on_epoch_end(info));
-    else
-      c.on_epoch_end(info);
-  }
-  return false;
-}
-template <class C, class Info>
-bool call_hook_batch_end(C& c, const Info& info) {
-  if constexpr (requires { c.on_batch_end(info); }) {
-    if constexpr (std::is_convertible_v<decltype(c.on_batch_end(info)), bool>)
-      return static_cast<bool>(c.on_batch_end(info));
-    else
-      c.on_batch_end(info);
-  }
-  return false;
-}
-template <class C, class Info>
-bool call_hook_train_begin(C& c, const Info& info) {
-  if constexpr (requires { c.on_train_begin(info); }) {
-    if constexpr (std::is_convertible_v<decltype(c.on_train_begin(info)), bool>)
-      return static_cast<bool>(c.on_train_begin(info));
-    else
-      c.on_train_begin(info);
-  }
-  return false;
-}
-template <class C, class Info>
-void call_hook_train_end(C& c, const Info& info) {
-  if constexpr (requires { c.on_train_end(info); }) c.on_train_end(info);
-}
 
 inline std::string fmt_number(double x) {
   return std::isnan(x) ? std::string("nan") : std::isinf(x) ? std::string(x > 0 ? "inf" : "-inf") : std::to_string(x);
@@ -264,10 +221,10 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
   int since_best = 0;
   Vector<S> best_theta;
 
-  auto any = [](auto&&... stops) { return (false || ... || stops); };
-
   [[maybe_unused]] const TrainBegin begin{options.epochs, batches, rows, n, use_sparse, use_fused};
-  bool stop = any(detail::call_hook_train_begin(callbacks, begin)...);
+  bool stop = detail::call_all(
+      [&](auto& c) -> decltype(c.on_train_begin(begin)) { return c.on_train_begin(begin); },
+      callbacks...);
 
   for (int epoch = 0; epoch < options.epochs && !stop; ++epoch) {
     const auto t_epoch = clock::now();
@@ -276,7 +233,9 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
     info.epochs = options.epochs;
     info.best_metric = result.best_metric;
     info.best_epoch = result.best_epoch;
-    if (any(detail::call_hook_epoch_begin(callbacks, info)...)) {
+    if (detail::call_all(
+        [&](auto& c) -> decltype(c.on_epoch_begin(info)) { return c.on_epoch_begin(info); },
+        callbacks...)) {
       result.stopped_by_callback = true;
       break;
     }
@@ -301,7 +260,9 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
           loss_sum += loss;
           if constexpr (sizeof...(Callbacks) > 0) {
             const BatchInfo bi{epoch, b, batches, loss};
-            if (any(detail::call_hook_batch_end(callbacks, bi)...)) {
+            if (detail::call_all(
+                [&](auto& c) -> decltype(c.on_batch_end(bi)) { return c.on_batch_end(bi); },
+                callbacks...)) {
               stop = true;
               result.stopped_by_callback = true;
               break;
@@ -333,7 +294,9 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       loss_sum += loss * static_cast<double>(len);
       if constexpr (sizeof...(Callbacks) > 0) {
         const BatchInfo bi{epoch, b, batches, loss};
-        if (any(detail::call_hook_batch_end(callbacks, bi)...)) {
+        if (detail::call_all(
+            [&](auto& c) -> decltype(c.on_batch_end(bi)) { return c.on_batch_end(bi); },
+            callbacks...)) {
           stop = true;
           result.stopped_by_callback = true;
           break;
@@ -375,7 +338,9 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
     info.best_epoch = result.best_epoch;
     info.seconds = std::chrono::duration<double>(clock::now() - t_epoch).count();
     result.history.push_back(info);
-    if (any(detail::call_hook_epoch_end(callbacks, info)...)) {
+    if (detail::call_all(
+        [&](auto& c) -> decltype(c.on_epoch_end(info)) { return c.on_epoch_end(info); },
+        callbacks...)) {
       result.stopped_by_callback = true;
       stop = true;
     }
@@ -389,7 +354,9 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
     }
   }
   result.seconds = std::chrono::duration<double>(clock::now() - t_start).count();
-  (detail::call_hook_train_end(callbacks, result), ...);
+  (void)detail::call_all(
+      [&](auto& c) -> decltype(c.on_train_end(result)) { return c.on_train_end(result); },
+      callbacks...);
   return result;
 }
 
