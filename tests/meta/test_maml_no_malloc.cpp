@@ -5,8 +5,10 @@
 #include <metarec/data/tasks.hpp>
 #include <metarec/meta.hpp>
 #include <metarec/models/mf/matrix_factorization.hpp>
+#include <metarec/models/mlp/melu.hpp>
 
 #include "meta/meta_test_support.hpp"
+#include "models/tiny_data.hpp"
 
 #include <catch.hpp>
 
@@ -41,4 +43,29 @@ TEMPLATE_TEST_CASE("meta-training steps do not allocate after warm-up", "[meta][
     CHECK(r.steps == 15);
     CHECK(theta.allFinite());
   }
+}
+
+// Melu's task kernel (embedded inputs gathered once per task, per-step passes cached for the HVPs)
+// must not allocate either, once its per-thread cache has seen the largest support set.
+TEMPLATE_TEST_CASE("meta-training steps on Melu's task kernel do not allocate after warm-up",
+                   "[meta][alloc][melu]", SecondOrderMaml, MetaSgd, FirstOrderMaml, Reptile) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  MeluModelOptions mo;  // (a designated initialiser here crashes gcc 12 in a template test case)
+  mo.embedding_dim = 3;
+  mo.hidden = {5, 4};
+  const Melu<double> melu(ds, mo);
+  static_assert(HasLocalTaskKernel<Melu<double>>);
+  Vector<double> theta(melu.num_parameters());
+  Rng rng(1);
+  melu.initialize(theta, rng);
+  TaskSampler sampler(ds, rows, TaskOptions{.support = 3, .query = 2, .meta_batch = 4}, 2);
+  Maml<Melu<double>, TestType> maml(melu, MamlOptions{.inner_steps = 3, .inner_lr = 0.05,
+                                                      .adapted = AdaptedSet::local, .epochs = 3,
+                                                      .min_parallel_work = 0},
+                                    Adam<double>(AdamOptions{.lr = 0.01}));
+  const MamlResult r = maml.train(theta, ds, sampler, ForbidMallocAfter{2});
+  Eigen::internal::set_is_malloc_allowed(true);
+  CHECK(r.steps >= 3);
+  CHECK(theta.allFinite());
 }

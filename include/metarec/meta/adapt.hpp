@@ -19,6 +19,7 @@
 #include <metarec/core/parameters.hpp>
 
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -44,7 +45,32 @@ struct AdaptOptions {
   std::vector<Segment> segments{};    ///< the adapted segments when `adapted == segments`
 };
 
+/// Optional model capability: a task kernel for local adaptation (`AdaptedSet::local`). The
+/// inner loop then calls `begin_task` once per task, `local_loss_and_gradient` once per inner step
+/// j (gradient of the local segments only, the step's passes kept in the cache) and, in the
+/// second-order backward pass, `local_hessian_vector_product` at the same θ_j (the full H·v for
+/// a v that is zero outside the local segments). `TaskCache` is per-thread scratch owned by the
+/// trainer's workspace. `Melu` has one (its embedded inputs are gathered once per task).
+template <class M>
+concept HasLocalTaskKernel =
+    HasLocalSegments<M> &&
+    requires(const M& m, typename M::TaskCache& c, const ConstVectorRef<typename M::Scalar>& theta,
+             const typename M::Batch& b, SparseGradient<typename M::Scalar>& g, int j) {
+      m.begin_task(c, theta, b, j);
+      { m.local_loss_and_gradient(c, j, theta, b, g) } -> std::convertible_to<typename M::Scalar>;
+      m.local_hessian_vector_product(c, j, theta, b, theta, g);
+    };
+
 namespace detail {
+
+template <class M>
+struct TaskCacheOf {
+  struct type {};
+};
+template <HasLocalTaskKernel M>
+struct TaskCacheOf<M> {
+  using type = typename M::TaskCache;
+};
 
 /// Inner-loop description shared by the trainer and `adapt()`. `alpha`, when not null, points to
 /// n per-parameter step sizes (Meta-SGD) and `lr` is ignored.
@@ -223,9 +249,24 @@ class MamlWorkspace {
     } else if (spec.adapted == AdaptedSet::segments) {
       adapted_.assign(spec.segments.begin(), spec.segments.end());
     }
+    kernel_ = false;
+    if constexpr (HasLocalTaskKernel<M>) {
+      kernel_ = spec.adapted == AdaptedSet::local && spec.steps > 0;
+      if (kernel_) model.begin_task(cache_, theta_, support, spec.steps);
+    }
     S first = S(0);
     for (int j = 0; j < spec.steps; ++j) {
-      const S loss = gradient_into<true>(model, theta_, support, grad_);
+      S loss;
+      if constexpr (HasLocalTaskKernel<M>) {
+        if (kernel_) {
+          grad_.clear();
+          loss = model.local_loss_and_gradient(cache_, j, theta_, support, grad_);
+        } else {
+          loss = gradient_into<true>(model, theta_, support, grad_);
+        }
+      } else {
+        loss = gradient_into<true>(model, theta_, support, grad_);
+      }
       if (j == 0) first = loss;
       if (!std::isfinite(loss)) return loss;
       step_begin_.push_back(log_segs_.size());
@@ -365,7 +406,16 @@ class MamlWorkspace {
         else
           v_.segment(s.offset, s.size) = spec.lr * gd.segment(s.offset, s.size);
       }
-      hvp_into<SparseBackward>(model, theta_, support, v_, hv_);
+      if constexpr (HasLocalTaskKernel<M>) {
+        if (kernel_) {
+          hv_.clear();
+          model.local_hessian_vector_product(cache_, logged_steps(), theta_, support, v_, hv_);
+        } else {
+          hvp_into<SparseBackward>(model, theta_, support, v_, hv_);
+        }
+      } else {
+        hvp_into<SparseBackward>(model, theta_, support, v_, hv_);
+      }
       for (const Segment& s : vsegs_) v_.segment(s.offset, s.size).setZero();
       const Vector<S>& h = hv_.dense();
       if (debug == BackwardDebug::flip_hessian_term) {
@@ -391,6 +441,8 @@ class MamlWorkspace {
   std::vector<S> grads_;            // their P∇L_s values (Meta-SGD)
   std::vector<std::size_t> step_begin_;
   std::uint64_t loaded_tag_ = ~std::uint64_t{0};
+  typename TaskCacheOf<M>::type cache_;  // the model's task kernel scratch (HasLocalTaskKernel)
+  bool kernel_ = false;                  // the current task runs on the task kernel
 };
 
 }  // namespace detail

@@ -10,6 +10,13 @@
 /// Exact gradient and Hessian-vector product (R-operator), dense or sparse (embedding columns the
 /// batch uses + the decision layers); `local_segments` = every decision layer (W and b, output
 /// layer included), as MeLU's `local_update_target_weight_name`. See docs/models_mlp.md.
+///
+/// Task kernel (the MAML fast path, `HasLocalTaskKernel` in meta/adapt.hpp): while only the
+/// decision layers are adapted, the embedded input X of a task's support rows is constant, so it
+/// is gathered once per task (`begin_task`); each inner step's forward/backward passes over the
+/// whole support set (GEMMs over the B support columns) are kept in a per-step slot, and the
+/// Hessian-vector product at θ_j reuses them (R-forward with R{X} = 0, R-backward), so an HVP
+/// costs only its R-passes. Results equal the generic members up to rounding.
 
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
@@ -19,6 +26,7 @@
 #include <metarec/nn/loss.hpp>
 #include <metarec/nn/mlp.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -68,6 +76,15 @@ class Melu : public detail::NetworkModel<Melu<S>, S> {
     nn::MlpWorkspace<S> mlp;
   };
 
+  /// Per-thread scratch of the task kernel: one slot per inner step (the passes at θ_j).
+  struct TaskCache {
+    struct Step {
+      nn::MlpWorkspace<S> mlp;
+      Matrix<S> curvature;  ///< ℓ''(ŷ_b)/B (1 × B)
+    };
+    std::vector<Step> steps;
+  };
+
   /// Builds the model on the fields of `ds` (requested fields the data set lacks are skipped).
   /// @throws std::invalid_argument when no field is left, embedding_dim < 1, a hidden size < 1,
   ///         or dropout ∉ [0, 1).
@@ -99,6 +116,71 @@ class Melu : public detail::NetworkModel<Melu<S>, S> {
   /// are global. Appended in layer order.
   void local_segments(const RatingBatch& /*batch*/, std::vector<Segment>& out) const {
     decision_.append_segments(out);
+  }
+
+  /// Task kernel, 1/3: sizes `cache` for `steps` inner steps over `support` and gathers the
+  /// support rows' embeddings from θ once. Valid while only the local segments change.
+  /// Grow-only: no allocation once a task of this support size and step count was seen.
+  void begin_task(TaskCache& cache, const ConstVectorRef<S>& theta, const RatingBatch& support,
+                  int steps) const {
+    const auto B = static_cast<Eigen::Index>(support.size());
+    const auto n = static_cast<std::size_t>(std::max(steps, 1));
+    if (cache.steps.size() < n) cache.steps.resize(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      cache.steps[j].mlp.reserve(decision_, B);
+      nn::ensure_shape(cache.steps[j].curvature, 1, B);
+    }
+    if (B == 0) return;
+    emb_.gather<S>(theta, support, cache.steps[0].mlp.a[0].leftCols(B));
+    for (std::size_t j = 1; j < n; ++j)
+      cache.steps[j].mlp.a[0].leftCols(B) = cache.steps[0].mlp.a[0].leftCols(B);
+  }
+
+  /// Task kernel, 2/3: support loss at θ (= θ_j of inner step `step`) and its gradient with
+  /// respect to the decision layers only, ACCUMULATED into `grad` (the caller clears it); keeps
+  /// the step's passes for `local_hessian_vector_product`. The embedding part of θ must be the
+  /// one `begin_task` saw.
+  S local_loss_and_gradient(TaskCache& cache, int step, const ConstVectorRef<S>& theta,
+                            const RatingBatch& support, SparseGradient<S>& grad) const {
+    const auto B = static_cast<Eigen::Index>(support.size());
+    if (B == 0) return S(0);
+    auto& slot = cache.steps[static_cast<std::size_t>(step)];
+    nn::MlpWorkspace<S>& w = slot.mlp;
+    w.batch = B;
+    decision_.forward<S>(theta, w, Base::dropout_context(support, true));
+    const S inv_b = S(1) / static_cast<S>(B);
+    double total = 0.0;
+    const Matrix<S>& out = w.a.back();
+    Matrix<S>& dout = w.g.back();
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const double t = nn::loss_target(opt_.loss,
+                                       support.data->rating(support.rows[static_cast<std::size_t>(b)]),
+                                       opt_.threshold);
+      const auto terms = nn::loss_terms<S>(opt_.loss, out(0, b), t);
+      total += terms.value;
+      dout(0, b) = terms.d1 * inv_b;
+      slot.curvature(0, b) = terms.d2 * inv_b;
+    }
+    decision_.backward<S>(theta, w, grad, false);
+    return static_cast<S>(total / static_cast<double>(B));
+  }
+
+  /// Task kernel, 3/3: H·v of the support loss at θ_j (the θ of `local_loss_and_gradient(step)`)
+  /// for a direction v that is zero outside the decision layers, ACCUMULATED into `out` (the
+  /// caller clears it): the decision-layer rows and the rows of the embedding columns the support
+  /// uses. Reads v only on the decision layers.
+  void local_hessian_vector_product(TaskCache& cache, int step, const ConstVectorRef<S>& theta,
+                                    const RatingBatch& support, const ConstVectorRef<S>& v,
+                                    SparseGradient<S>& out) const {
+    const auto B = static_cast<Eigen::Index>(support.size());
+    if (B == 0) return;
+    auto& slot = cache.steps[static_cast<std::size_t>(step)];
+    nn::MlpWorkspace<S>& w = slot.mlp;
+    w.batch = B;
+    decision_.r_forward<S>(theta, v, w, false);
+    w.rg.back().leftCols(B) = slot.curvature.leftCols(B).cwiseProduct(w.ra.back().leftCols(B));
+    decision_.r_backward<S>(theta, v, w, out, false, true);
+    emb_.scatter<S>(w.rg[0].leftCols(B), support, out);
   }
 
  private:
