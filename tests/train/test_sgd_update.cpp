@@ -5,6 +5,8 @@
 #include <metarec/data/synthetic.hpp>
 #include <metarec/models/mf/factorization_machine.hpp>
 #include <metarec/models/mf/matrix_factorization.hpp>
+#include <metarec/models/mf/mixture_mf.hpp>
+#include <metarec/models/mf/side_feature_mf.hpp>
 #include <metarec/optim.hpp>
 #include <metarec/train.hpp>
 
@@ -15,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -22,7 +25,9 @@ using namespace metarec;
 
 static_assert(HasSgdUpdate<MatrixFactorization<float>> && HasSgdUpdate<MatrixFactorization<double>>);
 static_assert(HasSgdPrefetch<MatrixFactorization<float>>);
-static_assert(!HasSgdUpdate<FactorizationMachine<float>>);
+static_assert(HasSgdUpdate<FactorizationMachine<float>> && HasSgdUpdate<SideFeatureMF<double>>);
+static_assert(HasSgdUpdateRows<MatrixFactorization<float>> && HasSgdUpdateRows<FactorizationMachine<double>> &&
+              HasSgdUpdateRows<SideFeatureMF<float>> && HasSgdUpdateRows<MixtureMF<float>>);
 static_assert(!HasSgdUpdate<int>);
 
 namespace {
@@ -223,4 +228,87 @@ TEST_CASE("fit: a callback stop on the fused path stops at the same rating as th
   REQUIRE(ra.stopped_by_callback);
   REQUIRE(rb.stopped_by_callback);
   REQUIRE(same_vectors(a, b));
+}
+
+namespace {
+
+// Side-feature MF, FM and mixture MF on the tiny data set (side features, multi-hot genres, times):
+// dims below and above the stack scratch (256), shared-user variants, an FM with a time-bin field.
+template <class S, class F>
+void for_each_side_model(const Dataset& ds, F&& f) {
+  const double mean = ds.mean_rating();
+  for (const int dims : {3, 8, 300}) {
+    CAPTURE(dims);
+    f(SideFeatureMF<S>(ds, {.dims = dims, .reg = 0.03, .bias_reg = 0.02, .feature_reg = 0.04,
+                            .global_mean = mean}));
+    f(FactorizationMachine<S>(ds, {.dims = dims, .reg = 0.03, .bias_reg = 0.02, .init_std = 0.02, .global_mean = mean,
+                                   .time_bins = 3}));
+  }
+  f(SideFeatureMF<S>(ds, {.dims = 5, .global_mean = mean, .shared_user = true}));
+  f(MixtureMF<S>(ds.num_users(), ds.num_items(), {.dims = 6, .tastes = 3, .global_mean = mean}));
+  f(MixtureMF<S>(ds.num_users(), ds.num_items(), {.dims = 4, .tastes = 2, .global_mean = mean, .shared_user = true}));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("sgd_update (side MF, FM, mixture): one rating equals loss_and_gradient + Sgd::step",
+                   "[train][sgd_update]", float, double) {
+  using S = TestType;
+  const Dataset ds = test::tiny_dataset();
+  for_each_side_model<S>(ds, [&](const auto& model) {
+    Vector<S> generic(model.num_parameters());
+    Rng rng(3);
+    model.initialize(generic, rng);
+    const Vector<S> start = generic;
+    Vector<S> fused = generic;
+    SparseGradient<S> g(model.num_parameters());
+    Sgd<S> opt{SgdOptions{.lr = 0.01}};  // FM diverges at 0.05 on this data
+    opt.reset(model.num_parameters());
+    for (std::size_t r = 0; r < ds.num_ratings(); ++r) {
+      const RowIndex row = static_cast<RowIndex>(r);
+      const RatingBatch batch{&ds, std::span<const RowIndex>(&row, 1), 0};
+      g.clear();
+      const S generic_loss = model.loss_and_gradient(generic, batch, g);
+      opt.step(generic, g);
+      const S fused_loss = model.sgd_update(fused, ds, row, static_cast<S>(opt.lr()));
+      CAPTURE(r);
+      REQUIRE(fused_loss == generic_loss);
+      REQUIRE(same_vectors(fused, generic));
+    }
+    REQUIRE((fused - start).cwiseAbs().maxCoeff() > S(1e-3));
+  });
+}
+
+TEMPLATE_TEST_CASE("fit (side MF, FM, mixture): two epochs through sgd_update_rows equal the generic path",
+                   "[train][sgd_update]", float, double) {
+  using S = TestType;
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = rows_of(ds);
+  for_each_side_model<S>(ds, [&](const auto& model) {
+    Vector<S> a(model.num_parameters());
+    Rng rng(5);
+    model.initialize(a, rng);
+    const Vector<S> start = a;
+    Vector<S> b = a;
+    Sgd<S> oa{SgdOptions{.lr = 0.005}}, ob{SgdOptions{.lr = 0.005}};
+    TrainOptions o{.epochs = 2, .batch_size = 1, .seed = 8};
+    const TrainResult ra = fit(model, a, oa, ds, rows, o);
+    o.fused = false;
+    const TrainResult rb = fit(model, b, ob, ds, rows, o);
+    REQUIRE(same_vectors(a, b));
+    REQUIRE(ra.final_train_loss == rb.final_train_loss);
+    REQUIRE((a - start).cwiseAbs().maxCoeff() > S(1e-3));
+  });
+}
+
+TEST_CASE("sgd_update (FM): a non-finite loss leaves theta unchanged", "[train][sgd_update]") {
+  const Dataset ds = test::tiny_dataset();
+  const FactorizationMachine<float> fm(ds, {.dims = 4});
+  Vector<float> theta(fm.num_parameters());
+  Rng rng(1);
+  fm.initialize(theta, rng);
+  theta[0] = std::numeric_limits<float>::quiet_NaN();  // w₀
+  const Vector<float> before = theta;
+  REQUIRE_FALSE(std::isfinite(fm.sgd_update(theta, ds, 0, 0.01f)));
+  REQUIRE(std::memcmp(theta.data(), before.data(), sizeof(float) * static_cast<std::size_t>(theta.size())) == 0);
 }

@@ -14,7 +14,9 @@
 /// **Fused per-rating SGD.** When the model has `sgd_update` (`HasSgdUpdate`), the optimiser is
 /// `Sgd` with momentum 0 and weight decay 0, `batch_size == 1` and `fused` is set, each step is one
 /// call of `model.sgd_update(θ, data, row, lr)` (no gradient buffer, no `Sgd::step`), with
-/// `sgd_prefetch` issued a few rows ahead when the model has it. The model computes the same
+/// `sgd_prefetch` issued a few rows ahead when the model has it. When no callback has
+/// `on_batch_end` and the model has `sgd_update_rows` (`HasSgdUpdateRows`), the whole epoch is one
+/// call of it instead (the model's loop, with its dims dispatch hoisted). The model computes the same
 /// arithmetic as the generic path, so θ is the same (bit for bit unless the compiler contracts
 /// into FMAs). The optimiser is only read (its lr): its step count is not advanced.
 ///
@@ -113,7 +115,26 @@ struct TrainResult {
 /// Pass as the validation argument of `fit` to train without validation.
 struct NoValidation {};
 
+/// Optional with `HasSgdUpdate`: `std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset&
+/// data, std::span<const RowIndex> rows, S lr, double& loss_sum) const noexcept` applies
+/// `sgd_update` to `rows` in order, adds each row's loss to `loss_sum`, and stops at the first row
+/// whose loss is not finite (θ not updated by it), returning that row's position (else
+/// rows.size()). Same θ and losses as the per-row calls; `fit` uses it for a whole epoch when no
+/// callback has `on_batch_end`.
+template <class M>
+concept HasSgdUpdateRows =
+    HasSgdUpdate<M> && requires(const M& m, Vector<typename M::Scalar>& theta, const Dataset& data,
+                                std::span<const RowIndex> rows, typename M::Scalar lr, double& sum) {
+      {
+        m.sgd_update_rows(VectorRef<typename M::Scalar>(theta), data, rows, lr, sum)
+      } -> std::convertible_to<std::size_t>;
+    };
+
 namespace detail {
+
+/// Whether a callback has an `on_batch_end` hook (then `fit` calls it after every step).
+template <class C>
+concept HasBatchEndHook = requires(C& c, const BatchInfo& b) { c.on_batch_end(b); };
 
 
 inline std::string fmt_number(double x) {
@@ -247,25 +268,37 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       if (use_fused) {
         const S lr = static_cast<S>(optimizer.lr());  // as Sgd::step converts it
         const VectorRef<S> tref(theta);
-        const RowIndex* const ord = order.data();
-        constexpr std::size_t d = detail::fused_prefetch_distance;
-        for (std::size_t b = 0; b < rows && b < 2 * d; ++b) detail::prefetch_row_data(data, ord[b]);
-        for (std::size_t b = 0; b < rows; ++b) {
-          if constexpr (HasSgdPrefetch<M>) {
-            if (b + 2 * d < rows) detail::prefetch_row_data(data, ord[b + 2 * d]);
-            if (b + d < rows) model.sgd_prefetch(tref, data, ord[b + d]);
+        constexpr bool per_row_hooks =
+            (detail::HasBatchEndHook<std::remove_cvref_t<Callbacks>> || ... || false);
+        if constexpr (HasSgdUpdateRows<M> && !per_row_hooks) {
+          const std::size_t done =
+              model.sgd_update_rows(tref, data, std::span<const RowIndex>(order), lr, loss_sum);
+          if (done < rows) {
+            // the failing row's loss, as the model reports it (θ is not updated by it)
+            const double loss = static_cast<double>(model.sgd_update(tref, data, order[done], lr));
+            detail::throw_diverged(loss, epoch, done, batches, optimizer.lr());
           }
-          const double loss = static_cast<double>(model.sgd_update(tref, data, ord[b], lr));
-          if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
-          loss_sum += loss;
-          if constexpr (sizeof...(Callbacks) > 0) {
-            const BatchInfo bi{epoch, b, batches, loss};
-            if (detail::call_all(
-                [&](auto& c) -> decltype(c.on_batch_end(bi)) { return c.on_batch_end(bi); },
-                callbacks...)) {
-              stop = true;
-              result.stopped_by_callback = true;
-              break;
+        } else {
+          const RowIndex* const ord = order.data();
+          constexpr std::size_t d = detail::fused_prefetch_distance;
+          for (std::size_t b = 0; b < rows && b < 2 * d; ++b) detail::prefetch_row_data(data, ord[b]);
+          for (std::size_t b = 0; b < rows; ++b) {
+            if constexpr (HasSgdPrefetch<M>) {
+              if (b + 2 * d < rows) detail::prefetch_row_data(data, ord[b + 2 * d]);
+              if (b + d < rows) model.sgd_prefetch(tref, data, ord[b + d]);
+            }
+            const double loss = static_cast<double>(model.sgd_update(tref, data, ord[b], lr));
+            if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
+            loss_sum += loss;
+            if constexpr (sizeof...(Callbacks) > 0) {
+              const BatchInfo bi{epoch, b, batches, loss};
+              if (detail::call_all(
+                  [&](auto& c) -> decltype(c.on_batch_end(bi)) { return c.on_batch_end(bi); },
+                  callbacks...)) {
+                stop = true;
+                result.stopped_by_callback = true;
+                break;
+              }
             }
           }
         }

@@ -36,9 +36,11 @@
 #include <metarec/core/rng.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -185,11 +187,11 @@ class FactorizationMachine {
     check_size("loss", theta.size());
     check_batch("loss", batch);
     if (batch.rows.empty()) return S(0);
-    Vector<S> s(opt_.dims);
+    Scratch sc(opt_.dims);
     double total = 0.0;
     for (const RowIndex r : batch.rows) {
       double pen = 0.0;
-      const S e = forward(theta, *batch.data, r, s, &pen) - static_cast<S>(batch.data->rating(r));
+      const S e = forward(theta, *batch.data, r, sc.s, &pen) - static_cast<S>(batch.data->rating(r));
       total += sq(e) + pen;
     }
     return static_cast<S>(total / static_cast<double>(batch.size()));
@@ -242,9 +244,39 @@ class FactorizationMachine {
       throw std::invalid_argument("FactorizationMachine::predict: out has " +
                                   std::to_string(out.size()) + " entries for a batch of " +
                                   std::to_string(batch.size()) + " rows");
-    Vector<S> s(opt_.dims);
+    Scratch sc(opt_.dims);
     for (std::size_t k = 0; k < batch.rows.size(); ++k)
-      out[static_cast<Eigen::Index>(k)] = forward(theta, *batch.data, batch.rows[k], s, nullptr);
+      out[static_cast<Eigen::Index>(k)] = forward(theta, *batch.data, batch.rows[k], sc.s, nullptr);
+  }
+
+  /// Fused plain-SGD step on one rating (`HasSgdUpdate`, docs/model_concept.md): the loss of the
+  /// one-row batch and, when it is finite, θ ← θ − lr·∇ on w₀ and the weights and factors of the
+  /// row's active features, in place, with exactly the arithmetic of `loss_and_gradient` +
+  /// `Sgd::step` (same θ bit for bit without FMA contraction). No gradient buffer; no allocation
+  /// up to 256 dims. No checks (innermost loop): θ must have num_parameters() entries and `data`
+  /// this model's schema (`fit` checks θ; the schema is the caller's duty).
+  S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
+    Scratch sc(opt_.dims);
+    return sgd_step(theta.data(), data, row, lr, sc.s);
+  }
+
+  /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
+  /// scratch for the whole run; adds each loss to `loss_sum`; stops at the first non-finite loss
+  /// (that row not applied) and returns its position, else rows.size().
+  std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
+                              S lr, double& loss_sum) const {
+    Scratch sc(opt_.dims);
+    double sum = 0.0;
+    for (std::size_t b = 0; b < rows.size(); ++b) {
+      const double loss = static_cast<double>(sgd_step(theta.data(), data, rows[b], lr, sc.s));
+      if (!std::isfinite(loss)) {
+        loss_sum += sum;
+        return b;
+      }
+      sum += loss;
+    }
+    loss_sum += sum;
+    return rows.size();
   }
 
   /// Task-local segments: the user-id feature's weight and factor of each user, once each.
@@ -331,9 +363,53 @@ class FactorizationMachine {
     return Eigen::Map<const Vector<S>>(theta.data() + blk.offset + c * blk.rows, blk.rows);
   }
 
+  // Scratch for s = Σ x_j v_j: on the stack up to kStackDims dimensions (no allocation in the
+  // hot loops), on the heap beyond.
+  static constexpr int kStackDims = 256;
+  struct Scratch {
+    alignas(16) S stack[kStackDims];
+    std::vector<S> heap;
+    S* s;
+    explicit Scratch(int dims) {
+      if (dims <= kStackDims) {
+        s = stack;
+      } else {
+        heap.resize(static_cast<std::size_t>(dims));
+        s = heap.data();
+      }
+    }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+  };
+
+  // One fused SGD step (see sgd_update) with scratch s of dims entries.
+  S sgd_step(S* t, const Dataset& d, RowIndex r, S lr, S* s) const {
+    const ConstVectorRef<S> x0(Eigen::Map<const Vector<S>>(t, layout_.size()));
+    double pen = 0.0;
+    const S e = forward(x0, d, r, s, &pen) - static_cast<S>(d.rating(r));
+    const double loss = sq(e) + pen;
+    if (!std::isfinite(loss)) return static_cast<S>(loss);
+    // gradient_into's arithmetic with |B| = 1, then Sgd::step's θ ← θ − lr·g, entry by entry
+    const S scale = S(2);
+    const S wreg = scale * static_cast<S>(opt_.bias_reg), vreg = scale * static_cast<S>(opt_.reg);
+    const S se = scale * e;
+    const Eigen::Index k = opt_.dims;
+    t[w0_.offset] = t[w0_.offset] - lr * se;
+    for_each_feature(d, r, [&](Eigen::Index j, S x) {
+      S* w = t + w_.offset + j;
+      *w = *w - lr * (se * x + wreg * *w);
+      S* v = t + V_.offset + j * k;
+      const S a = se * x, b = vreg - se * x * x;
+      Eigen::Map<Vector<S>> vv(v, k);  // Eigen-vectorised, per entry
+      vv = vv - lr * (a * Eigen::Map<const Vector<S>>(s, k) + b * vv);
+    });
+    return static_cast<S>(loss);
+  }
+
   /// ŷ of row r; fills s = Σ x_j v_j; adds the row's penalty to *pen when pen is not null.
-  S forward(const ConstVectorRef<S>& t, const Dataset& d, RowIndex r, Vector<S>& s,
+  S forward(const ConstVectorRef<S>& t, const Dataset& d, RowIndex r, S* s_buf,
             double* pen) const {
+    Eigen::Map<Vector<S>> s(s_buf, opt_.dims);
     s.setZero();
     S lin = t[w0_.offset], self = S(0);
     for_each_feature(d, r, [&](Eigen::Index j, S x) {
@@ -353,11 +429,12 @@ class FactorizationMachine {
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
     const S wreg = scale * static_cast<S>(opt_.bias_reg), vreg = scale * static_cast<S>(opt_.reg);
-    Vector<S> s(opt_.dims);
+    Scratch sc(opt_.dims);
+    const Eigen::Map<const Vector<S>> s(sc.s, opt_.dims);
     double total = 0.0;
     for (const RowIndex r : batch.rows) {
       double pen = 0.0;
-      const S e = forward(t, d, r, s, &pen) - static_cast<S>(d.rating(r));
+      const S e = forward(t, d, r, sc.s, &pen) - static_cast<S>(d.rating(r));
       total += sq(e) + pen;
       const S se = scale * e;
       g.segment(w0_.segment())[0] += se;
@@ -378,14 +455,16 @@ class FactorizationMachine {
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
     const S wreg = static_cast<S>(opt_.bias_reg), vreg = static_cast<S>(opt_.reg);
-    Vector<S> s(opt_.dims), ds(opt_.dims);
+    Scratch sc(opt_.dims);
+    const Eigen::Map<const Vector<S>> s(sc.s, opt_.dims);
+    Vector<S> ds(opt_.dims);
     for (const RowIndex r : batch.rows) {
       // Pass 1: s, δs, ŷ and ∇ŷᵀδ = δw₀ + Σ x δw_j + Σ (x s − x² v_j)ᵀδv_j
       //                            = δw₀ + Σ x δw_j + sᵀδs − Σ x² v_jᵀδv_j.
       ds.setZero();
       S jv = dv[w0_.offset];
       S self_dot = S(0);
-      const S e = forward(t, d, r, s, nullptr) - static_cast<S>(d.rating(r));
+      const S e = forward(t, d, r, sc.s, nullptr) - static_cast<S>(d.rating(r));
       for_each_feature(d, r, [&](Eigen::Index j, S x) {
         const auto dvj = col(dv, V_, j);
         ds.noalias() += x * dvj;

@@ -21,7 +21,9 @@
 #include <metarec/core/rng.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -102,10 +104,14 @@ class MatrixFactorization {
     double total = 0.0;
     for (const RowIndex r : batch.rows) {
       const auto [u, i] = ids(batch, r);
-      const auto p = col(theta, P_, u);
-      const auto q = col(theta, Q_, i);
-      const double e = static_cast<double>(score(theta, u, i)) - batch.data->rating(r);
-      total += e * e + opt_.reg * (p.squaredNorm() + q.squaredNorm());
+      const S* p = theta.data() + P_.offset + static_cast<Eigen::Index>(u) * P_.rows;
+      const S* q = theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * Q_.rows;
+      S pn, qn;
+      S s = with_dims([&](auto kc) { return reduce_k<decltype(kc)::value, true>(p, q, &pn, &qn); });
+      if (opt_.biases)
+        s += static_cast<S>(opt_.global_mean) + theta[bu_.offset + u] + theta[bi_.offset + i];
+      const double e = static_cast<double>(s) - batch.data->rating(r);
+      total += e * e + opt_.reg * (static_cast<double>(pn) + static_cast<double>(qn));
       if (opt_.biases)
         total += opt_.bias_reg * (sq(theta[bu_.offset + u]) + sq(theta[bi_.offset + i]));
     }
@@ -177,6 +183,18 @@ class MatrixFactorization {
     return with_dims([&](auto kc) { return sgd_update_k<decltype(kc)::value>(theta.data(), data, row, lr); });
   }
 
+  /// Fused plain-SGD steps over `rows`, in order (the optional `sgd_update_rows` of `fit`'s fused
+  /// path, see trainer.hpp): exactly `sgd_update(θ, data, rows[b], lr)` for b = 0, 1, ..., with the
+  /// dims dispatch hoisted out of the loop and the data and parameters of later rows prefetched.
+  /// Adds each row's loss to `loss_sum`. Stops at the first row whose loss is not finite (θ not
+  /// updated by it, its loss not added) and returns that row's position; else returns rows.size().
+  std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
+                              S lr, double& loss_sum) const noexcept {
+    return with_dims([&](auto kc) {
+      return sgd_rows_k<decltype(kc)::value>(theta.data(), data, rows, lr, loss_sum);
+    });
+  }
+
   /// Cache hint: prefetches the parameters `row` will touch (p_u, q_i and the biases) for writing.
   /// No effect on any result. `fit` calls it a few rows ahead of `sgd_update`. (θ is taken as the
   /// writable `VectorRef` the updates use: a `ConstVectorRef` temporary would cost a call to free().
@@ -203,7 +221,7 @@ class MatrixFactorization {
   [[nodiscard]] S score(const ConstVectorRef<S>& theta, std::uint32_t u, std::uint32_t i) const {
     const S* p = theta.data() + P_.offset + static_cast<Eigen::Index>(u) * P_.rows;
     const S* q = theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * Q_.rows;
-    S s = with_dims([&](auto kc) { return vec<decltype(kc)::value>(p).dot(vec<decltype(kc)::value>(q)); });
+    S s = with_dims([&](auto kc) { return dot_k<decltype(kc)::value>(p, q); });
     if (opt_.biases)
       s += static_cast<S>(opt_.global_mean) + theta[bu_.offset + u] + theta[bi_.offset + i];
     return s;
@@ -225,27 +243,66 @@ class MatrixFactorization {
       default: return f(std::integral_constant<int, -1>{});
     }
   }
-  template <int K>
-  using FixedVector = Eigen::Matrix<S, K < 0 ? Eigen::Dynamic : K, 1>;
-  template <int K>
-  auto vec(const S* p) const noexcept {
-    return Eigen::Map<const FixedVector<K>>(p, P_.rows);
+  // The one reduction every path uses for p·q (and ‖p‖², ‖q‖²): a single pass over p and q with
+  // Eigen packets two SIMD registers wide (8 floats or 4 doubles per step on SSE2), lanes summed
+  // at the end, then a scalar tail. One function for the loss, the gradient, the fused step and
+  // the prediction, so they all round the same way.
+  template <int K, bool Norms>
+  METAREC_DETAIL_ALWAYS_INLINE S reduce_k(const S* p, const S* q, S* pn, S* qn) const noexcept {
+    constexpr int W = static_cast<int>(32 / sizeof(S));
+    using A = Eigen::Array<S, W, 1>;
+    using M = Eigen::Map<const A, Eigen::Unaligned>;
+    const Eigen::Index n = K > 0 ? K : P_.rows;
+    const Eigen::Index nv = n - n % W;
+    A ad = A::Zero(), ap = A::Zero(), aq = A::Zero();
+    for (Eigen::Index j = 0; j < nv; j += W) {
+      const A a = M(p + j);
+      const A b = M(q + j);
+      ad += a * b;
+      if constexpr (Norms) {
+        ap += a * a;
+        aq += b * b;
+      }
+    }
+    S d = ad.sum();
+    S np = S(0), nq = S(0);
+    if constexpr (Norms) {
+      np = ap.sum();
+      nq = aq.sum();
+    }
+    for (Eigen::Index j = nv; j < n; ++j) {
+      d += p[j] * q[j];
+      if constexpr (Norms) {
+        np += p[j] * p[j];
+        nq += q[j] * q[j];
+      }
+    }
+    if constexpr (Norms) {
+      *pn = np;
+      *qn = nq;
+    }
+    return d;
   }
+  template <int K>
+  S dot_k(const S* p, const S* q) const noexcept {
+    return reduce_k<K, false>(p, q, nullptr, nullptr);
+  }
+
   // (r̂ − r) and the rating's penalised loss, as gradient_into computes them.
   template <int K>
-  S penalised_error(const S* p, const S* q, const S* t, std::uint32_t u, std::uint32_t i, float rating,
-                    double& loss) const noexcept {
-    S s = vec<K>(p).dot(vec<K>(q));
+  METAREC_DETAIL_ALWAYS_INLINE S penalised_error(const S* p, const S* q, const S* t, std::uint32_t u,
+                                                 std::uint32_t i, float rating, double& loss) const noexcept {
+    S pn, qn;
+    S s = reduce_k<K, true>(p, q, &pn, &qn);
     if (opt_.biases) s += static_cast<S>(opt_.global_mean) + t[bu_.offset + u] + t[bi_.offset + i];
     const S e = s - static_cast<S>(rating);
-    loss = sq(e) + opt_.reg * (static_cast<double>(vec<K>(p).squaredNorm()) +
-                               static_cast<double>(vec<K>(q).squaredNorm()));
+    loss = sq(e) + opt_.reg * (static_cast<double>(pn) + static_cast<double>(qn));
     if (opt_.biases) loss += opt_.bias_reg * (sq(t[bu_.offset + u]) + sq(t[bi_.offset + i]));
     return e;
   }
 
   template <int K>
-  S sgd_update_k(S* t, const Dataset& data, RowIndex row, S lr) const noexcept {
+  METAREC_DETAIL_ALWAYS_INLINE S sgd_update_k(S* t, const Dataset& data, RowIndex row, S lr) const noexcept {
     const Eigen::Index k = K > 0 ? K : P_.rows;
     const std::uint32_t u = opt_.shared_user ? 0u : data.user(row);
     const std::uint32_t i = data.item(row);
@@ -254,24 +311,73 @@ class MatrixFactorization {
     double loss;
     const S e = penalised_error<K>(p, q, t, u, i, data.rating(row), loss);
     if (!std::isfinite(loss)) return static_cast<S>(loss);
-    const S scale = S(2);  // 2 / |B| with |B| = 1, as in gradient_into
+    // The generic path steps by lr·(2·y) with y = e q + λ p (gradient scale 2/|B|, |B| = 1); the
+    // doubling is exact, so (2·lr)·y rounds to the same value and saves a multiply per entry.
+    const S lr2 = S(2) * lr;
     const S reg = static_cast<S>(opt_.reg);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
     for (Eigen::Index j = 0; j < k; ++j) {  // vectorised by the compiler (no reduction)
       const S pj = p[j], qj = q[j];
-      const S gp = scale * (e * qj + reg * pj);
-      const S gq = scale * (e * pj + reg * qj);
-      p[j] = pj - lr * gp;
-      q[j] = qj - lr * gq;
+      p[j] = pj - lr2 * (e * qj + reg * pj);
+      q[j] = qj - lr2 * (e * pj + reg * qj);
     }
     if (opt_.biases) {
       const S breg = static_cast<S>(opt_.bias_reg);
       S* bu = t + bu_.offset + u;
       S* bi = t + bi_.offset + i;
       const S bu0 = *bu, bi0 = *bi;
-      *bu = bu0 - lr * (scale * (e + breg * bu0));
-      *bi = bi0 - lr * (scale * (e + breg * bi0));
+      *bu = bu0 - lr2 * (e + breg * bu0);
+      *bi = bi0 - lr2 * (e + breg * bi0);
     }
     return static_cast<S>(loss);
+  }
+
+  template <int K>
+  std::size_t sgd_rows_k(S* t, const Dataset& data, std::span<const RowIndex> rows, S lr,
+                         double& loss_sum) const noexcept {
+    constexpr std::size_t d = 4;  // rows ahead for the parameters; 2d for the data columns
+    const std::size_t n = rows.size();
+    const RowIndex* const ord = rows.data();
+    const std::uint32_t* const users = data.users().data();
+    const std::uint32_t* const items = data.items().data();
+    const float* const ratings = data.ratings().data();
+    const Eigen::Index k = K > 0 ? K : P_.rows;
+    [[maybe_unused]] auto prefetch_data = [&](RowIndex r) {
+#if defined(__GNUC__) || defined(__clang__)
+      __builtin_prefetch(users + r, 0, 3);
+      __builtin_prefetch(items + r, 0, 3);
+      __builtin_prefetch(ratings + r, 0, 3);
+#endif
+    };
+    [[maybe_unused]] auto prefetch_params = [&](RowIndex r) {
+#if defined(__GNUC__) || defined(__clang__)
+      const std::uint32_t u = opt_.shared_user ? 0u : users[r];
+      const std::uint32_t i = items[r];
+      prefetch_lines(t + P_.offset + static_cast<Eigen::Index>(u) * k, k);
+      prefetch_lines(t + Q_.offset + static_cast<Eigen::Index>(i) * k, k);
+      if (opt_.biases) {
+        __builtin_prefetch(t + bu_.offset + u, 1, 3);
+        __builtin_prefetch(t + bi_.offset + i, 1, 3);
+      }
+#endif
+    };
+    for (std::size_t b = 0; b < n && b < 2 * d; ++b) prefetch_data(ord[b]);
+    for (std::size_t b = 0; b < n && b < d; ++b) prefetch_params(ord[b]);
+    double sum = 0.0;
+    for (std::size_t b = 0; b < n; ++b) {
+      if (b + 2 * d < n) prefetch_data(ord[b + 2 * d]);
+      if (b + d < n) prefetch_params(ord[b + d]);
+      const double loss = static_cast<double>(sgd_update_k<K>(t, data, ord[b], lr));
+      if (!std::isfinite(loss)) {
+        loss_sum += sum;
+        return b;
+      }
+      sum += loss;
+    }
+    loss_sum += sum;
+    return n;
   }
 
   // Prefetches (for writing) the 64-byte lines of [p, p + n): one per 64 bytes from p, plus the
@@ -316,10 +422,12 @@ class MatrixFactorization {
       const auto [u, i] = ids(batch, r);
       const auto p = col(theta, P_, u);
       const auto q = col(theta, Q_, i);
-      const double pn = with_dims([&](auto kc) { return static_cast<double>(vec<decltype(kc)::value>(p.data()).squaredNorm()); });
-      const double qn = with_dims([&](auto kc) { return static_cast<double>(vec<decltype(kc)::value>(q.data()).squaredNorm()); });
-      const S e = score(theta, u, i) - static_cast<S>(batch.data->rating(r));
-      total += sq(e) + opt_.reg * (pn + qn);
+      S pn_s, qn_s;
+      S s = with_dims([&](auto kc) { return reduce_k<decltype(kc)::value, true>(p.data(), q.data(), &pn_s, &qn_s); });
+      if (opt_.biases)
+        s += static_cast<S>(opt_.global_mean) + theta[bu_.offset + u] + theta[bi_.offset + i];
+      const S e = s - static_cast<S>(batch.data->rating(r));
+      total += sq(e) + opt_.reg * (static_cast<double>(pn_s) + static_cast<double>(qn_s));
       g.segment(P_.column(u)) += scale * (e * q + reg * p);
       g.segment(Q_.column(i)) += scale * (e * p + reg * q);
       if (opt_.biases) {

@@ -41,7 +41,10 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -182,6 +185,35 @@ class MixtureMF {
       const auto [u, i] = ids(batch, batch.rows[k]);
       out[static_cast<Eigen::Index>(k)] = forward(view(theta, u, i), sc);
     }
+  }
+
+  /// Fused plain-SGD step on one rating (`HasSgdUpdate`, docs/model_concept.md): the one-row
+  /// loss and, when it is finite, θ ← θ − lr·∇ on the user's tastes, attention vectors and bias
+  /// and the item's factors and bias, in place, with exactly the arithmetic of
+  /// `loss_and_gradient` + `Sgd::step` (same θ bit for bit). No gradient buffer; the scratch is
+  /// allocated per call here and once per run in `sgd_update_rows`. No checks (innermost loop).
+  S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
+    Scratch<S> sc(opt_);
+    return sgd_step(theta, data, row, lr, sc);
+  }
+
+  /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
+  /// scratch for the whole run; adds each loss to `loss_sum`; stops at the first non-finite loss
+  /// (that row not applied) and returns its position, else rows.size().
+  std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
+                              S lr, double& loss_sum) const {
+    Scratch<S> sc(opt_);
+    double sum = 0.0;
+    for (std::size_t b = 0; b < rows.size(); ++b) {
+      const double loss = static_cast<double>(sgd_step(theta, data, rows[b], lr, sc));
+      if (!std::isfinite(loss)) {
+        loss_sum += sum;
+        return b;
+      }
+      sum += loss;
+    }
+    loss_sum += sum;
+    return rows.size();
   }
 
   /// Task-local segments: each batch user's tastes, attention vectors and bias, once each.
@@ -373,6 +405,24 @@ class MixtureMF {
       scatter<false>(sc, u, i, scale, g);
     }
     return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  // One fused step: row_gradient from the old θ, then θ_seg ← θ_seg − lr·g (gradient_into scales
+  // by 1/|B| = 1, exactly).
+  S sgd_step(VectorRef<S> theta, const Dataset& data, RowIndex r, S lr, Scratch<S>& sc) const {
+    const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
+    const S loss = row_gradient(view(theta, u, i), static_cast<S>(data.rating(r)), sc);
+    if (!std::isfinite(loss)) return loss;
+    auto step = [&](const Segment& seg, const S* g) {
+      S* t = theta.data() + seg.offset;
+      for (Eigen::Index j = 0; j < seg.size; ++j) t[j] = t[j] - lr * g[j];
+    };
+    step(user_segment(Tu_, u), sc.g_tastes.data());
+    step(user_segment(Au_, u), sc.g_attention.data());
+    step(Q_.column(i), sc.g_q.data());
+    theta[bu_.offset + u] = theta[bu_.offset + u] - lr * sc.g_bu;
+    theta[bi_.offset + i] = theta[bi_.offset + i] - lr * sc.g_bi;
+    return loss;
   }
 
   static void lift(const S* x, const S* v, Dual<S>* out, Eigen::Index n) noexcept {

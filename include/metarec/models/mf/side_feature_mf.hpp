@@ -34,8 +34,10 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -133,10 +135,10 @@ class SideFeatureMF {
     check_size("loss", theta.size());
     check_batch("loss", batch);
     if (batch.rows.empty()) return S(0);
-    Vector<S> U(opt_.dims), I(opt_.dims);
+    Scratch sc(opt_.dims);
     double total = 0.0;
     for (const RowIndex r : batch.rows) {
-      const S e = error(theta, batch, r, U, I);
+      const S e = error(theta, batch, r, sc.U, sc.I);
       total += sq(e) + penalty(theta, *batch.data, r);
     }
     return static_cast<S>(total / static_cast<double>(batch.size()));
@@ -191,11 +193,11 @@ class SideFeatureMF {
       throw std::invalid_argument("SideFeatureMF::predict: out has " + std::to_string(out.size()) +
                                   " entries for a batch of " + std::to_string(batch.size()) +
                                   " rows");
-    Vector<S> U(opt_.dims), I(opt_.dims);
+    Scratch sc(opt_.dims);
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const RowIndex r = batch.rows[k];
       out[static_cast<Eigen::Index>(k)] =
-          error(theta, batch, r, U, I) + static_cast<S>(batch.data->rating(r));
+          error(theta, batch, r, sc.U, sc.I) + static_cast<S>(batch.data->rating(r));
     }
   }
 
@@ -204,8 +206,39 @@ class SideFeatureMF {
                         std::uint32_t i) const {
     check_size("score", theta.size());
     check_schema("score", data);
-    Vector<S> U(opt_.dims), I(opt_.dims);
-    return raw_score(theta, data, u, i, U, I);
+    Scratch sc(opt_.dims);
+    return raw_score(theta, data, u, i, sc.U, sc.I);
+  }
+
+  /// Fused plain-SGD step on one rating (`HasSgdUpdate`, docs/model_concept.md): the loss of the
+  /// one-row batch and, when it is finite, θ ← θ − lr·∇ on every segment the rating touches (p_u,
+  /// q_i, the feature factors and all biases), in place, with exactly the arithmetic of
+  /// `loss_and_gradient` + `Sgd::step` (same θ bit for bit without FMA contraction). No gradient
+  /// buffer; no allocation up to 256 dims. No checks (innermost loop): θ must have
+  /// num_parameters() entries and `data` this model's feature schema (`fit` checks θ; the schema
+  /// is the caller's duty).
+  S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
+    Scratch sc(opt_.dims);
+    return sgd_step(theta.data(), data, row, lr, sc.U, sc.I);
+  }
+
+  /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
+  /// scratch for the whole run; adds each loss to `loss_sum`; stops at the first non-finite loss
+  /// (that row not applied) and returns its position, else rows.size().
+  std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
+                              S lr, double& loss_sum) const {
+    Scratch sc(opt_.dims);
+    double sum = 0.0;
+    for (std::size_t b = 0; b < rows.size(); ++b) {
+      const double loss = static_cast<double>(sgd_step(theta.data(), data, rows[b], lr, sc.U, sc.I));
+      if (!std::isfinite(loss)) {
+        loss_sum += sum;
+        return b;
+      }
+      sum += loss;
+    }
+    loss_sum += sum;
+    return rows.size();
   }
 
   /// Task-local segments: the user's factors and bias (in shared mode the shared p₀ and b₀),
@@ -297,10 +330,11 @@ class SideFeatureMF {
     }
   }
 
-  /// Fills U = p_u + Σ a w, I = q_i + Σ a w, returns r̂.
-  S raw_score(const ConstVectorRef<S>& x, const Dataset& d, std::uint32_t u, std::uint32_t i,
-              Vector<S>& U, Vector<S>& I) const {
+  /// Fills U = p_u + Σ a w, I = q_i + Σ a w (dims entries each), returns r̂.
+  S raw_score(const ConstVectorRef<S>& x, const Dataset& d, std::uint32_t u, std::uint32_t i, S* Ub,
+              S* Ib) const {
     const std::uint32_t pu = p_col(u);
+    Eigen::Map<Vector<S>> U(Ub, opt_.dims), I(Ib, opt_.dims);
     U = col(x, P_, pu);
     I = col(x, Q_, i);
     S s = static_cast<S>(opt_.global_mean) + x[bu_.offset + pu] + x[bi_.offset + i];
@@ -315,10 +349,66 @@ class SideFeatureMF {
     return s + U.dot(I);
   }
 
-  S error(const ConstVectorRef<S>& theta, const Batch& b, RowIndex r, Vector<S>& U,
-          Vector<S>& I) const {
+  S error(const ConstVectorRef<S>& theta, const Batch& b, RowIndex r, S* U, S* I) const {
     return raw_score(theta, *b.data, b.data->user(r), b.data->item(r), U, I) -
            static_cast<S>(b.data->rating(r));
+  }
+
+  // Scratch for U and I: on the stack up to kStackDims dimensions (no allocation in the hot
+  // loops), on the heap beyond.
+  static constexpr int kStackDims = 256;
+  struct Scratch {
+    alignas(16) S u_stack[kStackDims];
+    alignas(16) S i_stack[kStackDims];
+    std::vector<S> heap;
+    S* U;
+    S* I;
+    explicit Scratch(int dims) {
+      if (dims <= kStackDims) {
+        U = u_stack;
+        I = i_stack;
+      } else {
+        heap.resize(2 * static_cast<std::size_t>(dims));
+        U = heap.data();
+        I = heap.data() + dims;
+      }
+    }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+  };
+
+  // One fused SGD step (see sgd_update), with U and I scratch of dims entries.
+  S sgd_step(S* t, const Dataset& d, RowIndex r, S lr, S* Ub, S* Ib) const {
+    const ConstVectorRef<S> x(Eigen::Map<const Vector<S>>(t, layout_.size()));
+    const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
+    const S e = raw_score(x, d, u, i, Ub, Ib) - static_cast<S>(d.rating(r));
+    const double loss = sq(e) + penalty(x, d, r);
+    if (!std::isfinite(loss)) return static_cast<S>(loss);
+    // gradient_into's arithmetic with |B| = 1, then Sgd::step's θ ← θ − lr·g, entry by entry
+    const S scale = S(2);
+    const S se = scale * e;
+    const S sr = scale * static_cast<S>(opt_.reg);
+    const S sb = scale * static_cast<S>(opt_.bias_reg);
+    const S sf = scale * static_cast<S>(opt_.feature_reg);
+    const Eigen::Index k = opt_.dims;
+    auto step_vec = [&](S* w, const S* g_dir, S coef, S wreg) {  // Eigen-vectorised, per entry
+      Eigen::Map<Vector<S>> wv(w, k);
+      wv = wv - lr * (coef * Eigen::Map<const Vector<S>>(g_dir, k) + wreg * wv);
+    };
+    auto step_bias = [&](S* b, S g0) { *b = *b - lr * (g0 + sb * *b); };
+    step_vec(t + P_.offset + static_cast<Eigen::Index>(pu) * k, Ib, se, sr);
+    step_vec(t + Q_.offset + static_cast<Eigen::Index>(i) * k, Ub, se, sr);
+    step_bias(t + bu_.offset + pu, se);
+    step_bias(t + bi_.offset + i, se);
+    for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
+      step_vec(t + Wu_.offset + static_cast<Eigen::Index>(c) * k, Ib, se * a, sf);
+      step_bias(t + bfu_.offset + c, se * a);
+    });
+    for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
+      step_vec(t + Wi_.offset + static_cast<Eigen::Index>(c) * k, Ub, se * a, sf);
+      step_bias(t + bfi_.offset + c, se * a);
+    });
+    return static_cast<S>(loss);
   }
 
   /// Per-rating L2 penalty of row r.
@@ -347,11 +437,12 @@ class SideFeatureMF {
     const S reg = static_cast<S>(opt_.reg);
     const S breg = static_cast<S>(opt_.bias_reg);
     const S freg = static_cast<S>(opt_.feature_reg);
-    Vector<S> U(opt_.dims), I(opt_.dims);
+    Scratch sc(opt_.dims);
+    const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
     double total = 0.0;
     for (const RowIndex r : batch.rows) {
       const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
-      const S e = error(theta, batch, r, U, I);
+      const S e = error(theta, batch, r, sc.U, sc.I);
       total += sq(e) + penalty(theta, d, r);
       const S se = scale * e;
       g.segment(P_.column(pu)).noalias() += se * I + (scale * reg) * col(theta, P_, pu);
@@ -382,11 +473,12 @@ class SideFeatureMF {
     const S reg = static_cast<S>(opt_.reg);
     const S breg = static_cast<S>(opt_.bias_reg);
     const S freg = static_cast<S>(opt_.feature_reg);
-    Vector<S> U(opt_.dims), I(opt_.dims), dU(opt_.dims), dI(opt_.dims), gu(opt_.dims),
-        gi(opt_.dims);
+    Scratch sc(opt_.dims);
+    const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
+    Vector<S> dU(opt_.dims), dI(opt_.dims), gu(opt_.dims), gi(opt_.dims);
     for (const RowIndex r : batch.rows) {
       const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
-      const S e = error(theta, batch, r, U, I);
+      const S e = error(theta, batch, r, sc.U, sc.I);
       dU = col(v, P_, pu);
       dI = col(v, Q_, i);
       S jv = v[bu_.offset + pu] + v[bi_.offset + i];
