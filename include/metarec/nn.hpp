@@ -5,6 +5,7 @@
 /// product) passes over flat θ. See docs/models_mlp.md.
 
 #include <metarec/nn/activation.hpp>
+#include <metarec/nn/batch_norm.hpp>
 #include <metarec/nn/bi_interaction.hpp>
 #include <metarec/nn/cin.hpp>
 #include <metarec/nn/common.hpp>

@@ -3,6 +3,7 @@
 // scalar L(θ) = Σ C∘Y + ½‖Y‖² of its output Y (C fixed and random), so ∂L/∂Y = C + Y and
 // R{∂L/∂Y} = R{Y}; where a block's input matters, the input itself is a block of θ.
 #include "../models/tiny_data.hpp"
+#include "block_check.hpp"
 
 #include <metarec/nn/activation.hpp>
 #include <metarec/nn/bi_interaction.hpp>
@@ -19,79 +20,9 @@
 
 using namespace metarec;
 using nn::Activation;
+using namespace metarec::test;
 
 namespace {
-
-Matrix<double> random_matrix(Eigen::Index r, Eigen::Index c, Rng& rng) {
-  Matrix<double> m(r, c);
-  for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = rng.normal();
-  return m;
-}
-Vector<double> random_vector(Eigen::Index n, Rng& rng) {
-  Vector<double> v(n);
-  for (Eigen::Index k = 0; k < n; ++k) v[k] = rng.normal();
-  return v;
-}
-
-// P provides: n(), forward(θ) -> Matrix Y, backward(θ, G, grad) (grad accumulated),
-// hvp(θ, v, G, RG-callback) via r_forward(θ, v) -> RY and r_backward(θ, v, G, RG, out).
-template <class P>
-struct Harness {
-  P& p;
-  Matrix<double> C;
-  explicit Harness(P& probe, Rng& rng) : p(probe) {
-    Vector<double> t = random_vector(p.n(), rng);
-    const Matrix<double> y = p.forward(t);
-    C = random_matrix(y.rows(), y.cols(), rng);
-  }
-  double loss(const Vector<double>& t) {
-    const Matrix<double> y = p.forward(t);
-    return C.cwiseProduct(y).sum() + 0.5 * y.squaredNorm();
-  }
-  Vector<double> grad(const Vector<double>& t) {
-    const Matrix<double> y = p.forward(t);
-    const Matrix<double> G = C + y;
-    Vector<double> g = Vector<double>::Zero(p.n());
-    p.backward(t, G, g);
-    return g;
-  }
-  Vector<double> hvp(const Vector<double>& t, const Vector<double>& v) {
-    const Matrix<double> y = p.forward(t);
-    const Matrix<double> G = C + y;
-    Vector<double> scratch = Vector<double>::Zero(p.n());
-    p.backward(t, G, scratch);  // leaves the intermediate deltas in the probe's workspace
-    const Matrix<double> RY = p.r_forward(t, v);
-    Vector<double> hv = Vector<double>::Zero(p.n());
-    p.r_backward(t, v, G, RY, hv);
-    return hv;
-  }
-};
-
-template <class P>
-void check_block(P& probe, std::uint64_t seed = 1) {
-  Rng rng(seed);
-  Harness<P> h(probe, rng);
-  const Vector<double> t = 0.7 * random_vector(probe.n(), rng);
-  const Vector<double> g = h.grad(t);
-  REQUIRE(g.norm() > 0);
-  const double step = 1e-6;
-  for (Eigen::Index k = 0; k < t.size(); ++k) {
-    Vector<double> tp = t, tm = t;
-    tp[k] += step;
-    tm[k] -= step;
-    const double fd = (h.loss(tp) - h.loss(tm)) / (2 * step);
-    INFO("coordinate " << k << ": analytic " << g[k] << ", central difference " << fd);
-    CHECK(std::abs(fd - g[k]) <= 1e-6 + 1e-5 * std::abs(fd));
-  }
-  for (int trial = 0; trial < 3; ++trial) {
-    const Vector<double> v = random_vector(probe.n(), rng);
-    const Vector<double> hv = h.hvp(t, v);
-    const Vector<double> fd = (h.grad(t + step * v) - h.grad(t - step * v)) / (2 * step);
-    REQUIRE(hv.norm() > 0);
-    INFO("trial " << trial << ": |Hv - fd| = " << (hv - fd).norm() << ", |Hv| = " << hv.norm());
-    CHECK((hv - fd).norm() <= 1e-6 * std::sqrt(double(t.size())) + 1e-5 * hv.norm());
-  }
-}
 
 // Input X (in × B) and one Dense layer, both in θ.
 struct DenseProbe {
@@ -143,10 +74,12 @@ struct MlpProbe {
   nn::MlpWorkspace<double> ws;
   std::vector<RowIndex> rows{0, 5, 2, 9};
   bool training = true;
-  MlpProbe(std::vector<Eigen::Index> sizes, Activation hidden, Activation out, double dropout) {
+  MlpProbe(std::vector<Eigen::Index> sizes, Activation hidden, Activation out, double dropout,
+           bool batch_norm = false) {
     X = layout.add("x", sizes.front(), B);
     mlp = nn::Mlp(layout, "mlp",
-                  {.sizes = sizes, .hidden = hidden, .output = out, .dropout = dropout});
+                  {.sizes = sizes, .hidden = hidden, .output = out, .dropout = dropout,
+                   .batch_norm = batch_norm});
     ws.reserve(mlp, B);
   }
   Eigen::Index n() const { return layout.size(); }
@@ -340,6 +273,38 @@ TEST_CASE("Mlp: gradient and HVP, three layers, each hidden activation, with dro
       check_block(probe, 11);
     }
   }
+}
+
+TEST_CASE("Mlp with batch normalisation (training mode): gradient and HVP", "[nn][mlp][batch_norm]") {
+  for (const Activation a : {Activation::relu, Activation::tanh, Activation::selu}) {
+    for (const double p : {0.0, 0.4}) {
+      INFO("hidden " << nn::to_string(a) << ", dropout " << p);
+      MlpProbe probe({3, 5, 4, 2}, a, Activation::identity, p, true);
+      REQUIRE(probe.mlp.batch_norms().size() == 2);  // hidden layers only
+      check_block(probe, 13);
+    }
+  }
+}
+
+TEST_CASE("Mlp with batch normalisation: running statistics and inference mode", "[nn][mlp][batch_norm]") {
+  MlpProbe probe({3, 5, 2}, Activation::tanh, Activation::identity, 0.0, true);
+  Vector<double> t(probe.n());
+  Rng rng(4);
+  for (Eigen::Index k = 0; k < t.size(); ++k) t[k] = rng.normal();
+  probe.mlp.initialize<double>(t, rng);
+  const auto& bn = probe.mlp.batch_norms()[0];
+  CHECK(t.segment(bn.running_var.offset, 5).isOnes(0.0));
+  probe.training = true;
+  (void)probe.forward(t);
+  const Vector<double> mu = probe.ws.bn[0].mean;
+  probe.mlp.update_running<double>(t, probe.ws);
+  CHECK(t.segment(bn.running_mean.offset, 5).isApprox(0.1 * mu, 1e-12));
+  // Inference mode with running statistics = the batch's (biased) statistics gives the training output.
+  const Matrix<double> y_train = probe.forward(t);
+  t.segment(bn.running_mean.offset, 5) = probe.ws.bn[0].mean;
+  t.segment(bn.running_var.offset, 5) = probe.ws.bn[0].var;
+  probe.training = false;
+  CHECK(probe.forward(t).isApprox(y_train, 1e-12));
 }
 
 TEST_CASE("Embedding fields: gradient and HVP (mean and sum pooling)", "[nn][embedding]") {

@@ -3,9 +3,12 @@
 /// @brief A stack of dense layers with activations and dropout (a "tower"), batched, with exact
 /// backward and R-operator passes, over flat θ and a reusable workspace.
 ///
-/// Layer l = 1..L: Z_l = W_l A_{l−1} + b_l, A_l = M_l ∘ f_l(Z_l), where f_l is the hidden
-/// activation for l < L and the output activation for l = L, and M_l is the inverted-dropout mask
-/// (hidden layers only, training only; M = 1 otherwise). A_0 is the input.
+/// Layer l = 1..L: Z_l = W_l A_{l−1} + b_l, A_l = M_l ∘ f_l(N_l), where N_l = BN_l(Z_l) with batch
+/// normalisation (option `batch_norm`, hidden layers only; see batch_norm.hpp) and N_l = Z_l
+/// otherwise, f_l is the hidden activation for l < L and the output activation for l = L, and M_l
+/// is the inverted-dropout mask (hidden layers only, training only; M = 1 otherwise). A_0 is the
+/// input. With batch normalisation, `forward` in training mode (ctx.training) uses the batch
+/// statistics and otherwise the running statistics in θ, which `update_running` refreshes.
 ///
 /// Usage protocol (all passes read and write the workspace `ws`, columns `0..B−1`):
 /// 1. `ws.reserve(mlp, B)`, write the input into `ws.a[0].leftCols(B)`;
@@ -19,6 +22,7 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/nn/activation.hpp>
+#include <metarec/nn/batch_norm.hpp>
 #include <metarec/nn/common.hpp>
 #include <metarec/nn/dense.hpp>
 #include <metarec/nn/dropout.hpp>
@@ -37,6 +41,8 @@ template <class S>
 struct MlpWorkspace {
   std::vector<Matrix<S>> a, g, ra, rg;          ///< L+1 each: activations, ∂L/∂A, R{A}, R{∂L/∂A}
   std::vector<Matrix<S>> z, d1, mask, dz, rz, rdz, tmp;  ///< L each
+  std::vector<Matrix<S>> n, dn, rn;             ///< L each with batch normalisation: N, ∂L/∂N, R{N}
+  std::vector<BatchNormWorkspace<S>> bn;        ///< L each with batch normalisation
   Eigen::Index batch = 0;                       ///< columns in use
   bool dropout_on = false;                      ///< whether the last forward pass used masks
 
@@ -53,6 +59,8 @@ struct MlpOptions {
   double dropout = 0.0;                           ///< drop probability after each hidden layer
   DenseInit init = DenseInit::he_normal;          ///< weight initialisation
   std::uint64_t dropout_id = 0;                   ///< distinguishes this tower's masks in a model
+  bool batch_norm = false;                        ///< batch normalisation before each hidden activation
+  double bn_momentum = 0.1;                       ///< α of the running-statistics update
 };
 
 /// A multilayer perceptron over flat θ.
@@ -83,9 +91,12 @@ class Mlp {
     if (!(opt_.dropout >= 0.0 && opt_.dropout < 1.0))
       throw std::invalid_argument("Mlp: '" + name + "' dropout must be in [0, 1) (got " +
                                   std::to_string(opt_.dropout) + ")");
-    for (std::size_t l = 0; l + 1 < opt_.sizes.size(); ++l)
+    for (std::size_t l = 0; l + 1 < opt_.sizes.size(); ++l) {
       layers_.push_back(Dense::add(layout, name + "." + std::to_string(l), opt_.sizes[l],
                                    opt_.sizes[l + 1]));
+      if (opt_.batch_norm && l + 2 < opt_.sizes.size())
+        bns_.push_back(BatchNorm::add(layout, name + "." + std::to_string(l) + ".bn", opt_.sizes[l + 1]));
+    }
   }
 
   [[nodiscard]] std::size_t num_layers() const noexcept { return layers_.size(); }
@@ -94,18 +105,37 @@ class Mlp {
   [[nodiscard]] Eigen::Index output_size() const noexcept { return opt_.sizes.back(); }
   [[nodiscard]] const MlpOptions& options() const noexcept { return opt_; }
 
-  /// Appends the segments of every W and b (in layer order) to `out`.
+  /// Appends the segments of every W and b (in layer order) to `out` (and of the trainable γ, β
+  /// of batch normalisation; never the running statistics).
   void append_segments(std::vector<Segment>& out) const {
-    for (const auto& d : layers_) {
-      out.push_back(d.W.segment());
-      out.push_back(d.b.segment());
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      out.push_back(layers_[l].W.segment());
+      out.push_back(layers_[l].b.segment());
+      if (has_bn(l)) {
+        out.push_back(bns_[l].gamma.segment());
+        out.push_back(bns_[l].beta.segment());
+      }
     }
   }
 
-  /// Overwrites the layers' parameters in θ.
+  /// Overwrites the layers' parameters in θ (batch normalisation: γ = 1, β = 0, running mean 0,
+  /// running variance 1).
   template <class S>
   void initialize(VectorRef<S> theta, Rng& rng) const {
     for (const auto& d : layers_) d.initialize<S>(theta, rng, opt_.init);
+    for (const auto& b : bns_) b.initialize<S>(theta);
+  }
+
+  /// Whether hidden layer l is batch-normalised.
+  [[nodiscard]] bool has_bn(std::size_t l) const noexcept { return l < bns_.size(); }
+  [[nodiscard]] const std::vector<BatchNorm>& batch_norms() const noexcept { return bns_; }
+
+  /// Running-statistics update of every batch-normalised layer from the last TRAINING `forward`
+  /// in `ws` (no-op without batch normalisation). θ's running-statistics segments are written.
+  template <class S>
+  void update_running(VectorRef<S> theta, const MlpWorkspace<S>& ws) const {
+    for (std::size_t l = 0; l < bns_.size(); ++l)
+      bns_[l].update_running<S>(theta, ws.bn[l], opt_.bn_momentum, ws.batch);
   }
 
   /// Forward pass: reads `ws.a[0]`, writes z, a (and masks, derivatives) of every layer.
@@ -118,7 +148,13 @@ class Mlp {
       auto a = ws.a[l + 1].leftCols(B);
       auto d1 = ws.d1[l].leftCols(B);
       layers_[l].forward<S>(theta, ws.a[l].leftCols(B), z);
-      activation_forward<S>(act(l), z, a, d1);
+      if (has_bn(l)) {
+        auto nl = ws.n[l].leftCols(B);
+        bns_[l].forward<S>(theta, z, nl, ws.bn[l], ctx.training);
+        activation_forward<S>(act(l), nl, a, d1);
+      } else {
+        activation_forward<S>(act(l), z, a, d1);
+      }
       if (uses_dropout(l, ctx)) {
         auto m = ws.mask[l].leftCols(B);
         dropout_mask<S>(ctx, opt_.dropout, opt_.dropout_id * 64 + l, m);
@@ -137,7 +173,13 @@ class Mlp {
     const Eigen::Index B = ws.batch;
     for (std::size_t l = layers_.size(); l-- > 0;) {
       auto dz = ws.dz[l].leftCols(B);
-      dz = ws.d1[l].leftCols(B).cwiseProduct(ws.g[l + 1].leftCols(B));
+      if (has_bn(l)) {
+        auto dn = ws.dn[l].leftCols(B);
+        dn = ws.d1[l].leftCols(B).cwiseProduct(ws.g[l + 1].leftCols(B));
+        bns_[l].backward<S>(theta, dn, sink, ws.bn[l], dz);
+      } else {
+        dz = ws.d1[l].leftCols(B).cwiseProduct(ws.g[l + 1].leftCols(B));
+      }
       MatRef<S> gin = ws.g[l].leftCols(B);
       layers_[l].backward<S>(theta, ws.a[l].leftCols(B), dz, sink,
                              (l > 0 || input_grad) ? &gin : nullptr);
@@ -154,7 +196,14 @@ class Mlp {
       const ConstMatRef<S> rin = ws.ra[l].leftCols(B);
       layers_[l].r_forward<S>(theta, v, ws.a[l].leftCols(B),
                               (l > 0 || input_varies) ? &rin : nullptr, rz);
-      ws.ra[l + 1].leftCols(B) = ws.d1[l].leftCols(B).cwiseProduct(rz);
+      if (has_bn(l)) {
+        auto rn = ws.rn[l].leftCols(B);
+        const ConstMatRef<S> rzc = rz;
+        bns_[l].r_forward<S>(theta, v, ws.z[l].leftCols(B), &rzc, rn, ws.bn[l]);
+        ws.ra[l + 1].leftCols(B) = ws.d1[l].leftCols(B).cwiseProduct(rn);
+      } else {
+        ws.ra[l + 1].leftCols(B) = ws.d1[l].leftCols(B).cwiseProduct(rz);
+      }
     }
   }
 
@@ -165,13 +214,21 @@ class Mlp {
                   Sink& sink, bool input_varies, bool input_grad) const {
     const Eigen::Index B = ws.batch;
     for (std::size_t l = layers_.size(); l-- > 0;) {
+      // With batch normalisation the activation acts on N (R{N} = rn); rdz first holds R{∂L/∂N}.
       auto rdz = ws.rdz[l].leftCols(B);
+      const bool bn = has_bn(l);
       rdz = ws.d1[l].leftCols(B).cwiseProduct(ws.rg[l + 1].leftCols(B));
       if (!has_zero_curvature(act(l))) {
         auto d2 = ws.tmp[l].leftCols(B);
-        activation_second<S>(act(l), ws.z[l].leftCols(B), d2);
+        activation_second<S>(act(l), bn ? ws.n[l].leftCols(B) : ws.z[l].leftCols(B), d2);
         if (ws.dropout_on && l + 1 < layers_.size()) d2.array() *= ws.mask[l].leftCols(B).array();
-        rdz.array() += d2.array() * ws.rz[l].leftCols(B).array() * ws.g[l + 1].leftCols(B).array();
+        rdz.array() += d2.array() * (bn ? ws.rn[l] : ws.rz[l]).leftCols(B).array() *
+                       ws.g[l + 1].leftCols(B).array();
+      }
+      if (bn) {
+        auto rdn = ws.tmp[l].leftCols(B);
+        rdn = rdz;
+        bns_[l].r_backward<S>(theta, v, ws.dn[l].leftCols(B), rdn, sink, ws.bn[l], rdz);
       }
       const ConstMatRef<S> rin = ws.ra[l].leftCols(B);
       MatRef<S> rgin = ws.rg[l].leftCols(B);
@@ -190,6 +247,7 @@ class Mlp {
   }
   MlpOptions opt_;
   std::vector<Dense> layers_;
+  std::vector<BatchNorm> bns_;  ///< one per hidden layer with batch_norm, else empty
 };
 
 template <class S>
@@ -202,6 +260,15 @@ void MlpWorkspace<S>::reserve(const Mlp& mlp, Eigen::Index B) {
     for (auto* v : {&a, &g, &ra, &rg}) ensure_shape((*v)[l], sizes[l], B);
   for (std::size_t l = 0; l < L; ++l)
     for (auto* v : {&z, &d1, &mask, &dz, &rz, &rdz, &tmp}) ensure_shape((*v)[l], sizes[l + 1], B);
+  const std::size_t nb = mlp.batch_norms().size();
+  if (nb > 0) {
+    for (auto* v : {&n, &dn, &rn}) v->resize(nb);
+    bn.resize(nb);
+    for (std::size_t l = 0; l < nb; ++l) {
+      for (auto* v : {&n, &dn, &rn}) ensure_shape((*v)[l], sizes[l + 1], B);
+      bn[l].reserve(sizes[l + 1], B);
+    }
+  }
   batch = B;
 }
 
