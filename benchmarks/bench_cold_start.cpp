@@ -6,14 +6,29 @@
 // Also: query MAE against the support size K (user-cold, MAML vs fine-tuning), and the cost per
 // task of second- and first-order MAML on the MeLU-sized model with 1 and 2 threads.
 //
+// Hyperparameters are chosen on VALIDATION tasks only: 10% of the warm (meta-training) users,
+// seeded, are held out; the global models are fitted on the other warm users' ratings, every
+// meta-learner is trained on the other warm tasks for each point of a small grid (inner step x
+// outer step) with early stopping on the validation query loss, and the grid point with the
+// lowest validation MAE is kept; the fine-tuning step of the global model is chosen the same way.
+// The test scenarios are scored once, with the chosen settings.
+//
 //   bench_cold_start [--data DIR] [--quick] [--models mf-bias,mf-side,melu] [--md FILE]
 //                    [--out FILE.csv] [--svg FILE.svg] [--threads T] [--seed S] [--skip-timing]
+//                    [--timing-only] [--timing-repeats R] [--keep-untrained]
+//
+// Parameters no training rating touches (new items' factors, the release years of new items,
+// unseen zip prefixes) are set to 0 in the global model (`--keep-untrained`: leave their random
+// initial values).
 // Exits 0 with a message when ML-1M is absent.
 
 #include "../examples/cli/meta_train.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <ctime>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,9 +58,8 @@ std::string cpu_model() {
   return "unknown";
 }
 
-/// Epochs of the global (non-meta) model, and whether meta-training starts from it.
+/// Epochs of the global (non-meta) model (every meta-learner starts from it).
 int global_epochs(const MetaConfig& c, bool quick) { return is_mf(c.model) ? (quick ? 3 : 20) : (quick ? 1 : 2); }
-bool meta_from_global(const MetaConfig&) { return true; }
 
 /// The tuned setting of each base model (see docs/benchmarks.md).
 MetaConfig model_config(const std::string& model, bool quick, std::uint64_t seed, int threads) {
@@ -62,7 +76,8 @@ MetaConfig model_config(const std::string& model, bool quick, std::uint64_t seed
     c.inner_lr = 0.5;
     c.outer_lr = 0.001;
     c.pretrain_epochs = global_epochs(c, quick);
-    c.epochs = quick ? 1 : 5;
+    c.epochs = quick ? 1 : 10;  // at most; early stopping on the validation tasks
+    c.patience = 2;
   } else {
     c.dims = 32;
     c.hidden = {64, 64};
@@ -72,16 +87,109 @@ MetaConfig model_config(const std::string& model, bool quick, std::uint64_t seed
     c.inner_lr = 0.01;
     c.outer_lr = 0.0003;
     c.pretrain_epochs = global_epochs(c, quick);
-    c.epochs = quick ? 1 : 3;
+    c.epochs = quick ? 1 : 3;  // at most; early stopping on the validation tasks
+    c.patience = 1;
   }
   return c;
+}
+
+/// The grids searched on the validation tasks: meta-learners' (inner step, outer step), and the
+/// fine-tuning step of the global model.
+std::vector<std::pair<double, double>> meta_grid(const MetaConfig& c, bool quick) {
+  if (quick) return {{c.inner_lr, c.outer_lr}};
+  std::vector<std::pair<double, double>> g;
+  const std::vector<double> inner = is_mf(c.model) ? std::vector<double>{0.2, 0.5, 1.0}
+                                                   : std::vector<double>{0.01, 0.02};
+  const std::vector<double> outer = is_mf(c.model) ? std::vector<double>{0.001, 0.003}
+                                                   : std::vector<double>{0.0003, 0.001};
+  for (const double a : inner)
+    for (const double b : outer) g.push_back({a, b});
+  return g;
+}
+std::vector<double> finetune_grid(const MetaConfig& c) {
+  return is_mf(c.model) ? std::vector<double>{0.1, 0.2, 0.5, 1.0, 2.0}
+                        : std::vector<double>{0.003, 0.01, 0.03, 0.1};
+}
+
+/// Splits the warm tasks into meta-training and validation tasks: a seeded 10% of the users.
+void hold_out_validation(const std::vector<Task>& warm, std::uint64_t seed, std::vector<Task>& train,
+                         std::vector<Task>& validation) {
+  std::vector<std::size_t> order(warm.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  Rng rng(derive_seed(seed, 0x56414C49u));  // "VALI"
+  rng.shuffle(std::span<std::size_t>(order));
+  const std::size_t nv = (warm.size() + 5) / 10;
+  std::vector<char> is_val(warm.size(), 0);
+  for (std::size_t k = 0; k < nv; ++k) is_val[order[k]] = 1;
+  for (std::size_t k = 0; k < warm.size(); ++k) (is_val[k] ? validation : train).push_back(warm[k]);
+}
+
+/// nDCG@k as the MeLU re-implementation in TensorFlow computes it (an unofficial convention; the
+/// official MeLU code has no nDCG): the k items with the highest TRUE ratings, each with gain
+/// 2^r − 1 discounted by log2(1 + its rank in the PREDICTED order of all the user's query items),
+/// over the ideal DCG. Ties: by position in the query list (stable sorts). Mean over users.
+double ndcg_melu_variant(const std::vector<float>& truth, const std::vector<float>& pred,
+                         const std::vector<std::size_t>& offset, std::size_t k) {
+  double total = 0;
+  std::size_t users = 0;
+  std::vector<std::size_t> by_truth, by_pred, rank;
+  for (std::size_t t = 0; t + 1 < offset.size(); ++t) {
+    const std::size_t a = offset[t], n = offset[t + 1] - a;
+    if (n == 0) continue;
+    by_truth.resize(n), by_pred.resize(n), rank.resize(n);
+    for (std::size_t j = 0; j < n; ++j) by_truth[j] = by_pred[j] = j;
+    std::stable_sort(by_truth.begin(), by_truth.end(),
+                     [&](std::size_t x, std::size_t y) { return truth[a + x] > truth[a + y]; });
+    std::stable_sort(by_pred.begin(), by_pred.end(),
+                     [&](std::size_t x, std::size_t y) { return pred[a + x] > pred[a + y]; });
+    for (std::size_t j = 0; j < n; ++j) rank[by_pred[j]] = j;
+    double dcg = 0, idcg = 0;
+    for (std::size_t j = 0; j < std::min(k, n); ++j) {
+      const double gain = std::pow(2.0, static_cast<double>(truth[a + by_truth[j]])) - 1.0;
+      idcg += gain / std::log2(static_cast<double>(j) + 2.0);
+      dcg += gain / std::log2(static_cast<double>(rank[by_truth[j]]) + 2.0);
+    }
+    if (idcg > 0) total += dcg / idcg, ++users;
+  }
+  return users ? total / static_cast<double>(users) : 0.0;
 }
 
 struct Result {
   std::string model, method, scenario;
   QueryMetrics q;
   double seconds = 0;  ///< meta-training (or global training) seconds
+  double ndcg3_variant = 0;  ///< nDCG@3, the TensorFlow MeLU re-implementation's convention
 };
+
+/// `evaluate_tasks` plus the variant nDCG@3 (same adaptation and clipped predictions).
+template <class M>
+Result score(const std::string& model_name, const std::string& method, const std::string& scenario,
+             const M& model, const Vector<float>& theta, const Dataset& ds,
+             const std::vector<Task>& tasks, const AdaptOptions& ao, double seconds,
+             const Vector<float>* alpha = nullptr) {
+  Result r{model_name, method, scenario, evaluate_tasks(model, theta, ds, tasks, ao, alpha), seconds, 0};
+  std::vector<std::size_t> offset(tasks.size() + 1, 0);
+  for (std::size_t t = 0; t < tasks.size(); ++t) offset[t + 1] = offset[t] + tasks[t].query.size();
+  std::vector<float> pred(offset.back()), truth(offset.back());
+  const auto n = static_cast<std::ptrdiff_t>(tasks.size());
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 4)
+#endif
+  for (std::ptrdiff_t t = 0; t < n; ++t) {
+    const Task& task = tasks[static_cast<std::size_t>(t)];
+    const RatingBatch support{&ds, task.support, 0}, query{&ds, task.query, 0};
+    const Vector<float> adapted = ao.steps > 0 ? metarec::adapt(model, theta, support, ao, alpha) : theta;
+    Vector<float> p(static_cast<Eigen::Index>(task.query.size()));
+    model.predict(adapted, query, p);
+    for (std::size_t k = 0; k < task.query.size(); ++k) {
+      const std::size_t at = offset[static_cast<std::size_t>(t)] + k;
+      pred[at] = p[static_cast<Eigen::Index>(k)];  // ranked unclipped, as evaluate_tasks
+      truth[at] = ds.rating(task.query[k]);
+    }
+  }
+  r.ndcg3_variant = ndcg_melu_variant(truth, pred, offset, 3);
+  return r;
+}
 
 /// Tasks of `tasks` with at least `min_support` support rows, each support cut to a seeded random
 /// subset of K rows.
@@ -100,18 +208,19 @@ std::vector<Task> with_support(const std::vector<Task>& tasks, std::size_t k, st
   return out;
 }
 
-/// Chooses the fine-tuning step of the global model on the warm (meta-training) tasks.
+/// Chooses the fine-tuning step of the global model on the validation tasks.
 template <class M>
-double pick_finetune_lr(const M& model, const Vector<float>& theta, const Dataset& ds,
-                        const std::vector<Task>& warm, const MetaConfig& c) {
-  double best = c.inner_lr, best_mae = 1e300;
-  for (const double f : {0.1, 0.3, 1.0, 3.0}) {
+std::pair<double, double> pick_finetune_lr(const M& model, const Vector<float>& theta,
+                                           const Dataset& ds, const std::vector<Task>& validation,
+                                           const MetaConfig& c) {
+  double best = c.inner_lr, best_mae = std::numeric_limits<double>::infinity();
+  for (const double lr : finetune_grid(c)) {
     AdaptOptions ao = adapt_options(c);
-    ao.lr = c.inner_lr * f;
-    const double mae = evaluate_tasks(model, theta, ds, warm, ao).mae;
-    if (mae < best_mae) best_mae = mae, best = ao.lr;
+    ao.lr = lr;
+    const double mae = evaluate_tasks(model, theta, ds, validation, ao).mae;
+    if (std::isfinite(mae) && mae < best_mae) best_mae = mae, best = lr;
   }
-  return best;
+  return {best, best_mae};
 }
 
 void set_threads(int t) {
@@ -122,10 +231,21 @@ void set_threads(int t) {
 #endif
 }
 
-/// Milliseconds per task of meta-training (outer steps over 32-task meta-batches of the warm tasks).
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+struct Cost {
+  double wall_ms = 0;  ///< wall milliseconds per task
+  double cpu_ms = 0;   ///< CPU milliseconds per task of the calling thread (all the work with 1 thread)
+};
+
+/// Cost per task of meta-training (outer steps over 32-task meta-batches of the warm tasks).
 template <class Algorithm, class M>
-double ms_per_task(const M& model, const Dataset& ds, const std::vector<Task>& tasks, int threads,
-                   std::size_t n_tasks) {
+Cost ms_per_task(const M& model, const Dataset& ds, const std::vector<Task>& tasks, int threads,
+                 std::size_t n_tasks) {
   set_threads(threads);
   Vector<float> theta(model.num_parameters());
   Rng rng(1);
@@ -142,10 +262,13 @@ double ms_per_task(const M& model, const Dataset& ds, const std::vector<Task>& t
   (void)warmup.train(theta, ds, s0);
   Maml<M, Algorithm> maml(model, o, Adam<float>(AdamOptions{.lr = 1e-3}));
   TaskSampler sampler(subset, 32, 1);
+  const double c0 = thread_cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   (void)maml.train(theta, ds, sampler);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return 1000.0 * s / static_cast<double>(subset.size());
+  const double c = thread_cpu_seconds() - c0;
+  const double n = static_cast<double>(subset.size());
+  return {1000.0 * s / n, 1000.0 * c / n};
 }
 
 std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<std::pair<std::string, std::vector<double>>>& series) {
@@ -190,15 +313,93 @@ std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<std:
   return o.str();
 }
 
+/// Sets to 0 every parameter that no rating of `rows` touches (the sparse gradient over all of
+/// them never writes it): embeddings / factors of categories, items and users the training data
+/// never shows (ML-1M: the release years 1998-2000 of the new items, the new items' own factors
+/// and biases, unseen zip prefixes). Their value is an untrained random draw; 0 is the neutral
+/// value. Returns how many parameters were reset.
+template <class M>
+std::size_t zero_untrained(const M& model, Vector<float>& theta, const Dataset& ds,
+                           const std::vector<RowIndex>& rows) {
+  const Eigen::Index n = model.num_parameters();
+  std::vector<char> seen(static_cast<std::size_t>(n), 0);
+  SparseGradient<float> g(n);
+  const std::size_t chunk = 4096;
+  for (std::size_t a = 0; a < rows.size(); a += chunk) {
+    const std::span<const RowIndex> part(rows.data() + a, std::min(chunk, rows.size() - a));
+    g.clear();
+    (void)model.loss_and_gradient(theta, RatingBatch{&ds, part, 0}, g);
+    for (const Segment& s : g.touched())
+      std::fill(seen.begin() + s.offset, seen.begin() + s.offset + s.size, char{1});
+  }
+  std::size_t reset = 0;
+  for (Eigen::Index k = 0; k < n; ++k)
+    if (!seen[static_cast<std::size_t>(k)] && theta[k] != 0.0f) theta[k] = 0.0f, ++reset;
+  return reset;
+}
+
+/// One meta-learner trained at every grid point; θ of the best validation MAE.
+struct Tuned {
+  Vector<float> theta, alpha;
+  MetaConfig config;
+  double validation_mae = std::numeric_limits<double>::infinity();
+  double seconds = 0;          ///< meta-training seconds of the chosen run
+  double search_seconds = 0;   ///< all grid runs
+  std::uint64_t epochs = 0;    ///< epochs run by the chosen configuration
+  std::uint64_t best_epoch = 0;
+};
+
+template <class Algorithm, class M>
+Tuned tune(const M& model, const Vector<float>& global, const Dataset& ds,
+           const std::vector<Task>& train, const std::vector<Task>& validation, MetaConfig base,
+           bool quick) {
+  Tuned best;
+  for (const auto& [inner, outer] : meta_grid(base, quick)) {
+    MetaConfig c = base;
+    c.inner_lr = inner;
+    c.outer_lr = outer;
+    c.pretrain_epochs = 0;
+    Vector<float> theta = global;  // every meta-learner starts from the global model
+    MetaRun run;
+    double mae = std::numeric_limits<double>::infinity();
+    try {
+      run = meta_train_with<Algorithm>(model, theta, ds, train, c, validation);
+      const Vector<float>* alpha = run.alpha.size() ? &run.alpha : nullptr;
+      mae = evaluate_tasks(model, theta, ds, validation, adapt_options(c), alpha).mae;
+    } catch (const numerical_error& e) {
+      std::printf("    inner %g outer %g: diverged (%s)\n", inner, outer, e.what());
+    }
+    best.search_seconds += run.seconds;
+    std::printf("    %s inner %g outer %g: validation MAE %.4f (%llu epochs, best %llu) %.1f s\n",
+                Algorithm::name, inner, outer, mae,
+                static_cast<unsigned long long>(run.result.epochs),
+                static_cast<unsigned long long>(run.result.best_epoch + 1), run.seconds);
+    if (std::isfinite(mae) && mae < best.validation_mae) {
+      best.validation_mae = mae;
+      best.theta = theta;
+      best.alpha = run.alpha;
+      best.config = c;
+      best.seconds = run.seconds;
+      best.epochs = run.result.epochs;
+      best.best_epoch = run.result.best_epoch + 1;
+    }
+  }
+  if (!std::isfinite(best.validation_mae))
+    throw std::runtime_error(std::string("every grid point diverged for ") + Algorithm::name);
+  return best;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   const Args args(std::vector<std::string>(argv + 1, argv + argc),
-                  {"--data", "--models", "--md", "--out", "--svg", "--threads", "--seed"},
-                  {"--quick", "--skip-timing"});
+                  {"--data", "--models", "--md", "--out", "--svg", "--threads", "--seed",
+                   "--timing-repeats"},
+                  {"--quick", "--skip-timing", "--timing-only", "--keep-untrained"});
   if (args.has("--help")) {
     std::printf("usage: bench_cold_start [--data DIR] [--quick] [--models LIST] [--md FILE] "
-                "[--out FILE.csv] [--svg FILE.svg] [--threads T] [--seed S] [--skip-timing]\n");
+                "[--out FILE.csv] [--svg FILE.svg] [--threads T] [--seed S] [--skip-timing] "
+                "[--timing-only] [--timing-repeats R] [--keep-untrained]\n");
     return 0;
   }
   const std::string dir = args.get_or("--data", METAREC_SOURCE_DIR "/../shared/data/ml-1m");
@@ -207,9 +408,13 @@ int main(int argc, char** argv) try {
     return 0;
   }
   const bool quick = args.has("--quick");
+  const bool timing_only = args.has("--timing-only");
+  const bool keep_untrained = args.has("--keep-untrained");
   const int threads = args.number<int>("--threads", 2);
   const auto seed = args.number<std::uint64_t>("--seed", 42);
-  const std::vector<std::string> models = args.words("--models", {"mf-bias", "mf-side", "melu"});
+  const int repeats = args.number<int>("--timing-repeats", quick ? 1 : 3);
+  const std::vector<std::string> models =
+      timing_only ? std::vector<std::string>{} : args.words("--models", {"mf-bias", "mf-side", "melu"});
   set_threads(threads);
 
   const Dataset ds = load_movielens(dir);
@@ -217,11 +422,19 @@ int main(int argc, char** argv) try {
   std::vector<ProtocolSplit> splits;
   for (const auto& s : scenarios) splits.push_back(make_protocol_split(s, ds, seed));
   const std::vector<Task>& warm_tasks = splits[1].train_tasks;  // the same for every scenario
-  const std::vector<RowIndex>& warm_rows = splits[1].split.train;  // whole warm partition
+  // Validation: a seeded 10% of the warm users, out of meta-training AND out of the global model.
+  std::vector<Task> train_tasks, val_tasks;
+  hold_out_validation(warm_tasks, seed, train_tasks, val_tasks);
+  std::vector<char> val_user(ds.num_users(), 0);
+  for (const Task& t : val_tasks) val_user[t.user] = 1;
+  std::vector<RowIndex> warm_rows;  // the warm partition without the validation users
+  for (const RowIndex r : splits[1].split.train)
+    if (!val_user[ds.user(r)]) warm_rows.push_back(r);
   const double mean = ds.mean_rating(warm_rows);
-  std::printf("data %s: %u users, %u items, %zu ratings; %zu meta-training tasks; threads %d%s\n",
-              dir.c_str(), ds.num_users(), ds.num_items(), ds.num_ratings(), warm_tasks.size(), threads,
-              quick ? "; QUICK" : "");
+  std::printf("data %s: %u users, %u items, %zu ratings; %zu warm tasks = %zu meta-training + %zu "
+              "validation; threads %d%s\n",
+              dir.c_str(), ds.num_users(), ds.num_items(), ds.num_ratings(), warm_tasks.size(),
+              train_tasks.size(), val_tasks.size(), threads, quick ? "; QUICK" : "");
   std::printf("machine: %s; compiler: %s; seed %llu\n", cpu_model().c_str(), compiler().c_str(),
               static_cast<unsigned long long>(seed));
 
@@ -236,54 +449,54 @@ int main(int argc, char** argv) try {
   for (const std::string& name : models) {
     const MetaConfig base = model_config(name, quick, seed, threads);
     with_meta_model(base, ds, mean, [&](const auto& model) {
-      // Non-meta baselines: the global model (pooled warm ratings), used as is or fine-tuned.
+      // Non-meta baselines: the global model (pooled ratings of the meta-training users), used as
+      // is or fine-tuned with a step chosen on the validation tasks.
       Vector<float> global;
       const double gsec = fit_global(model, global, ds, warm_rows, base, global_epochs(base, quick));
+      const std::size_t reset = keep_untrained ? 0 : zero_untrained(model, global, ds, warm_rows);
       MetaConfig ft = base;
-      ft.inner_lr = pick_finetune_lr(model, global, ds, warm_tasks, base);
+      const auto [ft_lr, ft_mae] = pick_finetune_lr(model, global, ds, val_tasks, base);
+      ft.inner_lr = ft_lr;
       std::ostringstream set;
       set << name << ": dims " << base.dims;
       if (is_mf(name)) set << ", reg " << base.reg << ", init std " << base.init_std;
-      set << ", inner " << base.inner_steps << " steps x "
-          << base.inner_lr << " (" << base.adapt << "), outer Adam " << base.outer_lr << ", "
-          << base.epochs << " meta-epochs from "
-          << (meta_from_global(base) ? "the global model" : "a random initialisation")
-          << "; global model " << global_epochs(base, quick) << " epochs; meta-batch " << base.meta_batch << "; fine-tuning step " << ft.inner_lr
-          << " (chosen on the warm tasks); " << model.num_parameters() << " parameters";
-      settings.push_back(set.str());
-      std::printf("\n%s\n", set.str().c_str());
+      set << ", " << base.inner_steps << " inner steps (" << base.adapt << "), meta-batch "
+          << base.meta_batch << ", outer Adam, at most " << base.epochs
+          << " meta-epochs (patience " << base.patience << ") from the global model (" << global_epochs(base, quick)
+          << " epochs); fine-tuning step " << ft.inner_lr << " (validation MAE " << ft_mae << "); "
+          << model.num_parameters() << " parameters, " << reset
+          << " never touched by a training rating set to 0. Chosen on validation (inner step / outer step / epochs run, best epoch / validation MAE):";
       for (std::size_t s = 0; s < scenarios.size(); ++s) {
-        results.push_back({name, "global, no adaptation", scenarios[s],
-                           evaluate_tasks(model, global, ds, splits[s].test_tasks, AdaptOptions{.steps = 0}), gsec});
-        results.push_back({name, "global + fine-tuning", scenarios[s],
-                           evaluate_tasks(model, global, ds, splits[s].test_tasks, adapt_options(ft)), gsec});
+        results.push_back(score(name, "global, no adaptation", scenarios[s], model, global, ds,
+                                splits[s].test_tasks, AdaptOptions{.steps = 0}, gsec));
+        results.push_back(score(name, "global + fine-tuning", scenarios[s], model, global, ds,
+                                splits[s].test_tasks, adapt_options(ft), gsec));
       }
       Vector<float> maml_theta;
+      MetaConfig maml_config = base;
       for (const auto& [algo, label] : methods) {
         MetaConfig c = base;
         c.algo = algo;
-        Vector<float> theta = global;
-        if (!meta_from_global(base)) {
-          Rng rng(derive_seed(seed, 0x494E4954u));
-          model.initialize(theta, rng);
-        }
-        MetaConfig from_global = c;
-        from_global.pretrain_epochs = 0;
-        // Start from the global model already fitted above (pre-training), then meta-train.
-        MetaRun run;
-        if (algo == "maml") run = meta_train_with<SecondOrderMaml>(model, theta, ds, warm_tasks, from_global);
-        if (algo == "fomaml") run = meta_train_with<FirstOrderMaml>(model, theta, ds, warm_tasks, from_global);
-        if (algo == "reptile") run = meta_train_with<Reptile>(model, theta, ds, warm_tasks, from_global);
-        if (algo == "metasgd") run = meta_train_with<MetaSgd>(model, theta, ds, warm_tasks, from_global);
-        const Vector<float>* alpha = run.alpha.size() ? &run.alpha : nullptr;
+        Tuned t;
+        if (algo == "maml") t = tune<SecondOrderMaml>(model, global, ds, train_tasks, val_tasks, c, quick);
+        if (algo == "fomaml") t = tune<FirstOrderMaml>(model, global, ds, train_tasks, val_tasks, c, quick);
+        if (algo == "reptile") t = tune<Reptile>(model, global, ds, train_tasks, val_tasks, c, quick);
+        if (algo == "metasgd") t = tune<MetaSgd>(model, global, ds, train_tasks, val_tasks, c, quick);
+        const Vector<float>* alpha = t.alpha.size() ? &t.alpha : nullptr;
         for (std::size_t s = 0; s < scenarios.size(); ++s)
-          results.push_back({name, label, scenarios[s],
-                             evaluate_tasks(model, theta, ds, splits[s].test_tasks, adapt_options(c), alpha),
-                             run.seconds});
-        std::printf("  %-18s meta-training %.1f s; user-cold MAE %.4f\n", label.c_str(), run.seconds,
-                    results[results.size() - 3].q.mae);
-        if (algo == "maml") maml_theta = theta;
+          results.push_back(score(name, label, scenarios[s], model, t.theta, ds, splits[s].test_tasks,
+                                  adapt_options(t.config), t.seconds, alpha));
+        char buf[200];
+        std::snprintf(buf, sizeof buf, " %s %g / %g / %llu, %llu / %.4f;", label.c_str(),
+                      t.config.inner_lr, t.config.outer_lr, static_cast<unsigned long long>(t.epochs),
+                      static_cast<unsigned long long>(t.best_epoch), t.validation_mae);
+        set << buf;
+        std::printf("  %-18s meta-training %.1f s (grid %.1f s); user-cold MAE %.4f\n", label.c_str(),
+                    t.seconds, t.search_seconds, results[results.size() - 3].q.mae);
+        if (algo == "maml") maml_theta = t.theta, maml_config = t.config;
       }
+      settings.push_back(set.str());
+      std::printf("\n%s\n", set.str().c_str());
       // Curve (one model: mf-side when it runs, else the first): MAE vs K on user-cold.
       if (curve.empty() && (name == "mf-side" || models.size() == 1 ||
                             std::find(models.begin(), models.end(), "mf-side") == models.end())) {
@@ -291,8 +504,7 @@ int main(int argc, char** argv) try {
         for (const std::size_t k : curve_k) {
           const auto tasks = with_support(splits[1].test_tasks, k, curve_k.back(), seed);
           curve_tasks = tasks.size();
-          MetaConfig c = base;
-          mm.push_back(evaluate_tasks(model, maml_theta, ds, tasks, adapt_options(c)).mae);
+          mm.push_back(evaluate_tasks(model, maml_theta, ds, tasks, adapt_options(maml_config)).mae);
           ff.push_back(evaluate_tasks(model, global, ds, tasks, adapt_options(ft)).mae);
         }
         curve.push_back({name + " MAML", mm});
@@ -303,16 +515,24 @@ int main(int argc, char** argv) try {
   }
 
   // Cost per task, MeLU-sized model (six 32-d embeddings -> 64-64-1, decision layers adapted,
-  // 5 inner steps, 32 tasks per meta-batch), on the warm tasks.
-  std::vector<std::pair<std::string, double>> timing;
+  // 5 inner steps, 32 tasks per meta-batch), on the warm tasks; `repeats` runs of each.
+  struct Timing {
+    std::string label;
+    int threads;
+    std::vector<Cost> runs;
+  };
+  std::vector<Timing> timing;
   if (!args.has("--skip-timing")) {
     const Melu<float> melu(ds, MeluModelOptions{});
     const std::size_t n = quick ? 128 : 512;
     for (const int t : {1, 2}) {
-      timing.push_back({"second-order MAML, " + std::to_string(t) + " thread(s)",
-                        ms_per_task<SecondOrderMaml>(melu, ds, warm_tasks, t, n)});
-      timing.push_back({"first-order MAML, " + std::to_string(t) + " thread(s)",
-                        ms_per_task<FirstOrderMaml>(melu, ds, warm_tasks, t, n)});
+      Timing so{"second-order MAML", t, {}}, fo{"first-order MAML", t, {}};
+      for (int r = 0; r < repeats; ++r) {
+        so.runs.push_back(ms_per_task<SecondOrderMaml>(melu, ds, warm_tasks, t, n));
+        fo.runs.push_back(ms_per_task<FirstOrderMaml>(melu, ds, warm_tasks, t, n));
+      }
+      timing.push_back(so);
+      timing.push_back(fo);
     }
     set_threads(threads);
   }
@@ -324,8 +544,12 @@ int main(int argc, char** argv) try {
   std::ostringstream md;
   md << "machine: " << cpu_model() << "; compiler: " << compiler() << "; seed " << seed << "; "
      << threads << " threads" << (quick ? "; QUICK RUN" : "") << "\n\n";
-  md << "Settings:\n\n";
-  for (const auto& s : settings) md << "- " << s << "\n";
+  if (!models.empty()) {
+    md << "Validation: " << val_tasks.size() << " of the " << warm_tasks.size()
+       << " warm users held out (seeded); meta-training on the other " << train_tasks.size()
+       << " tasks.\n\nSettings:\n\n";
+    for (const auto& s : settings) md << "- " << s << "\n";
+  }
   for (const auto& model : models) {
     md << "\n### " << model << "\n\n| method |";
     for (const auto& s : scenarios) md << ' ' << s << " MAE / RMSE / nDCG@1 / nDCG@3 |";
@@ -350,6 +574,27 @@ int main(int argc, char** argv) try {
       md << buf;
     }
   }
+  if (!models.empty()) {
+    md << "\nnDCG@3 in the convention of an unofficial TensorFlow MeLU re-implementation (NOT our "
+          "metric; see the notes): the 3 best items by true rating, discounted by their rank in the "
+          "predicted order of all 10 query items.\n\n| model | method |";
+    for (const auto& s : scenarios) md << ' ' << s << " |";
+    md << "\n|---|---|";
+    for (std::size_t s = 0; s < scenarios.size(); ++s) md << "---:|";
+    md << "\n";
+    for (const auto& model : models)
+      for (const std::string method : {"global + fine-tuning", "MAML (2nd order)", "Meta-SGD"}) {
+        md << "| " << model << " | " << method << " |";
+        for (const auto& s : scenarios)
+          for (const Result& r : results)
+            if (r.model == model && r.method == method && r.scenario == s) {
+              char buf[32];
+              std::snprintf(buf, sizeof buf, " %.4f |", r.ndcg3_variant);
+              md << buf;
+            }
+        md << "\n";
+      }
+  }
   if (!curve.empty()) {
     md << "\nQuery MAE vs support size K (melu-user-cold, the " << curve_tasks
        << " test users with >= 20 support ratings; K random support ratings, same subsets for "
@@ -369,14 +614,26 @@ int main(int argc, char** argv) try {
     }
   }
   if (!timing.empty()) {
-    char buf[160];
+    char buf[400];
     std::snprintf(buf, sizeof buf,
                   "\nMeta-training cost per task, MeLU-sized model (%zu-task subset of the warm "
-                  "tasks, mean support %.1f ratings, query 10):\n\n| algorithm | ms / task |\n|---|---:|\n",
-                  quick ? std::size_t{128} : std::size_t{512}, mean_support);
+                  "tasks, mean support %.1f ratings, query 10; %d run(s) each, min - max; CPU = "
+                  "CPU time of the calling thread, which does all the work with 1 thread):\n\n"
+                  "| algorithm | threads | CPU ms / task | wall ms / task |\n|---|---:|---:|---:|\n",
+                  quick ? std::size_t{128} : std::size_t{512}, mean_support, repeats);
     md << buf;
-    for (const auto& [label, ms] : timing) {
-      std::snprintf(buf, sizeof buf, "| %s | %.3f |\n", label.c_str(), ms);
+    for (const auto& t : timing) {
+      double cmin = 1e300, cmax = 0, wmin = 1e300, wmax = 0;
+      for (const Cost& c : t.runs) {
+        cmin = std::min(cmin, c.cpu_ms), cmax = std::max(cmax, c.cpu_ms);
+        wmin = std::min(wmin, c.wall_ms), wmax = std::max(wmax, c.wall_ms);
+      }
+      if (t.threads == 1)
+        std::snprintf(buf, sizeof buf, "| %s | 1 | %.3f - %.3f | %.3f - %.3f |\n", t.label.c_str(),
+                      cmin, cmax, wmin, wmax);
+      else
+        std::snprintf(buf, sizeof buf, "| %s | %d | - | %.3f - %.3f |\n",
+                      t.label.c_str(), t.threads, wmin, wmax);
       md << buf;
     }
   }
@@ -384,15 +641,19 @@ int main(int argc, char** argv) try {
   if (auto f = args.get("--md")) std::ofstream(*f) << md.str();
   if (auto f = args.get("--out")) {
     std::ofstream csv(*f);
-    csv << "model,method,scenario,mae,rmse,ndcg1,ndcg3,tasks,seconds\n";
+    csv << "model,method,scenario,mae,rmse,ndcg1,ndcg3,ndcg3_melu_tf_variant,tasks,seconds\n";
     for (const Result& r : results)
       csv << r.model << ',' << r.method << ',' << r.scenario << ',' << r.q.mae << ',' << r.q.rmse << ','
-          << r.q.ndcg1 << ',' << r.q.ndcg3 << ',' << r.q.tasks << ',' << r.seconds << '\n';
+          << r.q.ndcg1 << ',' << r.q.ndcg3 << ',' << r.ndcg3_variant << ',' << r.q.tasks << ','
+          << r.seconds << '\n';
     for (const auto& [label, v] : curve)
       for (std::size_t i = 0; i < v.size(); ++i)
-        csv << "curve," << label << ",melu-user-cold K=" << curve_k[i] << ',' << v[i] << ",,,,"
+        csv << "curve," << label << ",melu-user-cold K=" << curve_k[i] << ',' << v[i] << ",,,,,"
             << curve_tasks << ",\n";
-    for (const auto& [label, ms] : timing) csv << "timing," << label << ",,," << ",,,," << ms << '\n';
+    for (const auto& t : timing)
+      for (const Cost& c : t.runs)
+        csv << "timing," << t.label << " " << t.threads << " thread(s),cpu_ms " << c.cpu_ms
+            << ",wall_ms " << c.wall_ms << ",,,,,,\n";
   }
   if (auto f = args.get("--svg"); f && !curve.empty()) std::ofstream(*f) << svg_curve(curve_k, curve);
   return 0;
