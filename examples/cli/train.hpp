@@ -204,14 +204,22 @@ void run_fit(const M& model, Vector<float>& theta, Opt& opt, const Dataset& ds, 
   };
   ProgressBar bar(stderr);
   Optional cb{c.progress ? &bar : nullptr, log ? &*log : nullptr};
-  TrainResult r;
+  // Without a progress bar no callback has a per-step hook, so fit may run whole epochs inside
+  // the model (sgd_update_rows, trainer.hpp).
+  struct LogOnly {
+    JsonLinesLog* log;
+    void on_epoch_end(const EpochInfo& e) { if (log) log->on_epoch_end(e); }
+    void on_train_end(const TrainResult& r) { if (log) log->on_train_end(r); }
+  };
+  auto run = [&](auto&& callback) {
+    if (split.valid.empty())
+      return fit(model, theta, opt, ds, split.train, options, NoValidation{}, callback);
+    if (classifier)
+      return fit(model, theta, opt, ds, split.train, options, AucOn<M>{model, ds, split.valid}, callback);
+    return fit(model, theta, opt, ds, split.train, options, RmseOn{model, ds, split.valid}, callback);
+  };
   const double cpu0 = cpu_seconds_now();
-  if (split.valid.empty())
-    r = fit(model, theta, opt, ds, split.train, options, NoValidation{}, cb);
-  else if (classifier)
-    r = fit(model, theta, opt, ds, split.train, options, AucOn<M>{model, ds, split.valid}, cb);
-  else
-    r = fit(model, theta, opt, ds, split.train, options, RmseOn{model, ds, split.valid}, cb);
+  TrainResult r = c.progress ? run(cb) : run(LogOnly{log ? &*log : nullptr});
   rep.cpu_seconds = cpu_seconds_now() - cpu0;
   rep.epochs_run = r.epochs_run;
   rep.best_epoch = r.best_epoch;
