@@ -59,6 +59,7 @@ struct MetaConfig {
   double reg = 0.01;              ///< MF L2
   double init_std = 0.1;          ///< MF factors start N(0, init_std²)
   int pretrain_epochs = 0;        ///< > 0: start meta-training from the global model (fit_global)
+  int patience = 0;               ///< early stopping on validation tasks (0: off; needs validation)
   std::uint64_t seed = 42;
   int threads = 1;
 };
@@ -124,8 +125,9 @@ struct QueryMetrics {
 };
 
 /// Adapts θ to every task's support set (`ao`; Meta-SGD's α when not null), predicts its query
-/// rows and scores them: MAE and RMSE over all query rows, MeLU's nDCG@1/@3 (gain 2^r − 1)
-/// averaged over users. Parallel over tasks (OpenMP), results independent of the thread count.
+/// rows and scores them: MAE and RMSE over all query rows (predictions clipped to the rating
+/// scale), MeLU's nDCG@1/@3 (gain 2^r − 1, items ranked by the unclipped prediction) averaged
+/// over users. Parallel over tasks (OpenMP), results independent of the thread count.
 template <class M>
 QueryMetrics evaluate_tasks(const M& model, const Vector<float>& theta, const Dataset& ds,
                             std::span<const Task> tasks, const AdaptOptions& ao,
@@ -133,7 +135,7 @@ QueryMetrics evaluate_tasks(const M& model, const Vector<float>& theta, const Da
   std::vector<std::size_t> offset(tasks.size() + 1, 0);
   for (std::size_t t = 0; t < tasks.size(); ++t) offset[t + 1] = offset[t] + tasks[t].query.size();
   std::vector<RowIndex> rows(offset.back());
-  std::vector<float> pred(offset.back()), truth(offset.back());
+  std::vector<float> pred(offset.back()), score(offset.back()), truth(offset.back());
   std::exception_ptr error;
   const auto n_tasks = static_cast<std::ptrdiff_t>(tasks.size());
 #if defined(_OPENMP)
@@ -150,8 +152,11 @@ QueryMetrics evaluate_tasks(const M& model, const Vector<float>& theta, const Da
       for (std::size_t k = 0; k < task.query.size(); ++k) {
         const std::size_t at = offset[static_cast<std::size_t>(t)] + k;
         rows[at] = task.query[k];
-        // Clip to the rating scale, as every rating predictor is used.
-        pred[at] = std::clamp(p[static_cast<Eigen::Index>(k)], ds.scale().min, ds.scale().max);
+        // MAE/RMSE: clipped to the rating scale, as every rating predictor is used. nDCG ranks by
+        // the model's score itself: clipping would tie every item predicted above 5 (or below
+        // 1) and leave their order to the item index.
+        score[at] = p[static_cast<Eigen::Index>(k)];
+        pred[at] = std::clamp(score[at], ds.scale().min, ds.scale().max);
         truth[at] = ds.rating(task.query[k]);
       }
     } catch (...) {
@@ -169,7 +174,7 @@ QueryMetrics evaluate_tasks(const M& model, const Vector<float>& theta, const Da
   q.mae = metrics::mae(std::span<const float>(truth), std::span<const float>(pred));
   q.rmse = metrics::rmse(std::span<const float>(truth), std::span<const float>(pred));
   const std::vector<std::size_t> ks{1, 3};
-  const auto nd = metrics::evaluate_query_ndcg(ds, rows, pred, ks);
+  const auto nd = metrics::evaluate_query_ndcg(ds, rows, score, ks);
   q.ndcg1 = nd.mean[0];
   q.ndcg3 = nd.mean[1];
   return q;
@@ -187,20 +192,24 @@ struct MetaRun {
   MamlResult result;
 };
 
+/// Meta-trains θ with `Algorithm`; with `validation` tasks, θ ends as the epoch with the lowest
+/// mean validation query loss (early stopping after `c.patience` epochs without improvement).
 template <class Algorithm, class M>
 MetaRun meta_train_with(const M& model, Vector<float>& theta, const Dataset& ds,
-                        std::span<const Task> tasks, const MetaConfig& c) {
+                        std::span<const Task> tasks, const MetaConfig& c,
+                        std::span<const Task> validation = {}) {
   MamlOptions o;
   o.inner_steps = c.inner_steps;
   o.inner_lr = c.inner_lr;
   o.adapted = c.adapt == "all" ? AdaptedSet::all : AdaptedSet::local;
   o.epochs = static_cast<std::uint64_t>(c.epochs);
   o.seed = c.seed;
+  o.patience = c.patience;
   Maml<M, Algorithm> maml(model, o, Adam<float>(AdamOptions{.lr = c.outer_lr}));
   TaskSampler sampler(tasks, c.meta_batch, c.seed);
   MetaRun run;
   const auto t0 = std::chrono::steady_clock::now();
-  run.result = maml.train(theta, ds, sampler);
+  run.result = maml.train(theta, ds, sampler, validation);
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if constexpr (Algorithm::learns_alpha) run.alpha = maml.alpha();
   return run;
