@@ -52,6 +52,10 @@ struct FieldNetworkOptions {
   double embedding_std = 0.01;                      ///< embeddings and w_f start N(0, std²)
   nn::DenseInit init = nn::DenseInit::he_normal;    ///< MLP initialisation
   std::vector<Eigen::Index> cin_layers = {16, 16};  ///< xDeepFM: CIN feature maps per layer
+  /// Batch normalisation before each MLP hidden activation (off by default; nn/batch_norm.hpp).
+  /// Training-mode passes (loss, gradient, HVP) use batch statistics, `predict` the running
+  /// statistics, which live in θ and change only through `update_running_statistics`.
+  bool batch_norm = false;
 };
 
 namespace detail {
@@ -102,7 +106,8 @@ class FieldNetwork : public NetworkModel<Derived, S> {
     sizes.push_back(1);
     mlp_ = nn::Mlp(layout_, is_nfm ? "mlp" : "deep",
                    {.sizes = sizes, .hidden = opt_.activation, .output = nn::Activation::identity,
-                    .dropout = opt_.dropout, .init = opt_.init, .dropout_id = 1});
+                    .dropout = opt_.dropout, .init = opt_.init, .dropout_id = 1,
+                    .batch_norm = opt_.batch_norm});
     if constexpr (has_cin)
       cin_ = nn::Cin(layout_, "cin", emb_.num_fields(), emb_.dims(), opt_.cin_layers);
   }
@@ -112,6 +117,16 @@ class FieldNetwork : public NetworkModel<Derived, S> {
   [[nodiscard]] const nn::EmbeddingFields& embeddings() const noexcept { return emb_; }
   [[nodiscard]] const nn::EmbeddingFields& linear_weights() const noexcept { return lin_; }
   [[nodiscard]] const nn::Mlp& mlp() const noexcept { return mlp_; }
+
+  /// With `batch_norm`: one training-mode forward pass over `batch`, then the running statistics
+  /// of every batch-normalised layer are moved towards that batch's statistics (momentum 0.1);
+  /// call it after each optimiser step. No-op without batch normalisation.
+  /// @throws std::invalid_argument on a wrong θ size or an incompatible batch.
+  void update_running_statistics(VectorRef<S> theta, const RatingBatch& batch) const {
+    if (!opt_.batch_norm || batch.rows.empty()) return;
+    auto& ws = Base::training_forward(theta, batch, "update_running_statistics");
+    mlp_.update_running<S>(theta, ws.mlp);
+  }
 
   /// Task-local segments: the batch users' embedding and first-order columns (of the user-id
   /// field; of the user side-feature fields when the user id is not embedded).

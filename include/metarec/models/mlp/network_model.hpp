@@ -135,6 +135,15 @@ class NetworkModel {
                                   " parameters; size it with num_parameters()");
   }
 
+  /// A training-mode forward pass (for running statistics); returns the thread's workspace.
+  auto& training_forward(const ConstVectorRef<S>& theta, const Batch& batch, const char* what) const {
+    check_size(what, theta.size());
+    self().check_batch_(batch, what);
+    auto& ws = prepare(batch);
+    self().forward_(theta, batch, ws, true);
+    return ws;
+  }
+
   /// Dropout context of a batch.
   [[nodiscard]] static nn::DropoutContext dropout_context(const Batch& batch, bool training) noexcept {
     return {batch.seed, batch.rows, training};
