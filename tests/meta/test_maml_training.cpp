@@ -3,10 +3,12 @@
 
 #include <metarec/data/tasks.hpp>
 #include <metarec/meta.hpp>
+#include <metarec/models/mlp/melu.hpp>
 #include <metarec/models/mf/matrix_factorization.hpp>
 #include <metarec/optim/adam.hpp>
 
 #include "meta/meta_test_support.hpp"
+#include "models/tiny_data.hpp"
 
 #include <catch.hpp>
 
@@ -156,6 +158,42 @@ TEST_CASE("the same seed gives bitwise identical theta with 1 and 2 threads", "[
     CHECK((c.array() == d.array()).all());
     CHECK((a.array() != initial(cs.model(false)).array()).any());
   }
+  omp_set_num_threads(before);
+#else
+  WARN("METAREC-SKIP: built without OpenMP; the single-threaded path is trivially deterministic");
+#endif
+}
+
+TEST_CASE("Melu on its task kernel: bitwise identical theta with 1 and 2 threads",
+          "[meta][determinism][melu]") {
+#if defined(_OPENMP)
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  MeluModelOptions mo;
+  mo.embedding_dim = 3;
+  mo.hidden = {5, 4};
+  const Melu<double> melu(ds, mo);
+  Vector<double> theta0(melu.num_parameters());
+  Rng rng(4);
+  melu.initialize(theta0, rng);
+  const auto run = [&](int threads, auto algo_tag) {
+    using Algo = decltype(algo_tag);
+    omp_set_num_threads(threads);
+    Vector<double> theta = theta0;
+    TaskSampler sampler(ds, rows, TaskOptions{.support = 3, .query = 2, .meta_batch = 4}, 3);
+    Maml<Melu<double>, Algo> maml(melu, MamlOptions{.inner_steps = 3, .inner_lr = 0.05,
+                                                    .adapted = AdaptedSet::local, .epochs = 2,
+                                                    .seed = 11, .min_parallel_work = 0},
+                                  Adam<double>(AdamOptions{.lr = 0.01}));
+    (void)maml.train(theta, ds, sampler);
+    return theta;
+  };
+  const int before = omp_get_max_threads();
+  const Vector<double> a = run(1, SecondOrderMaml{}), b = run(2, SecondOrderMaml{});
+  const Vector<double> c = run(1, MetaSgd{}), d = run(2, MetaSgd{});
+  CHECK((a.array() == b.array()).all());
+  CHECK((c.array() == d.array()).all());
+  CHECK((a.array() != theta0.array()).any());
   omp_set_num_threads(before);
 #else
   WARN("METAREC-SKIP: built without OpenMP; the single-threaded path is trivially deterministic");
