@@ -2,6 +2,8 @@
 
 #include <metarec/models/mlp/deepfm.hpp>
 #include <metarec/models/mlp/wide_deep.hpp>
+#include <metarec/optim/sgd.hpp>
+#include <metarec/train/trainer.hpp>
 
 using namespace metarec;
 
@@ -84,4 +86,33 @@ TEST_CASE("DeepFm with batch normalisation: predict uses the running statistics"
   const Vector<double> t2_before = t2;
   plain.update_running_statistics(t2, batch);
   CHECK(t2 == t2_before);
+}
+
+TEST_CASE("DeepFm with batch normalisation: fit updates the running statistics after each step",
+          "[models][mlp][deepfm][batch_norm]") {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  FieldNetworkOptions o = test::small_fm(false);
+  o.batch_norm = true;
+  const DeepFm<double> m(ds, o);
+  static_assert(HasRunningStatistics<DeepFm<double>>);
+  Vector<double> theta(m.num_parameters());
+  Rng rng(5);
+  m.initialize(theta, rng);
+  Vector<double> manual = theta;
+
+  // One epoch, one batch holding every row: fit = one SGD step, then the statistics update.
+  Sgd<double> sgd({.lr = 0.1});
+  fit(m, theta, sgd, ds, rows, TrainOptions{.epochs = 1, .batch_size = rows.size(), .seed = 9});
+
+  const RatingBatch batch{&ds, rows};
+  Vector<double> g(m.num_parameters());
+  m.loss_and_gradient(manual, batch, VectorRef<double>(g));
+  manual -= 0.1 * g;
+  const auto& bn = m.mlp().batch_norms().at(0);
+  const Vector<double> stepped = manual;
+  m.update_running_statistics(manual, batch);
+  REQUIRE((manual - stepped).segment(bn.running_mean.offset, 8).norm() > 0);  // the update moves them
+  // Same θ up to summation order (fit shuffles the rows of its one batch).
+  CHECK((theta - manual).lpNorm<Eigen::Infinity>() < 1e-12);
 }

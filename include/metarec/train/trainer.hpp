@@ -130,6 +130,16 @@ concept HasSgdUpdateRows =
       } -> std::convertible_to<std::size_t>;
     };
 
+/// Optional: `void update_running_statistics(VectorRef<S> theta, const RatingBatch& batch) const`
+/// moves a model's non-trained running statistics (batch normalisation) towards the batch's
+/// statistics under θ. `fit`'s mini-batch path calls it with each batch right after that batch's
+/// optimiser step, so a model trained with `fit` predicts with statistics of its training data.
+template <class M>
+concept HasRunningStatistics =
+    requires(const M& m, Vector<typename M::Scalar>& theta, const RatingBatch& batch) {
+      m.update_running_statistics(VectorRef<typename M::Scalar>(theta), batch);
+    };
+
 namespace detail {
 
 /// Whether a callback has an `on_batch_end` hook (then `fit` calls it after every step).
@@ -324,6 +334,7 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
         if (std::isfinite(loss)) optimizer.step(theta, dense_grad);
       }
       if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
+      if constexpr (HasRunningStatistics<M>) model.update_running_statistics(VectorRef<S>(theta), batch);
       loss_sum += loss * static_cast<double>(len);
       if constexpr (sizeof...(Callbacks) > 0) {
         const BatchInfo bi{epoch, b, batches, loss};
