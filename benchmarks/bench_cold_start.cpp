@@ -23,6 +23,7 @@
 // Exits 0 with a message when ML-1M is absent.
 
 #include "../examples/cli/meta_train.hpp"
+#include "bench_common.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -41,22 +42,9 @@ using namespace metarec::cli;
 
 namespace {
 
-std::string compiler() {
-#if defined(__clang__)
-  return "clang " __clang_version__;
-#elif defined(__GNUC__)
-  return "gcc " __VERSION__;
-#else
-  return "unknown";
-#endif
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
+using metarec::bench::compiler;
+using metarec::bench::cpu_model;
+using metarec::bench::thread_cpu_seconds;
 
 /// Epochs of the global (non-meta) model (every meta-learner starts from it).
 int global_epochs(const MetaConfig& c, bool quick) { return is_mf(c.model) ? (quick ? 3 : 20) : (quick ? 1 : 2); }
@@ -229,12 +217,6 @@ void set_threads(int t) {
 #else
   (void)t;
 #endif
-}
-
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 struct Cost {

@@ -20,6 +20,7 @@
 // Exits 0 with a message when the data is absent. Single-threaded and deterministic.
 
 #include "../examples/cli/train.hpp"
+#include "bench_common.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -37,14 +38,11 @@
 
 namespace {
 
-using namespace metarec;
+using metarec::bench::compiler;
+using metarec::bench::cpu_model;
+using metarec::bench::thread_cpu_seconds;
 
-// CPU time of this thread: the machine may be shared, so throughput is measured in CPU seconds.
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
+using namespace metarec;
 
 // Figures of the original study (seed-mf protocol, test MSE on ML-1M).
 const std::map<std::string, double>& original_seed_mf() {
@@ -81,23 +79,6 @@ Split carve_validation(const Dataset& ds, const Split& s, double frac, std::uint
   out.train = std::move(part.train);
   out.valid = std::move(part.valid);
   return out;
-}
-
-std::string compiler() {
-#if defined(__clang__)
-  return "clang " __clang_version__;
-#elif defined(__GNUC__)
-  return "gcc " __VERSION__;
-#else
-  return "unknown";
-#endif
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
 }
 
 // Hand-written per-rating SGD for biased MF (the same update as fit with Sgd and batch size 1:

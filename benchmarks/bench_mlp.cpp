@@ -25,6 +25,7 @@
 // deterministic: the same seed gives the same figures.
 
 #include "../examples/cli/train.hpp"
+#include "bench_common.hpp"
 
 #include <metarec/metrics/evaluation.hpp>
 
@@ -41,6 +42,10 @@
 
 namespace {
 
+using metarec::bench::compiler;
+using metarec::bench::cpu_model;
+using metarec::bench::process_cpu_seconds;
+
 using namespace metarec;
 using namespace metarec::cli;
 
@@ -51,29 +56,6 @@ const std::map<std::string, double>& original_auc() {
                                                {"ncf-gmf", 0.7668},   {"ncf-mlp", 0.7668},
                                                {"neumf", 0.7668}};
   return m;
-}
-
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-std::string compiler() {
-#if defined(__clang__)
-  return "clang " __clang_version__;
-#elif defined(__GNUC__)
-  return "gcc " __VERSION__;
-#else
-  return "unknown";
-#endif
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
 }
 
 std::string fmt(double x, int prec = 4) {
