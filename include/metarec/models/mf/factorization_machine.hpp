@@ -34,6 +34,7 @@
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/detail/sgd_rows.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -266,17 +267,7 @@ class FactorizationMachine {
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum) const {
     Scratch sc(opt_.dims);
-    double sum = 0.0;
-    for (std::size_t b = 0; b < rows.size(); ++b) {
-      const double loss = static_cast<double>(sgd_step(theta.data(), data, rows[b], lr, sc.s));
-      if (!std::isfinite(loss)) {
-        loss_sum += sum;
-        return b;
-      }
-      sum += loss;
-    }
-    loss_sum += sum;
-    return rows.size();
+    return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) { return sgd_step(theta.data(), data, r, lr, sc.s); });
   }
 
   /// Task-local segments: the user-id feature's weight and factor of each user, once each.

@@ -40,6 +40,7 @@
 #include <metarec/core/dual.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/detail/sgd_rows.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -203,17 +204,7 @@ class MixtureMF {
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum) const {
     Scratch<S> sc(opt_);
-    double sum = 0.0;
-    for (std::size_t b = 0; b < rows.size(); ++b) {
-      const double loss = static_cast<double>(sgd_step(theta, data, rows[b], lr, sc));
-      if (!std::isfinite(loss)) {
-        loss_sum += sum;
-        return b;
-      }
-      sum += loss;
-    }
-    loss_sum += sum;
-    return rows.size();
+    return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); });
   }
 
   /// Task-local segments: each batch user's tastes, attention vectors and bias, once each.

@@ -33,6 +33,7 @@
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/detail/sgd_rows.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -228,17 +229,7 @@ class SideFeatureMF {
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum) const {
     Scratch sc(opt_.dims);
-    double sum = 0.0;
-    for (std::size_t b = 0; b < rows.size(); ++b) {
-      const double loss = static_cast<double>(sgd_step(theta.data(), data, rows[b], lr, sc.U, sc.I));
-      if (!std::isfinite(loss)) {
-        loss_sum += sum;
-        return b;
-      }
-      sum += loss;
-    }
-    loss_sum += sum;
-    return rows.size();
+    return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) { return sgd_step(theta.data(), data, r, lr, sc.U, sc.I); });
   }
 
   /// Task-local segments: the user's factors and bias (in shared mode the shared p₀ and b₀),
