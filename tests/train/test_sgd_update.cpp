@@ -7,6 +7,7 @@
 #include <metarec/models/mf/matrix_factorization.hpp>
 #include <metarec/models/mf/mixture_mf.hpp>
 #include <metarec/models/mf/side_feature_mf.hpp>
+#include <metarec/models/mf/variational_mf.hpp>
 #include <metarec/optim.hpp>
 #include <metarec/train.hpp>
 
@@ -29,6 +30,10 @@ static_assert(HasSgdUpdate<FactorizationMachine<float>> && HasSgdUpdate<SideFeat
 static_assert(HasSgdUpdateRows<MatrixFactorization<float>> && HasSgdUpdateRows<FactorizationMachine<double>> &&
               HasSgdUpdateRows<SideFeatureMF<float>> && HasSgdUpdateRows<MixtureMF<float>>);
 static_assert(!HasSgdUpdate<int>);
+// Variational MF draws its noise from the batch seed: the seeded form only (the unseeded one would
+// let fit use noise the generic path does not draw).
+static_assert(HasSeededSgdUpdateRows<VariationalMF<float>> && HasSeededSgdUpdateRows<VariationalMF<double>>);
+static_assert(!HasSgdUpdate<VariationalMF<float>> && !HasSeededSgdUpdate<MatrixFactorization<float>>);
 
 namespace {
 
@@ -311,4 +316,86 @@ TEST_CASE("sgd_update (FM): a non-finite loss leaves theta unchanged", "[train][
   const Vector<float> before = theta;
   REQUIRE_FALSE(std::isfinite(fm.sgd_update(theta, ds, 0, 0.01f)));
   REQUIRE(std::memcmp(theta.data(), before.data(), sizeof(float) * static_cast<std::size_t>(theta.size())) == 0);
+}
+
+namespace {
+
+// Variational MF: stack scratch (dims <= 64, samples <= 4) and heap scratch (dims 70, 5 samples),
+// the shared-user mode, and β = 0.
+template <class S, class F>
+void for_each_variational(const Dataset& ds, F&& f) {
+  const double mean = ds.mean_rating();
+  for (const int dims : {1, 8, 70}) {
+    CAPTURE(dims);
+    f(VariationalMF<S>(ds.num_users(), ds.num_items(), {.dims = dims, .global_mean = mean}));
+  }
+  f(VariationalMF<S>(ds.num_users(), ds.num_items(), {.dims = 6, .samples = 3, .kl_weight = 0.05, .global_mean = mean}));
+  f(VariationalMF<S>(ds.num_users(), ds.num_items(), {.dims = 5, .samples = 5, .global_mean = mean}));
+  f(VariationalMF<S>(ds.num_users(), ds.num_items(), {.dims = 4, .kl_weight = 0.0, .global_mean = mean, .shared_user = true}));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("sgd_update (variational MF): one rating with a seed equals loss_and_gradient + Sgd::step",
+                   "[train][sgd_update]", float, double) {
+  using S = TestType;
+  const Dataset ds = test::tiny_dataset();
+  for_each_variational<S>(ds, [&](const auto& model) {
+    Vector<S> generic(model.num_parameters());
+    Rng rng(3);
+    model.initialize(generic, rng);
+    const Vector<S> start = generic;
+    Vector<S> fused = generic;
+    SparseGradient<S> g(model.num_parameters());
+    Sgd<S> opt{SgdOptions{.lr = 0.05}};
+    opt.reset(model.num_parameters());
+    for (std::size_t r = 0; r < ds.num_ratings(); ++r) {
+      const RowIndex row = static_cast<RowIndex>(r);
+      const std::uint64_t seed = derive_seed(17, r);
+      const RatingBatch batch{&ds, std::span<const RowIndex>(&row, 1), seed};
+      g.clear();
+      const S generic_loss = model.loss_and_gradient(generic, batch, g);
+      opt.step(generic, g);
+      const S fused_loss = model.sgd_update(fused, ds, row, static_cast<S>(opt.lr()), seed);
+      CAPTURE(r);
+      REQUIRE(fused_loss == generic_loss);
+      REQUIRE(same_vectors(fused, generic));
+    }
+    REQUIRE((fused - start).cwiseAbs().maxCoeff() > S(1e-3));
+    // The noise depends on the seed: another seed gives another step.
+    Vector<S> other = start, again = start;
+    (void)model.sgd_update(other, ds, 0, S(0.05), 1);
+    (void)model.sgd_update(again, ds, 0, S(0.05), 2);
+    REQUIRE_FALSE(same_vectors(other, again));
+  });
+}
+
+TEMPLATE_TEST_CASE("fit (variational MF): two epochs through the fused paths equal the generic path",
+                   "[train][sgd_update]", float, double) {
+  using S = TestType;
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = rows_of(ds);
+  for_each_variational<S>(ds, [&](const auto& model) {
+    Vector<S> a(model.num_parameters());
+    Rng rng(5);
+    model.initialize(a, rng);
+    const Vector<S> start = a;
+    Vector<S> b = a, c = a;
+    Sgd<S> oa{SgdOptions{.lr = 0.02}}, ob{SgdOptions{.lr = 0.02}}, oc{SgdOptions{.lr = 0.02}};
+    TrainOptions o{.epochs = 2, .batch_size = 1, .seed = 8};
+    PathRecorder rc;  // has on_batch_end: per-row sgd_update calls instead of sgd_update_rows
+    const TrainResult ra = fit(model, a, oa, ds, rows, o);
+    const TrainResult rc_res = fit(model, c, oc, ds, rows, o, NoValidation{}, rc);
+    o.fused = false;
+    PathRecorder rb;
+    const TrainResult rb_res = fit(model, b, ob, ds, rows, o, NoValidation{}, rb);
+    REQUIRE(rc.fused);
+    REQUIRE(!rb.fused);
+    REQUIRE(same_vectors(a, b));
+    REQUIRE(same_vectors(c, b));
+    REQUIRE(rc.losses == rb.losses);
+    REQUIRE(ra.final_train_loss == rb_res.final_train_loss);
+    REQUIRE(rc_res.final_train_loss == rb_res.final_train_loss);
+    REQUIRE((a - start).cwiseAbs().maxCoeff() > S(1e-3));
+  });
 }

@@ -148,6 +148,22 @@ concept HasSgdUpdate =
       } -> std::convertible_to<detail::scalar_t<M>>;
     };
 
+/// Optional, for stochastic models (noise drawn from the batch seed): a fused per-rating plain-SGD
+/// step `S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr, std::uint64_t
+/// seed) const` for the one-row batch {&data, {row}, seed}.
+///
+/// requires and ensures: as `HasSgdUpdate`, with ℓ = loss(θ, {&data, {row}, seed}) and the
+/// gradient of that batch (the same noise). `fit` passes the seed its generic path would give the
+/// batch (`BatchSeeds`, core/batch.hpp). A model has this or `HasSgdUpdate`, not both.
+template <class M>
+concept HasSeededSgdUpdate =
+    Model<M> && requires(const M& m, Vector<detail::scalar_t<M>>& theta, const Dataset& data,
+                         RowIndex row, detail::scalar_t<M> lr, std::uint64_t seed) {
+      {
+        m.sgd_update(VectorRef<detail::scalar_t<M>>(theta), data, row, lr, seed)
+      } -> std::convertible_to<detail::scalar_t<M>>;
+    };
+
 /// Optional with `HasSgdUpdate`: `void sgd_prefetch(const VectorRef<S>& theta, const Dataset&
 /// data, RowIndex row) const noexcept` issues cache prefetches for the parameters `row` will touch;
 /// reads only `data` (θ's address, never its values) and has no effect on results. `fit` calls it a

@@ -18,7 +18,9 @@
 /// `on_batch_end` and the model has `sgd_update_rows` (`HasSgdUpdateRows`), the whole epoch is one
 /// call of it instead (the model's loop, with its dims dispatch hoisted). The model computes the same
 /// arithmetic as the generic path, so θ is the same (bit for bit unless the compiler contracts
-/// into FMAs). The optimiser is only read (its lr): its step count is not advanced.
+/// into FMAs). The optimiser is only read (its lr): its step count is not advanced. Stochastic
+/// models take the batch's noise seed instead (`HasSeededSgdUpdate`, `HasSeededSgdUpdateRows`):
+/// row b of epoch e gets derive_seed(seed, e, b), the seed of its one-row batch on the generic path.
 ///
 /// After each epoch the validation callable (if any) is evaluated on θ; with `patience > 0`,
 /// training stops after `patience` epochs without an improvement larger than `min_delta`, and with
@@ -130,6 +132,19 @@ concept HasSgdUpdateRows =
       } -> std::convertible_to<std::size_t>;
     };
 
+/// Optional with `HasSeededSgdUpdate`: `std::size_t sgd_update_rows(VectorRef<S> theta, const
+/// Dataset& data, std::span<const RowIndex> rows, S lr, double& loss_sum, const BatchSeeds& seeds)
+/// const`: as `HasSgdUpdateRows`, row b with noise seed `seeds(b)`.
+template <class M>
+concept HasSeededSgdUpdateRows =
+    HasSeededSgdUpdate<M> &&
+    requires(const M& m, Vector<typename M::Scalar>& theta, const Dataset& data,
+             std::span<const RowIndex> rows, typename M::Scalar lr, double& sum, const BatchSeeds& seeds) {
+      {
+        m.sgd_update_rows(VectorRef<typename M::Scalar>(theta), data, rows, lr, sum, seeds)
+      } -> std::convertible_to<std::size_t>;
+    };
+
 /// Optional: `void update_running_statistics(VectorRef<S> theta, const RatingBatch& batch) const`
 /// moves a model's non-trained running statistics (batch normalisation) towards the batch's
 /// statistics under θ. `fit`'s mini-batch path calls it with each batch right after that batch's
@@ -222,7 +237,8 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       throw std::invalid_argument("fit: training row " + std::to_string(r) + " is outside the data set (" +
                                   std::to_string(data.num_ratings()) + " ratings)");
 
-  constexpr bool fused_capable = HasSgdUpdate<M> && std::same_as<std::remove_cvref_t<O>, Sgd<S>>;
+  constexpr bool fused_capable = (HasSgdUpdate<M> || HasSeededSgdUpdate<M>) &&
+                                 std::same_as<std::remove_cvref_t<O>, Sgd<S>>;
   bool use_fused = false;
   if constexpr (fused_capable)
     use_fused = options.fused && options.batch_size == 1 && optimizer.options().momentum == 0.0 &&
@@ -278,14 +294,27 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       if (use_fused) {
         const S lr = static_cast<S>(optimizer.lr());  // as Sgd::step converts it
         const VectorRef<S> tref(theta);
+        [[maybe_unused]] const BatchSeeds seeds{options.seed, static_cast<std::uint64_t>(epoch)};
+        // row `row` at position b of the epoch (its one-row batch's seed for stochastic models)
+        auto update_one = [&](RowIndex row, std::size_t b) {
+          if constexpr (HasSgdUpdate<M>)
+            return model.sgd_update(tref, data, row, lr);
+          else
+            return model.sgd_update(tref, data, row, lr, seeds(b));
+        };
         constexpr bool per_row_hooks =
             (detail::HasBatchEndHook<std::remove_cvref_t<Callbacks>> || ... || false);
-        if constexpr (HasSgdUpdateRows<M> && !per_row_hooks) {
-          const std::size_t done =
-              model.sgd_update_rows(tref, data, std::span<const RowIndex>(order), lr, loss_sum);
+        constexpr bool whole_epoch = HasSgdUpdate<M> ? HasSgdUpdateRows<M> : HasSeededSgdUpdateRows<M>;
+        if constexpr (whole_epoch && !per_row_hooks) {
+          const std::span<const RowIndex> all(order);
+          std::size_t done;
+          if constexpr (HasSgdUpdate<M>)
+            done = model.sgd_update_rows(tref, data, all, lr, loss_sum);
+          else
+            done = model.sgd_update_rows(tref, data, all, lr, loss_sum, seeds);
           if (done < rows) {
             // the failing row's loss, as the model reports it (θ is not updated by it)
-            const double loss = static_cast<double>(model.sgd_update(tref, data, order[done], lr));
+            const double loss = static_cast<double>(update_one(order[done], done));
             detail::throw_diverged(loss, epoch, done, batches, optimizer.lr());
           }
         } else {
@@ -297,7 +326,7 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
               if (b + 2 * d < rows) detail::prefetch_row_data(data, ord[b + 2 * d]);
               if (b + d < rows) model.sgd_prefetch(tref, data, ord[b + d]);
             }
-            const double loss = static_cast<double>(model.sgd_update(tref, data, ord[b], lr));
+            const double loss = static_cast<double>(update_one(ord[b], b));
             if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
             loss_sum += loss;
             if constexpr (sizeof...(Callbacks) > 0) {

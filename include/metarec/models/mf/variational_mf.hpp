@@ -44,9 +44,12 @@
 #include <metarec/core/dual.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/detail/sgd_rows.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -161,7 +164,7 @@ class VariationalMF {
     Scratch<S> sc(opt_);
     double total = 0.0;
     for (const RowIndex r : batch.rows) {
-      draw_noise(batch, r, sc);
+      draw_noise(batch.seed, r, sc);
       const auto [u, i] = ids(batch, r);
       total += static_cast<double>(row_loss(view(theta, u, i), rating(batch, r), sc));
     }
@@ -228,6 +231,42 @@ class VariationalMF {
            col(theta, Mu_, u).dot(col(theta, Mi_, i));
   }
 
+  /// Fused plain-SGD step on one rating whose one-row batch has noise seed `seed`
+  /// (`HasSeededSgdUpdate`, docs/model_concept.md; `fit` passes the seed its generic path gives that
+  /// batch): the loss of the one-row batch {&data, {row}, seed} and, when it is finite,
+  /// θ ← θ − lr·∇ on the user's and the item's mean, ρ and bias, in place, with exactly the
+  /// arithmetic of `loss_and_gradient` + `Sgd::step` (the same ε from Rng(derive_seed(seed, row)),
+  /// so the same θ bit for bit without FMA contraction). No gradient buffer; no allocation up to
+  /// kStackDims dims and kStackSamples samples. No checks (innermost loop): θ must have
+  /// num_parameters() entries and `data` this model's users and items.
+  S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr, std::uint64_t seed) const {
+    if (opt_.dims <= kStackDims && opt_.samples <= kStackSamples) {
+      Scratch<S, kStackDims, kStackSamples> sc(opt_);
+      return sgd_step(theta.data(), data, row, lr, seed, sc);
+    }
+    Scratch<S> sc(opt_);
+    return sgd_step(theta.data(), data, row, lr, seed, sc);
+  }
+
+  /// `sgd_update` over `rows` in order, row b with noise seed `seeds(b)` (`HasSeededSgdUpdateRows`,
+  /// trainer.hpp): one scratch for the whole run; adds each loss to `loss_sum`; stops at the first
+  /// non-finite loss (that row not applied) and returns its position, else rows.size().
+  std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
+                              S lr, double& loss_sum, const BatchSeeds& seeds) const {
+    auto run = [&](auto& sc) {
+      std::size_t b = 0;
+      return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) {
+        return sgd_step(theta.data(), data, r, lr, seeds(b++), sc);
+      });
+    };
+    if (opt_.dims <= kStackDims && opt_.samples <= kStackSamples) {
+      Scratch<S, kStackDims, kStackSamples> sc(opt_);
+      return run(sc);
+    }
+    Scratch<S> sc(opt_);
+    return run(sc);
+  }
+
   /// Task-local segments: each batch user's mean, ρ and bias, once each.
   void local_segments(const Batch& batch, std::vector<Segment>& out) const {
     const std::size_t first = out.size();
@@ -254,16 +293,22 @@ class VariationalMF {
     T bu, bi;
   };
 
-  // Per-call scratch, reused for every row: the noise (dims × samples, user and item), σ, z and
-  // the row gradient.
-  template <class T>
+  // Per-call scratch, reused for every row: the noise (dims × samples, user and item), σ,
+  // sigmoid(ρ), z and the row gradient. MaxD/MaxS > 0: Eigen's fixed-capacity storage (on the
+  // stack, no allocation; dims <= MaxD and samples <= MaxS); Dynamic: heap.
+  static constexpr int kStackDims = 64;
+  static constexpr int kStackSamples = 4;
+  template <class T, int MaxD = Eigen::Dynamic, int MaxS = Eigen::Dynamic>
   struct Scratch {
+    using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1, 0, MaxD, 1>;
+    using Eps = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, 0, MaxD, MaxS>;
     explicit Scratch(const Options& o)
         : eps_u(o.dims, o.samples), eps_i(o.dims, o.samples), sig_u(o.dims), sig_i(o.dims),
-          zu(o.dims), zi(o.dims), g_mu(o.dims), g_rho_u(o.dims), g_mi(o.dims), g_rho_i(o.dims) {}
-    Matrix<S> eps_u, eps_i;
-    Vector<T> sig_u, sig_i, zu, zi;
-    Vector<T> g_mu, g_rho_u, g_mi, g_rho_i;
+          sg_u(o.dims), sg_i(o.dims), zu(o.dims), zi(o.dims), g_mu(o.dims), g_rho_u(o.dims),
+          g_mi(o.dims), g_rho_i(o.dims) {}
+    Eps eps_u, eps_i;
+    Vec sig_u, sig_i, sg_u, sg_i, zu, zi;
+    Vec g_mu, g_rho_u, g_mi, g_rho_i;
     T g_bu = T(0), g_bi = T(0);
   };
 
@@ -299,10 +344,10 @@ class VariationalMF {
   }
 
   // ε for one rating: per sample, dims normals for the user then dims for the item, from
-  // Rng(derive_seed(batch.seed, row)). A function of (seed, row) only.
-  template <class T>
-  void draw_noise(const Batch& batch, RowIndex r, Scratch<T>& sc) const {
-    Rng rng(derive_seed(batch.seed, r));
+  // Rng(derive_seed(batch seed, row)). A function of (seed, row) only.
+  template <class Sc>
+  void draw_noise(std::uint64_t seed, RowIndex r, Sc& sc) const {
+    Rng rng(derive_seed(seed, r));
     for (Eigen::Index s = 0; s < opt_.samples; ++s) {
       for (Eigen::Index j = 0; j < opt_.dims; ++j) sc.eps_u(j, s) = static_cast<S>(rng.normal());
       for (Eigen::Index j = 0; j < opt_.dims; ++j) sc.eps_i(j, s) = static_cast<S>(rng.normal());
@@ -323,8 +368,34 @@ class VariationalMF {
     return total;
   }
 
-  template <class T>
-  [[nodiscard]] T row_loss(const RowView<T>& in, T r, Scratch<T>& sc) const {
+  // KL of one posterior from its means and σ = softplus(ρ) already computed: the same terms in
+  // the same order as `kl`, so the same value bit for bit.
+  template <class T, class V>
+  [[nodiscard]] T kl_of_sigma(const CVec<T>& m, const V& sig) const {
+    using std::log;
+    const S sp = static_cast<S>(opt_.prior_std);
+    const S inv2 = S(1) / (S(2) * sp * sp);
+    T total = T(0);
+    for (Eigen::Index j = 0; j < m.size(); ++j)
+      total += T(std::log(sp)) - log(sig[j]) + (sig[j] * sig[j] + m[j] * m[j]) * T(inv2) - T(S(0.5));
+    return total;
+  }
+
+  // softplus(x) and sigmoid(x) with one e^{−|x|} between them: the values of core/dual.hpp's
+  // `softplus` and `sigmoid`, bit for bit (sigmoid's e^{−x} for x >= 0 and e^{x} for x < 0 are
+  // both e^{−|x|}).
+  static void softplus_sigmoid(S x, S& sp, S& sg) noexcept {
+    const S e = std::exp(-std::abs(x));
+    sp = (x > S(0) ? x : S(0)) + std::log1p(e);
+    sg = x >= S(0) ? S(1) / (S(1) + e) : e / (S(1) + e);
+  }
+  static void softplus_sigmoid(const Dual<S>& x, Dual<S>& sp, Dual<S>& sg) noexcept {
+    sp = softplus(x);
+    sg = sigmoid(x);
+  }
+
+  template <class T, class Sc>
+  [[nodiscard]] T row_loss(const RowView<T>& in, T r, Sc& sc) const {
     T sq = T(0);
     for (Eigen::Index j = 0; j < opt_.dims; ++j) {
       sc.sig_u[j] = softplus(in.rho_u[j]);
@@ -350,15 +421,15 @@ class VariationalMF {
   //   ∂/∂ρ_u  = [Σ_s c_s z_i ⊙ ε_u,s + β (σ_u / s_p² − 1/σ_u)] ⊙ sigmoid(ρ_u)
   //   ∂/∂b_u  = Σ_s c_s + 2 λ_b b_u,      with c_s = 2 e_s / S
   // and symmetrically for the item.
-  template <class T>
-  T row_gradient(const RowView<T>& in, T r, Scratch<T>& sc) const {
+  template <class T, class Sc>
+  T row_gradient(const RowView<T>& in, T r, Sc& sc) const {
     const Eigen::Index d = opt_.dims;
     const S inv_s = S(1) / static_cast<S>(opt_.samples);
     const S beta = static_cast<S>(opt_.kl_weight);
     const S inv_sp2 = S(1) / static_cast<S>(opt_.prior_std * opt_.prior_std);
     for (Eigen::Index j = 0; j < d; ++j) {
-      sc.sig_u[j] = softplus(in.rho_u[j]);
-      sc.sig_i[j] = softplus(in.rho_i[j]);
+      softplus_sigmoid(in.rho_u[j], sc.sig_u[j], sc.sg_u[j]);
+      softplus_sigmoid(in.rho_i[j], sc.sig_i[j], sc.sg_i[j]);
     }
     // KL parts: ∂KL/∂m = m / s_p²; ∂KL/∂σ = σ / s_p² − 1/σ (the sigmoid factor comes last).
     sc.g_mu = T(beta * inv_sp2) * in.mu;
@@ -386,13 +457,13 @@ class VariationalMF {
       }
     }
     for (Eigen::Index j = 0; j < d; ++j) {
-      sc.g_rho_u[j] *= sigmoid(in.rho_u[j]);
-      sc.g_rho_i[j] *= sigmoid(in.rho_i[j]);
+      sc.g_rho_u[j] *= sc.sg_u[j];
+      sc.g_rho_i[j] *= sc.sg_i[j];
     }
     const T breg2 = T(static_cast<S>(2 * opt_.bias_reg));
     sc.g_bu = c_sum + breg2 * in.bu;
     sc.g_bi = c_sum + breg2 * in.bi;
-    return sq * T(inv_s) + T(beta) * (kl(in.mu, in.rho_u) + kl(in.mi, in.rho_i)) +
+    return sq * T(inv_s) + T(beta) * (kl_of_sigma(in.mu, sc.sig_u) + kl_of_sigma(in.mi, sc.sig_i)) +
            T(static_cast<S>(opt_.bias_reg)) * (in.bu * in.bu + in.bi * in.bi);
   }
 
@@ -403,8 +474,8 @@ class VariationalMF {
       seg[j] += scale * (Tangent ? tangent_of(g[j]) : value_of(g[j]));
   }
 
-  template <bool Tangent, class T, class Sink>
-  void scatter(const Scratch<T>& sc, std::uint32_t u, std::uint32_t i, S scale, Sink& g) const {
+  template <bool Tangent, class Sc, class Sink>
+  void scatter(const Sc& sc, std::uint32_t u, std::uint32_t i, S scale, Sink& g) const {
     add_scaled<Tangent>(g.segment(Mu_.column(u)), sc.g_mu, scale);
     add_scaled<Tangent>(g.segment(Ru_.column(u)), sc.g_rho_u, scale);
     add_scaled<Tangent>(g.segment(Mi_.column(i)), sc.g_mi, scale);
@@ -420,12 +491,35 @@ class VariationalMF {
     Scratch<S> sc(opt_);
     double total = 0.0;
     for (const RowIndex r : batch.rows) {
-      draw_noise(batch, r, sc);
+      draw_noise(batch.seed, r, sc);
       const auto [u, i] = ids(batch, r);
       total += static_cast<double>(row_gradient(view(theta, u, i), rating(batch, r), sc));
       scatter<false>(sc, u, i, scale, g);
     }
     return static_cast<S>(total / static_cast<double>(batch.size()));
+  }
+
+  // One fused SGD step (see sgd_update): gradient_into's arithmetic for a one-row batch
+  // (scale 1/|B| = 1; a fresh sparse-gradient segment is 0 + g) and Sgd::step's θ ← θ − lr·g.
+  template <class Sc>
+  S sgd_step(S* t, const Dataset& data, RowIndex r, S lr, std::uint64_t seed, Sc& sc) const {
+    draw_noise(seed, r, sc);
+    const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
+    const ConstVectorRef<S> x(Eigen::Map<const Vector<S>>(t, layout_.size()));
+    const S loss = row_gradient(view(x, u, i), static_cast<S>(data.rating(r)), sc);
+    if (!std::isfinite(loss)) return loss;
+    const S one = S(1) / S(1);
+    auto step = [&](const Segment& s, const auto& g) {
+      S* w = t + s.offset;
+      for (Eigen::Index j = 0; j < s.size; ++j) w[j] -= lr * (S(0) + one * g[j]);
+    };
+    step(Mu_.column(u), sc.g_mu);
+    step(Ru_.column(u), sc.g_rho_u);
+    step(Mi_.column(i), sc.g_mi);
+    step(Ri_.column(i), sc.g_rho_i);
+    t[bu_.offset + u] -= lr * (S(0) + one * sc.g_bu);
+    t[bi_.offset + i] -= lr * (S(0) + one * sc.g_bi);
+    return loss;  // gradient_into's static_cast<S>(double(loss) / 1): the same value
   }
 
   static void lift(const ConstVectorRef<S>& theta, const ConstVectorRef<S>& v, const Segment& s,
@@ -444,7 +538,7 @@ class VariationalMF {
     DualInputs x(opt_);
     const Eigen::Index d = opt_.dims;
     for (const RowIndex r : batch.rows) {
-      draw_noise(batch, r, sc);
+      draw_noise(batch.seed, r, sc);
       const auto [u, i] = ids(batch, r);
       lift(theta, v, Mu_.column(u), x.mu);
       lift(theta, v, Ru_.column(u), x.rho_u);
