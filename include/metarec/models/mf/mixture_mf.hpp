@@ -191,9 +191,14 @@ class MixtureMF {
   /// Fused plain-SGD step on one rating (`HasSgdUpdate`, docs/model_concept.md): the one-row
   /// loss and, when it is finite, θ ← θ − lr·∇ on the user's tastes, attention vectors and bias
   /// and the item's factors and bias, in place, with exactly the arithmetic of
-  /// `loss_and_gradient` + `Sgd::step` (same θ bit for bit). No gradient buffer; the scratch is
-  /// allocated per call here and once per run in `sgd_update_rows`. No checks (innermost loop).
+  /// `loss_and_gradient` + `Sgd::step` (same θ bit for bit). No gradient buffer; no allocation up
+  /// to kStackDims dims and kStackTastes tastes (beyond, the scratch is allocated per call here and
+  /// once per run in `sgd_update_rows`). No checks (innermost loop).
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
+    if (stack_scratch()) {
+      Scratch<S, kStackDims, kStackTastes> sc(opt_);
+      return sgd_step(theta, data, row, lr, sc);
+    }
     Scratch<S> sc(opt_);
     return sgd_step(theta, data, row, lr, sc);
   }
@@ -203,8 +208,15 @@ class MixtureMF {
   /// (that row not applied) and returns its position, else rows.size().
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum) const {
+    auto run = [&](auto& sc) {
+      return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); });
+    };
+    if (stack_scratch()) {
+      Scratch<S, kStackDims, kStackTastes> sc(opt_);
+      return run(sc);
+    }
     Scratch<S> sc(opt_);
-    return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); });
+    return run(sc);
   }
 
   /// Task-local segments: each batch user's tastes, attention vectors and bias, once each.
@@ -256,15 +268,21 @@ class MixtureMF {
     T bi;
   };
 
-  // Per-call scratch (allocated once per call, reused for every row).
-  template <class T>
+  // Per-call scratch, reused for every row. MaxD/MaxK > 0: Eigen's fixed-capacity storage (on
+  // the stack, no allocation; dims <= MaxD, tastes <= MaxK); Dynamic: allocated once per call.
+  static constexpr int kStackDims = 64;
+  static constexpr int kStackTastes = 8;
+  [[nodiscard]] bool stack_scratch() const noexcept {
+    return opt_.dims <= kStackDims && opt_.tastes <= kStackTastes;
+  }
+  template <class T, int MaxD = Eigen::Dynamic, int MaxK = Eigen::Dynamic>
   struct Scratch {
     explicit Scratch(const Options& o)
         : alpha(o.tastes), taste_score(o.tastes), g_tastes(o.dims, o.tastes),
           g_attention(o.dims, o.tastes), g_q(o.dims) {}
-    Vector<T> alpha, taste_score;
-    Matrix<T> g_tastes, g_attention;
-    Vector<T> g_q;
+    Eigen::Matrix<T, Eigen::Dynamic, 1, 0, MaxK, 1> alpha, taste_score;
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, 0, MaxD, MaxK> g_tastes, g_attention;
+    Eigen::Matrix<T, Eigen::Dynamic, 1, 0, MaxD, 1> g_q;
     T g_bu = T(0), g_bi = T(0);
   };
 
@@ -306,8 +324,8 @@ class MixtureMF {
   }
 
   // r̂; leaves α and s in the scratch. Stable softmax: the max score is subtracted.
-  template <class T>
-  [[nodiscard]] T forward(const RowView<T>& in, Scratch<T>& sc) const {
+  template <class T, class Sc>
+  [[nodiscard]] T forward(const RowView<T>& in, Sc& sc) const {
     const Eigen::Index K = opt_.tastes;
     T top = T(0);
     for (Eigen::Index k = 0; k < K; ++k) {
@@ -336,16 +354,16 @@ class MixtureMF {
            T(static_cast<S>(opt_.bias_reg)) * (in.bu * in.bu + in.bi * in.bi);
   }
 
-  template <class T>
-  [[nodiscard]] T row_loss(const RowView<T>& in, T rating, Scratch<T>& sc) const {
+  template <class T, class Sc>
+  [[nodiscard]] T row_loss(const RowView<T>& in, T rating, Sc& sc) const {
     const T e = forward(in, sc) - rating;
     return e * e + penalty(in);
   }
 
   // The gradient of one rating's loss (unscaled) into the scratch; returns that loss. Templated on
   // T: S for the gradient, Dual<S> for the HVP (the tangents of the result are H_row · v).
-  template <class T>
-  T row_gradient(const RowView<T>& in, T rating, Scratch<T>& sc) const {
+  template <class T, class Sc>
+  T row_gradient(const RowView<T>& in, T rating, Sc& sc) const {
     const Eigen::Index K = opt_.tastes;
     const T e = forward(in, sc) - rating;
     const T c = T(2) * e;
@@ -374,8 +392,8 @@ class MixtureMF {
       seg[j] += scale * (Tangent ? tangent_of(p[j]) : value_of(p[j]));
   }
 
-  template <bool Tangent, class T, class Sink>
-  void scatter(const Scratch<T>& sc, std::uint32_t u, std::uint32_t i, S scale, Sink& g) const {
+  template <bool Tangent, class Sc, class Sink>
+  void scatter(const Sc& sc, std::uint32_t u, std::uint32_t i, S scale, Sink& g) const {
     add_scaled<Tangent>(g.segment(user_segment(Tu_, u)), sc.g_tastes, scale);
     add_scaled<Tangent>(g.segment(user_segment(Au_, u)), sc.g_attention, scale);
     add_scaled<Tangent>(g.segment(Q_.column(i)), sc.g_q, scale);
@@ -400,7 +418,8 @@ class MixtureMF {
 
   // One fused step: row_gradient from the old θ, then θ_seg ← θ_seg − lr·g (gradient_into scales
   // by 1/|B| = 1, exactly).
-  S sgd_step(VectorRef<S> theta, const Dataset& data, RowIndex r, S lr, Scratch<S>& sc) const {
+  template <class Sc>
+  S sgd_step(VectorRef<S> theta, const Dataset& data, RowIndex r, S lr, Sc& sc) const {
     const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
     const S loss = row_gradient(view(theta, u, i), static_cast<S>(data.rating(r)), sc);
     if (!std::isfinite(loss)) return loss;
