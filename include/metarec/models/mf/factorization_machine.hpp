@@ -44,6 +44,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace metarec {
@@ -258,7 +259,7 @@ class FactorizationMachine {
   /// this model's schema (`fit` checks θ; the schema is the caller's duty).
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
     Scratch sc(opt_.dims);
-    return sgd_step(theta.data(), data, row, lr, sc.s);
+    return with_dims([&](auto kc) { return sgd_step<decltype(kc)::value>(theta.data(), data, row, lr, sc.s); });
   }
 
   /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
@@ -267,7 +268,17 @@ class FactorizationMachine {
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum) const {
     Scratch sc(opt_.dims);
-    return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) { return sgd_step(theta.data(), data, r, lr, sc.s); });
+    auto hint = [&](RowIndex r) {  // the weights and factors of row r's active features (cache hint)
+      for_each_feature(data, r, [&](Eigen::Index j, S) {
+        detail::prefetch_lines(theta.data() + V_.column(j).offset, V_.rows);
+        detail::prefetch_line(theta.data() + w_.offset + j);
+      });
+    };
+    return with_dims([&](auto kc) {  // the dims dispatch once per run
+      return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
+        return sgd_step<decltype(kc)::value>(theta.data(), data, r, lr, sc.s);
+      }, hint);
+    });
   }
 
   /// Task-local segments: the user-id feature's weight and factor of each user, once each.
@@ -373,11 +384,29 @@ class FactorizationMachine {
     Scratch& operator=(const Scratch&) = delete;
   };
 
-  // One fused SGD step (see sgd_update) with scratch s of dims entries.
+  // Calls f(std::integral_constant<int, K>) with K = dims for the common sizes (fixed-size Eigen
+  // maps: unrolled, no runtime alignment peeling) and K = Dynamic otherwise. The reductions of
+  // ŷ (‖v_j‖², ‖s‖²) go through forward_k with this K in every path (loss, gradient, HVP, fused
+  // step, prediction), so they all round the same way.
+  template <class F>
+  decltype(auto) with_dims(F&& f) const {
+    switch (opt_.dims) {
+      case 8: return f(std::integral_constant<int, 8>{});
+      case 16: return f(std::integral_constant<int, 16>{});
+      case 32: return f(std::integral_constant<int, 32>{});
+      case 64: return f(std::integral_constant<int, 64>{});
+      case 128: return f(std::integral_constant<int, 128>{});
+      default: return f(std::integral_constant<int, Eigen::Dynamic>{});
+    }
+  }
+  template <int K>
+  using VecK = Eigen::Matrix<S, K, 1>;
+
+  // One fused SGD step (see sgd_update) with scratch s of dims entries; K as with_dims.
+  template <int K>
   S sgd_step(S* t, const Dataset& d, RowIndex r, S lr, S* s) const {
-    const ConstVectorRef<S> x0(Eigen::Map<const Vector<S>>(t, layout_.size()));
     double pen = 0.0;
-    const S e = forward(x0, d, r, s, &pen) - static_cast<S>(d.rating(r));
+    const S e = forward_k<K>(t, d, r, s, &pen) - static_cast<S>(d.rating(r));
     const double loss = sq(e) + pen;
     if (!std::isfinite(loss)) return static_cast<S>(loss);
     // gradient_into's arithmetic with |B| = 1, then Sgd::step's θ ← θ − lr·g, entry by entry
@@ -391,8 +420,8 @@ class FactorizationMachine {
       *w = *w - lr * (se * x + wreg * *w);
       S* v = t + V_.offset + j * k;
       const S a = se * x, b = vreg - se * x * x;
-      Eigen::Map<Vector<S>> vv(v, k);  // Eigen-vectorised, per entry
-      vv = vv - lr * (a * Eigen::Map<const Vector<S>>(s, k) + b * vv);
+      Eigen::Map<VecK<K>> vv(v, k);  // Eigen-vectorised, per entry
+      vv = vv - lr * (a * Eigen::Map<const VecK<K>>(s, k) + b * vv);
     });
     return static_cast<S>(loss);
   }
@@ -400,11 +429,15 @@ class FactorizationMachine {
   /// ŷ of row r; fills s = Σ x_j v_j; adds the row's penalty to *pen when pen is not null.
   S forward(const ConstVectorRef<S>& t, const Dataset& d, RowIndex r, S* s_buf,
             double* pen) const {
-    Eigen::Map<Vector<S>> s(s_buf, opt_.dims);
+    return with_dims([&](auto kc) { return forward_k<decltype(kc)::value>(t.data(), d, r, s_buf, pen); });
+  }
+  template <int K>
+  S forward_k(const S* t, const Dataset& d, RowIndex r, S* s_buf, double* pen) const {
+    Eigen::Map<VecK<K>> s(s_buf, opt_.dims);
     s.setZero();
     S lin = t[w0_.offset], self = S(0);
     for_each_feature(d, r, [&](Eigen::Index j, S x) {
-      const auto v = col(t, V_, j);
+      const Eigen::Map<const VecK<K>> v(t + V_.offset + j * V_.rows, opt_.dims);
       const S vv = v.squaredNorm();
       s.noalias() += x * v;
       lin += x * t[w_.offset + j];

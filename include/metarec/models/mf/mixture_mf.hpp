@@ -208,8 +208,15 @@ class MixtureMF {
   /// (that row not applied) and returns its position, else rows.size().
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum) const {
+    auto hint = [&](RowIndex r) {  // the parameters row r touches (cache hint)
+      const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
+      for (const Segment& s : {user_segment(Tu_, u), user_segment(Au_, u), Q_.column(i)})
+        detail::prefetch_lines(theta.data() + s.offset, s.size);
+      detail::prefetch_line(theta.data() + bu_.offset + u);
+      detail::prefetch_line(theta.data() + bi_.offset + i);
+    };
     auto run = [&](auto& sc) {
-      return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); });
+      return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); }, hint);
     };
     if (stack_scratch()) {
       Scratch<S, kStackDims, kStackTastes> sc(opt_);

@@ -41,6 +41,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -220,7 +221,9 @@ class SideFeatureMF {
   /// is the caller's duty).
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
     Scratch sc(opt_.dims);
-    return sgd_step(theta.data(), data, row, lr, sc.U, sc.I);
+    return with_dims([&](auto kc) {
+      return sgd_step<decltype(kc)::value>(theta.data(), data, row, lr, sc.U, sc.I);
+    });
   }
 
   /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
@@ -229,7 +232,18 @@ class SideFeatureMF {
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum) const {
     Scratch sc(opt_.dims);
-    return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) { return sgd_step(theta.data(), data, r, lr, sc.U, sc.I); });
+    auto hint = [&](RowIndex r) {  // the per-user and per-item parameters row r touches (cache hint)
+      const std::uint32_t pu = p_col(data.user(r)), i = data.item(r);
+      detail::prefetch_lines(theta.data() + P_.column(pu).offset, P_.rows);
+      detail::prefetch_lines(theta.data() + Q_.column(i).offset, Q_.rows);
+      detail::prefetch_line(theta.data() + bu_.offset + pu);
+      detail::prefetch_line(theta.data() + bi_.offset + i);
+    };
+    return with_dims([&](auto kc) {  // the dims dispatch once per run
+      return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
+        return sgd_step<decltype(kc)::value>(theta.data(), data, r, lr, sc.U, sc.I);
+      }, hint);
+    });
   }
 
   /// Task-local segments: the user's factors and bias (in shared mode the shared p₀ and b₀),
@@ -321,20 +335,47 @@ class SideFeatureMF {
     }
   }
 
+  // Calls f(std::integral_constant<int, K>) with K = dims for the common sizes (fixed-size Eigen
+  // maps: unrolled, no runtime alignment peeling) and K = Dynamic otherwise. Every reduction of
+  // the loss (U·I, the squared norms of the penalty) goes through the K-templated functions below
+  // with this K, in every path (loss, gradient, fused step, prediction), so they all round the
+  // same way.
+  template <class F>
+  decltype(auto) with_dims(F&& f) const {
+    switch (opt_.dims) {
+      case 8: return f(std::integral_constant<int, 8>{});
+      case 16: return f(std::integral_constant<int, 16>{});
+      case 32: return f(std::integral_constant<int, 32>{});
+      case 64: return f(std::integral_constant<int, 64>{});
+      case 128: return f(std::integral_constant<int, 128>{});
+      default: return f(std::integral_constant<int, Eigen::Dynamic>{});
+    }
+  }
+  template <int K>
+  using VecK = Eigen::Matrix<S, K, 1>;
+  template <int K>
+  Eigen::Map<const VecK<K>> col_k(const S* x, const Block& blk, std::uint32_t c) const noexcept {
+    return Eigen::Map<const VecK<K>>(x + blk.offset + static_cast<Eigen::Index>(c) * blk.rows, opt_.dims);
+  }
+
   /// Fills U = p_u + Σ a w, I = q_i + Σ a w (dims entries each), returns r̂.
   S raw_score(const ConstVectorRef<S>& x, const Dataset& d, std::uint32_t u, std::uint32_t i, S* Ub,
               S* Ib) const {
+    return with_dims([&](auto kc) { return raw_score_k<decltype(kc)::value>(x.data(), d, u, i, Ub, Ib); });
+  }
+  template <int K>
+  S raw_score_k(const S* x, const Dataset& d, std::uint32_t u, std::uint32_t i, S* Ub, S* Ib) const {
     const std::uint32_t pu = p_col(u);
-    Eigen::Map<Vector<S>> U(Ub, opt_.dims), I(Ib, opt_.dims);
-    U = col(x, P_, pu);
-    I = col(x, Q_, i);
+    Eigen::Map<VecK<K>> U(Ub, opt_.dims), I(Ib, opt_.dims);
+    U = col_k<K>(x, P_, pu);
+    I = col_k<K>(x, Q_, i);
     S s = static_cast<S>(opt_.global_mean) + x[bu_.offset + pu] + x[bi_.offset + i];
     for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
-      U.noalias() += a * col(x, Wu_, c);
+      U.noalias() += a * col_k<K>(x, Wu_, c);
       s += a * x[bfu_.offset + c];
     });
     for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
-      I.noalias() += a * col(x, Wi_, c);
+      I.noalias() += a * col_k<K>(x, Wi_, c);
       s += a * x[bfi_.offset + c];
     });
     return s + U.dot(I);
@@ -368,12 +409,12 @@ class SideFeatureMF {
     Scratch& operator=(const Scratch&) = delete;
   };
 
-  // One fused SGD step (see sgd_update), with U and I scratch of dims entries.
+  // One fused SGD step (see sgd_update), with U and I scratch of dims entries; K as with_dims.
+  template <int K>
   S sgd_step(S* t, const Dataset& d, RowIndex r, S lr, S* Ub, S* Ib) const {
-    const ConstVectorRef<S> x(Eigen::Map<const Vector<S>>(t, layout_.size()));
     const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
-    const S e = raw_score(x, d, u, i, Ub, Ib) - static_cast<S>(d.rating(r));
-    const double loss = sq(e) + penalty(x, d, r);
+    const S e = raw_score_k<K>(t, d, u, i, Ub, Ib) - static_cast<S>(d.rating(r));
+    const double loss = sq(e) + penalty_k<K>(t, d, r);
     if (!std::isfinite(loss)) return static_cast<S>(loss);
     // gradient_into's arithmetic with |B| = 1, then Sgd::step's θ ← θ − lr·g, entry by entry
     const S scale = S(2);
@@ -383,8 +424,8 @@ class SideFeatureMF {
     const S sf = scale * static_cast<S>(opt_.feature_reg);
     const Eigen::Index k = opt_.dims;
     auto step_vec = [&](S* w, const S* g_dir, S coef, S wreg) {  // Eigen-vectorised, per entry
-      Eigen::Map<Vector<S>> wv(w, k);
-      wv = wv - lr * (coef * Eigen::Map<const Vector<S>>(g_dir, k) + wreg * wv);
+      Eigen::Map<VecK<K>> wv(w, k);
+      wv = wv - lr * (coef * Eigen::Map<const VecK<K>>(g_dir, k) + wreg * wv);
     };
     auto step_bias = [&](S* b, S g0) { *b = *b - lr * (g0 + sb * *b); };
     step_vec(t + P_.offset + static_cast<Eigen::Index>(pu) * k, Ib, se, sr);
@@ -404,16 +445,20 @@ class SideFeatureMF {
 
   /// Per-rating L2 penalty of row r.
   double penalty(const ConstVectorRef<S>& x, const Dataset& d, RowIndex r) const {
+    return with_dims([&](auto kc) { return penalty_k<decltype(kc)::value>(x.data(), d, r); });
+  }
+  template <int K>
+  double penalty_k(const S* x, const Dataset& d, RowIndex r) const {
     const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
-    double t = opt_.reg * (static_cast<double>(col(x, P_, pu).squaredNorm()) +
-                           static_cast<double>(col(x, Q_, i).squaredNorm())) +
+    double t = opt_.reg * (static_cast<double>(col_k<K>(x, P_, pu).squaredNorm()) +
+                           static_cast<double>(col_k<K>(x, Q_, i).squaredNorm())) +
                opt_.bias_reg * (sq(x[bu_.offset + pu]) + sq(x[bi_.offset + i]));
     for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S) {
-      t += opt_.feature_reg * static_cast<double>(col(x, Wu_, c).squaredNorm()) +
+      t += opt_.feature_reg * static_cast<double>(col_k<K>(x, Wu_, c).squaredNorm()) +
            opt_.bias_reg * sq(x[bfu_.offset + c]);
     });
     for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S) {
-      t += opt_.feature_reg * static_cast<double>(col(x, Wi_, c).squaredNorm()) +
+      t += opt_.feature_reg * static_cast<double>(col_k<K>(x, Wi_, c).squaredNorm()) +
            opt_.bias_reg * sq(x[bfi_.offset + c]);
     });
     return t;

@@ -253,11 +253,18 @@ class VariationalMF {
   /// non-finite loss (that row not applied) and returns its position, else rows.size().
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum, const BatchSeeds& seeds) const {
+    auto hint = [&](RowIndex r) {  // the parameters row r touches (cache hint)
+      const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
+      for (const Segment& s : {Mu_.column(u), Ru_.column(u), Mi_.column(i), Ri_.column(i)})
+        detail::prefetch_lines(theta.data() + s.offset, s.size);
+      detail::prefetch_line(theta.data() + bu_.offset + u);
+      detail::prefetch_line(theta.data() + bi_.offset + i);
+    };
     auto run = [&](auto& sc) {
       std::size_t b = 0;
-      return detail::sgd_rows(rows, loss_sum, [&](RowIndex r) {
+      return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
         return sgd_step(theta.data(), data, r, lr, seeds(b++), sc);
-      });
+      }, hint);
     };
     if (opt_.dims <= kStackDims && opt_.samples <= kStackSamples) {
       Scratch<S, kStackDims, kStackSamples> sc(opt_);
