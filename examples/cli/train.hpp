@@ -44,6 +44,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -72,6 +73,16 @@ struct TrainConfig {
   double dropout = 0.0;
   bool side_features = false;
   std::string loss;        // "bce" or "mse"; empty: bce, except melu (mse)
+  // Rating models: evaluate the test rows after every epoch (a measurement for benchmarks, it
+  // chooses nothing) into TrainReport::test_trace; its CPU time is not in cpu_seconds.
+  bool trace_test = false;
+};
+
+/// Test error after one epoch (TrainConfig::trace_test).
+struct EpochTestPoint {
+  int epoch = 0;
+  double train_cpu_seconds = 0;  // this thread's CPU s in fit up to the end of this epoch, evaluations excluded
+  double test_mse = 0;
 };
 
 /// AUC and log loss of a classifier on some rows (label: rating > 3).
@@ -94,6 +105,8 @@ struct TrainReport {
   bool classifier = false; // true: the metrics below, not RatingErrors
   ClassifierMetrics train_c, valid_c, test_c;
   std::vector<EpochInfo> history;  // per epoch: train loss, validation metric, seconds
+  std::vector<EpochTestPoint> test_trace;  // with TrainConfig::trace_test
+  double trace_cpu_seconds = 0;  // this thread's CPU s spent on the test_trace evaluations
 };
 
 inline const std::vector<std::string>& train_model_names() {
@@ -120,6 +133,17 @@ inline int default_mlp_dims(const std::string& m) {
 /// Process CPU time in seconds (std::clock), for timings on a shared machine.
 inline double cpu_seconds_now() {
   return static_cast<double>(std::clock()) / static_cast<double>(CLOCKS_PER_SEC);
+}
+
+/// CPU time of the calling thread in seconds (std::clock where there is no thread clock).
+inline double thread_cpu_seconds_now() {
+#ifdef CLOCK_THREAD_CPUTIME_ID
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+#else
+  return cpu_seconds_now();
+#endif
 }
 
 /// AUC and log loss of `model` (probabilities from predict) on `rows`, label rating > threshold.
@@ -182,9 +206,35 @@ struct AucOn {
   }
 };
 
+/// fit callback for TrainConfig::trace_test: test MSE after each epoch, timed on this thread's
+/// CPU clock; the evaluation time is kept apart from the training time.
+template <class M>
+struct TestTrace {
+  const M* model = nullptr;  // null: off
+  const Vector<float>* theta = nullptr;
+  const Dataset* data = nullptr;
+  std::span<const RowIndex> rows;
+  double cpu0 = 0, eval_cpu = 0;
+  std::vector<EpochTestPoint> points;
+  void on_epoch_end(const EpochInfo& e) {
+    if (model == nullptr) return;
+    const double t = thread_cpu_seconds_now();
+    const double mse = rating_errors(*model, *theta, *data, rows).mse;
+    points.push_back({e.epoch, t - cpu0 - eval_cpu, mse});
+    eval_cpu += thread_cpu_seconds_now() - t;
+  }
+};
+
 template <class M, class Opt>
 void run_fit(const M& model, Vector<float>& theta, Opt& opt, const Dataset& ds, const Split& split,
              const TrainConfig& c, TrainReport& rep, bool classifier) {
+  TestTrace<M> trace;
+  if (c.trace_test && !classifier && !split.test.empty()) {
+    trace.model = &model;
+    trace.theta = &theta;
+    trace.data = &ds;
+    trace.rows = split.test;
+  }
   const int patience = c.patience >= 0 ? c.patience : (split.valid.empty() ? 0 : 3);
   const TrainOptions options{.epochs = c.epochs, .batch_size = c.batch, .seed = c.seed,
                              .patience = split.valid.empty() ? 0 : patience,
@@ -194,21 +244,27 @@ void run_fit(const M& model, Vector<float>& theta, Opt& opt, const Dataset& ds, 
   struct Optional {  // forwards to the progress bar and the log only when wanted
     ProgressBar* bar;
     JsonLinesLog* log;
+    TestTrace<M>* trace;
     void on_train_begin(const TrainBegin& b) { if (bar) bar->on_train_begin(b); }
     void on_batch_end(const BatchInfo& b) { if (bar) bar->on_batch_end(b); }
     void on_epoch_end(const EpochInfo& e) {
+      trace->on_epoch_end(e);
       if (bar) bar->on_epoch_end(e);
       if (log) log->on_epoch_end(e);
     }
     void on_train_end(const TrainResult& r) { if (log) log->on_train_end(r); }
   };
   ProgressBar bar(stderr);
-  Optional cb{c.progress ? &bar : nullptr, log ? &*log : nullptr};
+  Optional cb{c.progress ? &bar : nullptr, log ? &*log : nullptr, &trace};
   // Without a progress bar no callback has a per-step hook, so fit may run whole epochs inside
   // the model (sgd_update_rows, trainer.hpp).
   struct LogOnly {
     JsonLinesLog* log;
-    void on_epoch_end(const EpochInfo& e) { if (log) log->on_epoch_end(e); }
+    TestTrace<M>* trace;
+    void on_epoch_end(const EpochInfo& e) {
+      trace->on_epoch_end(e);
+      if (log) log->on_epoch_end(e);
+    }
     void on_train_end(const TrainResult& r) { if (log) log->on_train_end(r); }
   };
   auto run = [&](auto&& callback) {
@@ -219,8 +275,11 @@ void run_fit(const M& model, Vector<float>& theta, Opt& opt, const Dataset& ds, 
     return fit(model, theta, opt, ds, split.train, options, RmseOn{model, ds, split.valid}, callback);
   };
   const double cpu0 = cpu_seconds_now();
-  TrainResult r = c.progress ? run(cb) : run(LogOnly{log ? &*log : nullptr});
-  rep.cpu_seconds = cpu_seconds_now() - cpu0;
+  trace.cpu0 = thread_cpu_seconds_now();
+  TrainResult r = c.progress ? run(cb) : run(LogOnly{log ? &*log : nullptr, &trace});
+  rep.cpu_seconds = cpu_seconds_now() - cpu0 - trace.eval_cpu;
+  rep.test_trace = std::move(trace.points);
+  rep.trace_cpu_seconds = trace.eval_cpu;
   rep.epochs_run = r.epochs_run;
   rep.best_epoch = r.best_epoch;
   rep.seconds = r.seconds;
