@@ -10,6 +10,8 @@
 /// Clearing it costs O(touched), so a step over a few ratings costs O(ratings × dims) instead of
 /// O(all parameters).
 
+#include <metarec/detail/prefetch.hpp>
+
 #include <Eigen/Core>
 
 #include <cstdint>
@@ -137,6 +139,13 @@ class SparseGradient {
     return dense_.segment(offset, size);
   }
   auto segment(const Segment& s) noexcept { return segment(s.offset, s.size); }
+
+  /// Cache hint: prefetches the bookkeeping and the values of segment `s` for writing (call it a
+  /// few segments before `segment(s)` in random-access loops). Changes nothing.
+  void prefetch(const Segment& s) const noexcept {
+    detail::prefetch<true>(stamp_.data() + s.offset);
+    detail::prefetch_range<true>(dense_.data() + s.offset, s.size);
+  }
 
   /// The segments written since the last `clear()`, in first-write order.
   [[nodiscard]] const std::vector<Segment>& touched() const noexcept { return touched_; }

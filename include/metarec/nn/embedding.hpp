@@ -16,8 +16,10 @@
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/detail/prefetch.hpp>
 #include <metarec/nn/common.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -40,6 +42,10 @@ struct FieldSpec {
   Pooling pooling = Pooling::mean;
   Block table;                 ///< dims × cardinality
 };
+
+/// A gradient sink with a cache hint `prefetch(Segment)` (as `SparseGradient`).
+template <class Sink>
+concept HasPrefetchHint = requires(const Sink& s, const Segment& c) { s.prefetch(c); };
 
 /// Which fields of a data set a model embeds.
 struct FieldSelection {
@@ -143,6 +149,28 @@ class EmbeddingFields {
     }
   }
 
+  /// True for the id fields, which have exactly one value of weight 1 in every row.
+  [[nodiscard]] static bool is_id(const FieldSpec& f) noexcept {
+    return f.source == FieldSource::user_id || f.source == FieldSource::item_id;
+  }
+
+  /// Prefetches the data-set columns (user, item, rating) of rating row `r`.
+  static void prefetch_row(const Dataset& d, RowIndex r) noexcept {
+    metarec::detail::prefetch(d.users().data() + r);
+    metarec::detail::prefetch(d.items().data() + r);
+    metarec::detail::prefetch(d.ratings().data() + r);
+  }
+
+  /// Calls `fn(column)` for the table column of each id field in data-set row `r` (the big,
+  /// randomly accessed tables; feature tables are small and stay cached).
+  template <class F>
+  void for_each_id_column(const Dataset& d, RowIndex r, F&& fn) const {
+    for (const auto& fs : fields_)
+      if (is_id(fs))
+        fn(fs.table.column(static_cast<Eigen::Index>(fs.source == FieldSource::user_id ? d.user(r)
+                                                                                       : d.item(r))));
+  }
+
   /// Calls `fn(value, weight)` for each category value of field `f` in data-set row `r`.
   template <class S, class F>
   static void for_each_value(const Dataset& d, RowIndex r, const FieldSpec& f, F&& fn) {
@@ -165,16 +193,33 @@ class EmbeddingFields {
 
   /// X (rows() × B) is OVERWRITTEN with the stacked field embeddings of the batch rows, read from
   /// `params` (θ for the forward pass, v for the R-forward pass).
+  ///
+  /// The rows of a shuffled batch sit at random places in the data set and their id columns at
+  /// random places in θ: both are prefetched a few rows ahead (hints only; no effect on results).
   template <class S>
   void gather(const ConstVectorRef<S>& params, const RatingBatch& batch, MatRef<S> X) const {
     eigen_assert(X.rows() == rows() && X.cols() == static_cast<Eigen::Index>(batch.size()));
-    X.setZero();
     const Dataset& d = *batch.data;
-    for (Eigen::Index b = 0; b < X.cols(); ++b) {
-      const RowIndex r = batch.rows[static_cast<std::size_t>(b)];
+    const std::size_t n = batch.size();
+    const RowIndex* const rws = batch.rows.data();
+    constexpr std::size_t ahead = metarec::detail::prefetch_distance;
+    for (std::size_t b = 0; b < std::min(n, 2 * ahead); ++b) prefetch_row(d, rws[b]);
+    for (std::size_t b = 0; b < n; ++b) {
+      if (b + 2 * ahead < n) prefetch_row(d, rws[b + 2 * ahead]);
+      if (b + ahead < n)
+        for_each_id_column(d, rws[b + ahead], [&](const Segment& c) {
+          metarec::detail::prefetch_range(params.data() + c.offset, c.size);
+        });
+      const RowIndex r = rws[b];
       for (std::size_t f = 0; f < fields_.size(); ++f) {
         const FieldSpec& fs = fields_[f];
-        auto out = X.col(b).segment(static_cast<Eigen::Index>(f) * dims_, dims_);
+        auto out = X.col(static_cast<Eigen::Index>(b)).segment(static_cast<Eigen::Index>(f) * dims_, dims_);
+        if (is_id(fs)) {  // exactly one value, weight 1
+          const std::uint32_t c = fs.source == FieldSource::user_id ? d.user(r) : d.item(r);
+          out = Eigen::Map<const Vector<S>>(params.data() + fs.table.offset + c * dims_, dims_);
+          continue;
+        }
+        out.setZero();
         for_each_value<S>(d, r, fs, [&](std::uint32_t c, S w) {
           out += w * Eigen::Map<const Vector<S>>(params.data() + fs.table.offset + c * dims_, dims_);
         });
@@ -183,16 +228,28 @@ class EmbeddingFields {
   }
 
   /// Accumulates the gradient (or H·v) of the tables from G = ∂L/∂X (rows() × B) into `sink`,
-  /// touching only the columns the batch uses.
+  /// touching only the columns the batch uses (the id columns of later rows are prefetched in
+  /// the sink when it has a `prefetch(Segment)` hint, as `SparseGradient` does).
   template <class S, class Sink>
   void scatter(const ConstMatRef<S>& G, const RatingBatch& batch, Sink& sink) const {
     if constexpr (wants_gradient<Sink>) {
       const Dataset& d = *batch.data;
-      for (Eigen::Index b = 0; b < G.cols(); ++b) {
-        const RowIndex r = batch.rows[static_cast<std::size_t>(b)];
+      const std::size_t n = batch.size();
+      const RowIndex* const rws = batch.rows.data();
+      constexpr std::size_t ahead = metarec::detail::prefetch_distance;
+      if constexpr (HasPrefetchHint<Sink>)
+        for (std::size_t b = 0; b < std::min(n, 2 * ahead); ++b) prefetch_row(d, rws[b]);
+      for (std::size_t b = 0; b < n; ++b) {
+        if constexpr (HasPrefetchHint<Sink>) {
+          // the batch's data rows were read by `gather`, but the layers run in between evict them
+          if (b + 2 * ahead < n) prefetch_row(d, rws[b + 2 * ahead]);
+          if (b + ahead < n)
+            for_each_id_column(d, rws[b + ahead], [&](const Segment& c) { sink.prefetch(c); });
+        }
+        const RowIndex r = rws[b];
         for (std::size_t f = 0; f < fields_.size(); ++f) {
           const FieldSpec& fs = fields_[f];
-          const auto g = G.col(b).segment(static_cast<Eigen::Index>(f) * dims_, dims_);
+          const auto g = G.col(static_cast<Eigen::Index>(b)).segment(static_cast<Eigen::Index>(f) * dims_, dims_);
           for_each_value<S>(d, r, fs, [&](std::uint32_t c, S w) {
             sink.segment(fs.table.column(static_cast<Eigen::Index>(c))) += w * g;
           });

@@ -4,12 +4,14 @@
 
 #include <metarec/core/parameters.hpp>
 #include <metarec/detail/binary_io.hpp>
+#include <metarec/detail/prefetch.hpp>
 #include <metarec/optim/optimizer.hpp>
 
 #include <cmath>
 #include <cstdint>
 #include <istream>
 #include <ostream>
+#include <vector>
 
 namespace metarec {
 
@@ -68,7 +70,20 @@ class Adam {
   void step(VectorRef<S> theta, const SparseGradient<S>& grad) {
     prepare("Adam::step (sparse)", theta.size(), grad.size());
     const Vector<S>& g = grad.dense();
-    for (const Segment& s : grad.touched()) update(theta, g, s.offset, s.size);
+    const std::vector<Segment>& touched = grad.touched();
+    constexpr std::size_t ahead = detail::prefetch_distance;
+    // The touched segments are scattered over θ (embedding columns of shuffled rows): prefetch
+    // θ, m, v and g of the segment `ahead` places on, so that the misses overlap.
+    for (std::size_t j = 0; j < touched.size(); ++j) {
+      if (j + ahead < touched.size()) {
+        const Segment& n = touched[j + ahead];
+        detail::prefetch_range<true>(theta.data() + n.offset, n.size);
+        detail::prefetch_range<true>(m_.data() + n.offset, n.size);
+        detail::prefetch_range<true>(v_.data() + n.offset, n.size);
+        detail::prefetch_range(g.data() + n.offset, n.size);
+      }
+      update(theta, g, touched[j].offset, touched[j].size);
+    }
   }
 
   void set_lr(double lr) noexcept { opt_.lr = lr; }
@@ -112,6 +127,8 @@ class Adam {
     const double t = static_cast<double>(steps_);
     bc1_ = 1.0 - std::pow(opt_.beta1, t);
     bc2_ = 1.0 - std::pow(opt_.beta2, t);
+    step_size_ = static_cast<S>(opt_.lr / bc1_);
+    inv_sqrt_bc2_ = static_cast<S>(1.0 / std::sqrt(bc2_));
   }
 
   template <class G>
@@ -120,8 +137,8 @@ class Adam {
     const S b2 = static_cast<S>(opt_.beta2);
     const S eps = static_cast<S>(opt_.eps);
     // η m̂ / (√v̂ + ε) = (η / bc1) m / (√v / √bc2 + ε)
-    const S step_size = static_cast<S>(opt_.lr / bc1_);
-    const S inv_sqrt_bc2 = static_cast<S>(1.0 / std::sqrt(bc2_));
+    const S step_size = step_size_;
+    const S inv_sqrt_bc2 = inv_sqrt_bc2_;
     auto t = theta.segment(off, len).array();
     auto m = m_.segment(off, len).array();
     auto v = v_.segment(off, len).array();
@@ -144,6 +161,7 @@ class Adam {
   bool initialized_ = false;
   std::int64_t steps_ = 0;
   double bc1_ = 1.0, bc2_ = 1.0;
+  S step_size_ = S(0), inv_sqrt_bc2_ = S(1);  // η / bc1 and 1 / √bc2 of the current step
   Vector<S> m_, v_;
 };
 
