@@ -21,14 +21,30 @@ inline double process_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-/// The compiler that built the benchmark.
+/// The widest SIMD instruction set the binary was compiled for (METAREC_NATIVE=ON builds use
+/// the build machine's; the default x86-64 build is SSE2).
+inline std::string simd() {
+#if defined(__AVX512F__)
+  return "AVX-512";
+#elif defined(__AVX2__) && defined(__FMA__)
+  return "AVX2+FMA";
+#elif defined(__AVX__)
+  return "AVX";
+#elif defined(__SSE2__)
+  return "SSE2";
+#else
+  return "scalar";
+#endif
+}
+
+/// The compiler and the SIMD set compiled for, e.g. "gcc 12.2.0 (SSE2)".
 inline std::string compiler() {
 #if defined(__clang__)
-  return "clang " __clang_version__;
+  return "clang " __clang_version__ " (" + simd() + ")";
 #elif defined(__GNUC__)
-  return "gcc " __VERSION__;
+  return "gcc " __VERSION__ " (" + simd() + ")";
 #else
-  return "unknown";
+  return "unknown (" + simd() + ")";
 #endif
 }
 

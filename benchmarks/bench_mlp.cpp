@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
       } timer;
       const TrainResult r = fit(model, theta, opt, ds, ps.split.train,
                                 {.epochs = n, .batch_size = 1024, .seed = seed}, NoValidation{}, timer);
+      std::printf("machine: %s; compiler: %s\n", cpu_model().c_str(), compiler().c_str());
       std::printf("DeepFM (ids, k = 16, MLP 64-64, Adam, batch 1024), one epoch = %zu rows, no validation:\n",
                   ps.split.train.size());
       for (std::size_t e = 0; e < timer.cpu.size(); ++e)
