@@ -120,25 +120,60 @@ class Rng {
   }
 
   /// Fisher-Yates shuffle of a span, in place.
+  ///
+  /// The swap partners j = below(i) do not depend on the values, so they are drawn `ahead` steps
+  /// early (same draws, same order, same result) and values[j] is prefetched: on a training set
+  /// bigger than the cache each swap would otherwise wait for a miss (a per-epoch shuffle of
+  /// 750k rows took about a quarter of an MF epoch's time).
   template <class T>
   void shuffle(std::span<T> values) noexcept {
-    for (std::size_t i = values.size(); i > 1; --i) {
-      const auto j = static_cast<std::size_t>(below(i));
+    constexpr std::size_t ahead = 16;  // power of two: ring index by mask
+    std::size_t ring[ahead];
+    const std::size_t n = values.size();
+    if (n < 2) return;
+    // ring[i % ahead] holds the partner of step i (steps i = n, n-1, ..., 2)
+    std::size_t next = n;  // the next step whose partner is still to be drawn
+    auto draw = [&] {
+      const auto j = static_cast<std::size_t>(below(next));
+      ring[next % ahead] = j;
+      prefetch_line(values.data() + j);
+      --next;
+    };
+    while (next > 1 && next + ahead > n) draw();
+    for (std::size_t i = n; i > 1; --i) {
+      const std::size_t j = ring[i % ahead];
+      if (next > 1) draw();
       using std::swap;
       swap(values[i - 1], values[j]);
     }
   }
 
  private:
-  // 64x64 -> 128-bit product without __int128 (ISO C++): returns the high word, sets the low word.
+  // 64x64 -> 128-bit product: returns the high word, sets the low word (__int128 where the
+  // compiler has it, else four 32-bit products in ISO C++; the same result either way).
   static constexpr std::uint64_t mul_wide(std::uint64_t a, std::uint64_t b,
                                           std::uint64_t& low) noexcept {
+#if defined(__SIZEOF_INT128__)
+    __extension__ using u128 = unsigned __int128;  // one MUL instead of four (same result)
+    const u128 p = static_cast<u128>(a) * b;
+    low = static_cast<std::uint64_t>(p);
+    return static_cast<std::uint64_t>(p >> 64);
+#else
     const std::uint64_t a_lo = a & 0xFFFFFFFFull, a_hi = a >> 32;
     const std::uint64_t b_lo = b & 0xFFFFFFFFull, b_hi = b >> 32;
     const std::uint64_t p0 = a_lo * b_lo, p1 = a_lo * b_hi, p2 = a_hi * b_lo, p3 = a_hi * b_hi;
     const std::uint64_t mid = (p0 >> 32) + (p1 & 0xFFFFFFFFull) + (p2 & 0xFFFFFFFFull);
     low = (mid << 32) | (p0 & 0xFFFFFFFFull);
     return p3 + (p1 >> 32) + (p2 >> 32) + (mid >> 32);
+#endif
+  }
+
+  static void prefetch_line(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 1, 3);
+#else
+    (void)p;
+#endif
   }
 
   static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept {
