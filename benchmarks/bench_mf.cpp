@@ -69,7 +69,7 @@ const std::map<std::string, ModelSetting>& model_settings() {
   static const std::map<std::string, ModelSetting> m{
       {"mf", {128, 40, 0.005, 0.05}},         {"mf-bias", {128, 40, 0.005, 0.05}},
       {"mf-side", {32, 25, 0.005, 0.05}},     {"mf-temporal", {32, 40, 0.005, 0.05}},
-      {"fm", {32, 25, 0.005, 0.05}},          {"mf-mixture", {16, 40, 0.02, 0.05}},
+      {"fm", {32, 25, 0.005, 0.05}},          {"mf-mixture", {32, 40, 0.02, 0.02}},
       {"mf-variational", {8, 8, 0.01, 0.05}}};
   return m;
 }
