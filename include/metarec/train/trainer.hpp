@@ -22,6 +22,11 @@
 /// models take the batch's noise seed instead (`HasSeededSgdUpdate`, `HasSeededSgdUpdateRows`):
 /// row b of epoch e gets derive_seed(seed, e, b), the seed of its one-row batch on the generic path.
 ///
+/// **Learning-rate decay.** With `lr_decay != 1`, epoch e (0-based) runs with the optimiser's lr set
+/// to lr₀·lr_decay^e, lr₀ being its lr when `fit` is called (set through `set_lr` before the epoch,
+/// so the fused paths see it too); the optimiser's lr is set back to lr₀ when `fit` returns or
+/// throws. With the default 1 the lr is never touched.
+///
 /// After each epoch the validation callable (if any) is evaluated on θ; with `patience > 0`,
 /// training stops after `patience` epochs without an improvement larger than `min_delta`, and with
 /// `restore_best` θ is set back to the best epoch's values.
@@ -70,6 +75,7 @@ struct TrainOptions {
   bool higher_is_better = false;  ///< false for errors (RMSE), true for AUC and the like
   bool sparse = true;             ///< use sparse gradients when model and optimiser support them
   bool fused = true;              ///< use the model's fused `sgd_update` when it applies (see above)
+  double lr_decay = 1.0;          ///< epoch e runs at lr₀·lr_decay^e (lr₀: the optimiser's lr on entry); 1 = off
 };
 
 /// What `on_train_begin` receives.
@@ -232,6 +238,9 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
   if (options.epochs < 0)
     throw std::invalid_argument("fit: epochs must be >= 0 (got " + std::to_string(options.epochs) + ")");
   if (train_rows.empty()) throw std::invalid_argument("fit: no training rows");
+  if (!(options.lr_decay > 0.0) || !std::isfinite(options.lr_decay))
+    throw std::invalid_argument("fit: lr_decay must be positive and finite (got " +
+                                detail::fmt_number(options.lr_decay) + "); 1 turns the decay off");
   for (const RowIndex r : train_rows)
     if (r >= data.num_ratings())
       throw std::invalid_argument("fit: training row " + std::to_string(r) + " is outside the data set (" +
@@ -249,6 +258,16 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
   const auto t_start = clock::now();
 
   optimizer.reset(n);
+  const double lr0 = optimizer.lr();
+  const bool decay = options.lr_decay != 1.0;
+  struct RestoreLr {  // sets the optimiser's lr back to lr0 on every exit once decay changed it
+    O& opt;
+    double lr;
+    bool active;
+    ~RestoreLr() {
+      if (active) opt.set_lr(lr);
+    }
+  } restore_lr{optimizer, lr0, decay};
   std::vector<RowIndex> order(train_rows.begin(), train_rows.end());
   SparseGradient<S> sparse_grad;
   Vector<S> dense_grad;
@@ -286,6 +305,7 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       result.stopped_by_callback = true;
       break;
     }
+    if (decay) optimizer.set_lr(lr0 * std::pow(options.lr_decay, epoch));
     Rng rng(derive_seed(options.seed, static_cast<std::uint64_t>(epoch)));
     rng.shuffle(std::span<RowIndex>(order));
 
