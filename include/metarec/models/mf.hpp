@@ -7,5 +7,6 @@
 #include <metarec/models/mf/matrix_factorization.hpp>
 #include <metarec/models/mf/mixture_mf.hpp>
 #include <metarec/models/mf/side_feature_mf.hpp>
+#include <metarec/models/mf/svdpp.hpp>
 #include <metarec/models/mf/temporal_mf.hpp>
 #include <metarec/models/mf/variational_mf.hpp>
