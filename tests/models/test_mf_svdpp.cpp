@@ -228,3 +228,17 @@ TEST_CASE("SvdppMF: fit's whole-epoch path lowers the validation RMSE", "[models
   CHECK(model.implicit_items(ds.user(s.valid[0])).size() > 0);
   CHECK(res.history.size() >= 3);
 }
+
+TEST_CASE("SvdppMF: the per-rating steps do not allocate", "[models][svdpp]") {
+  // This target is built with EIGEN_RUNTIME_NO_MALLOC: an Eigen allocation below would abort.
+  const Dataset ds = test::tiny_dataset();
+  const SvdppMF<float> model(ds, implicit_rows(ds), {.dims = 8, .global_mean = 3.0});
+  Vector<float> theta(model.num_parameters());
+  Rng rng(2);
+  model.initialize(theta, rng);
+  double sum = 0.0;
+  Eigen::internal::set_is_malloc_allowed(false);
+  for (RowIndex r = 0; r < 10; ++r) sum += static_cast<double>(model.sgd_update(theta, ds, r, 0.01f));
+  Eigen::internal::set_is_malloc_allowed(true);
+  CHECK(std::isfinite(sum));
+}
