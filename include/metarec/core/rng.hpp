@@ -7,6 +7,8 @@
 /// uniform, integer and normal draws, so the same seed gives the same numbers on every platform
 /// that has IEEE doubles and a correctly rounded `std::log`/`std::sqrt`/`std::cos`.
 
+#include <metarec/detail/prefetch.hpp>
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -136,7 +138,7 @@ class Rng {
     auto draw = [&] {
       const auto j = static_cast<std::size_t>(below(next));
       ring[next % ahead] = j;
-      prefetch_line(values.data() + j);
+      detail::prefetch<true>(values.data() + j);
       --next;
     };
     while (next > 1 && next + ahead > n) draw();
@@ -168,13 +170,6 @@ class Rng {
 #endif
   }
 
-  static void prefetch_line(const void* p) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(p, 1, 3);
-#else
-    (void)p;
-#endif
-  }
 
   static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept {
     return (x << k) | (x >> (64 - k));

@@ -45,6 +45,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace metarec {
@@ -270,8 +271,8 @@ class FactorizationMachine {
     Scratch sc(opt_.dims);
     auto hint = [&](RowIndex r) {  // the weights and factors of row r's active features (cache hint)
       for_each_feature(data, r, [&](Eigen::Index j, S) {
-        detail::prefetch_lines(theta.data() + V_.column(j).offset, V_.rows);
-        detail::prefetch_line(theta.data() + w_.offset + j);
+        detail::prefetch_range<true>(theta.data() + V_.column(j).offset, V_.rows);
+        detail::prefetch<true>(theta.data() + w_.offset + j);
       });
     };
     return with_dims([&](auto kc) {  // the dims dispatch once per run
@@ -390,14 +391,7 @@ class FactorizationMachine {
   // step, prediction), so they all round the same way.
   template <class F>
   decltype(auto) with_dims(F&& f) const {
-    switch (opt_.dims) {
-      case 8: return f(std::integral_constant<int, 8>{});
-      case 16: return f(std::integral_constant<int, 16>{});
-      case 32: return f(std::integral_constant<int, 32>{});
-      case 64: return f(std::integral_constant<int, 64>{});
-      case 128: return f(std::integral_constant<int, 128>{});
-      default: return f(std::integral_constant<int, Eigen::Dynamic>{});
-    }
+    return detail::with_fixed_dims(opt_.dims, std::forward<F>(f));
   }
   template <int K>
   using VecK = Eigen::Matrix<S, K, 1>;

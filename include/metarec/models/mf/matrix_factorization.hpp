@@ -19,6 +19,7 @@
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/detail/sgd_rows.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -27,6 +28,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #ifndef METAREC_DETAIL_ALWAYS_INLINE
@@ -198,23 +200,10 @@ class MatrixFactorization {
   /// Cache hint: prefetches the parameters `row` will touch (p_u, q_i and the biases) for writing.
   /// No effect on any result. `fit` calls it a few rows ahead of `sgd_update`. (θ is taken as the
   /// writable `VectorRef` the updates use: a `ConstVectorRef` temporary would cost a call to free().
-  /// Always inlined: GCC otherwise finds the out-of-line function free of side effects and deletes
-  /// the call, prefetches included.)
+  /// The hints are `asm volatile` (detail/prefetch.hpp), which GCC cannot delete.)
   METAREC_DETAIL_ALWAYS_INLINE void sgd_prefetch(const VectorRef<S>& theta, const Dataset& data,
                                                  RowIndex row) const noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    const Eigen::Index k = P_.rows;
-    const std::uint32_t u = opt_.shared_user ? 0u : data.user(row);
-    const std::uint32_t i = data.item(row);
-    prefetch_lines(theta.data() + P_.offset + static_cast<Eigen::Index>(u) * k, k);
-    prefetch_lines(theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * k, k);
-    if (opt_.biases) {
-      __builtin_prefetch(theta.data() + bu_.offset + u, 1, 3);
-      __builtin_prefetch(theta.data() + bi_.offset + i, 1, 3);
-    }
-#else
-    (void)theta, (void)data, (void)row;
-#endif
+    prefetch_params(theta.data(), data, row);
   }
 
   /// Prediction for one (user, item) pair by dense index.
@@ -235,13 +224,7 @@ class MatrixFactorization {
   // squared norm of one embedding goes through it, so all paths round the same way.
   template <class F>
   decltype(auto) with_dims(F&& f) const {
-    switch (P_.rows) {
-      case 16: return f(std::integral_constant<int, 16>{});
-      case 32: return f(std::integral_constant<int, 32>{});
-      case 64: return f(std::integral_constant<int, 64>{});
-      case 128: return f(std::integral_constant<int, 128>{});
-      default: return f(std::integral_constant<int, -1>{});
-    }
+    return detail::with_fixed_dims(P_.rows, std::forward<F>(f));
   }
   // The one reduction every path uses for p·q (and ‖p‖², ‖q‖²): a single pass over p and q with
   // Eigen packets two SIMD registers wide (8 floats or 4 doubles per step on SSE2), lanes summed
@@ -337,58 +320,23 @@ class MatrixFactorization {
   template <int K>
   std::size_t sgd_rows_k(S* t, const Dataset& data, std::span<const RowIndex> rows, S lr,
                          double& loss_sum) const noexcept {
-    constexpr std::size_t d = 4;  // rows ahead for the parameters; 2d for the data columns
-    const std::size_t n = rows.size();
-    const RowIndex* const ord = rows.data();
-    const std::uint32_t* const users = data.users().data();
-    const std::uint32_t* const items = data.items().data();
-    const float* const ratings = data.ratings().data();
-    const Eigen::Index k = K > 0 ? K : P_.rows;
-    [[maybe_unused]] auto prefetch_data = [&](RowIndex r) {
-#if defined(__GNUC__) || defined(__clang__)
-      __builtin_prefetch(users + r, 0, 3);
-      __builtin_prefetch(items + r, 0, 3);
-      __builtin_prefetch(ratings + r, 0, 3);
-#endif
-    };
-    [[maybe_unused]] auto prefetch_params = [&](RowIndex r) {
-#if defined(__GNUC__) || defined(__clang__)
-      const std::uint32_t u = opt_.shared_user ? 0u : users[r];
-      const std::uint32_t i = items[r];
-      prefetch_lines(t + P_.offset + static_cast<Eigen::Index>(u) * k, k);
-      prefetch_lines(t + Q_.offset + static_cast<Eigen::Index>(i) * k, k);
-      if (opt_.biases) {
-        __builtin_prefetch(t + bu_.offset + u, 1, 3);
-        __builtin_prefetch(t + bi_.offset + i, 1, 3);
-      }
-#endif
-    };
-    for (std::size_t b = 0; b < n && b < 2 * d; ++b) prefetch_data(ord[b]);
-    for (std::size_t b = 0; b < n && b < d; ++b) prefetch_params(ord[b]);
-    double sum = 0.0;
-    for (std::size_t b = 0; b < n; ++b) {
-      if (b + 2 * d < n) prefetch_data(ord[b + 2 * d]);
-      if (b + d < n) prefetch_params(ord[b + d]);
-      const double loss = static_cast<double>(sgd_update_k<K>(t, data, ord[b], lr));
-      if (!std::isfinite(loss)) {
-        loss_sum += sum;
-        return b;
-      }
-      sum += loss;
-    }
-    loss_sum += sum;
-    return n;
+    return detail::sgd_rows(
+        rows, loss_sum, data, [&](RowIndex r) { return sgd_update_k<K>(t, data, r, lr); },
+        [&](RowIndex r) { prefetch_params(t, data, r); });
   }
 
-  // Prefetches (for writing) the 64-byte lines of [p, p + n): one per 64 bytes from p, plus the
-  // line of the last entry (p need not be line-aligned).
-  METAREC_DETAIL_ALWAYS_INLINE static void prefetch_lines([[maybe_unused]] const S* p,
-                                                          [[maybe_unused]] Eigen::Index n) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    constexpr Eigen::Index step = 64 / static_cast<Eigen::Index>(sizeof(S));
-    for (Eigen::Index j = 0; j < n; j += step) __builtin_prefetch(p + j, 1, 3);
-    __builtin_prefetch(p + n - 1, 1, 3);
-#endif
+  // Prefetches (for writing) p_u, q_i and the biases that `row` updates.
+  METAREC_DETAIL_ALWAYS_INLINE void prefetch_params(const S* t, const Dataset& data,
+                                                    RowIndex row) const noexcept {
+    const Eigen::Index k = P_.rows;
+    const std::uint32_t u = opt_.shared_user ? 0u : data.user(row);
+    const std::uint32_t i = data.item(row);
+    detail::prefetch_range<true>(t + P_.offset + static_cast<Eigen::Index>(u) * k, k);
+    detail::prefetch_range<true>(t + Q_.offset + static_cast<Eigen::Index>(i) * k, k);
+    if (opt_.biases) {
+      detail::prefetch<true>(t + bu_.offset + u);
+      detail::prefetch<true>(t + bi_.offset + i);
+    }
   }
 
   void check_size(const char* what, Eigen::Index n) const {

@@ -211,9 +211,9 @@ class MixtureMF {
     auto hint = [&](RowIndex r) {  // the parameters row r touches (cache hint)
       const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
       for (const Segment& s : {user_segment(Tu_, u), user_segment(Au_, u), Q_.column(i)})
-        detail::prefetch_lines(theta.data() + s.offset, s.size);
-      detail::prefetch_line(theta.data() + bu_.offset + u);
-      detail::prefetch_line(theta.data() + bi_.offset + i);
+        detail::prefetch_range<true>(theta.data() + s.offset, s.size);
+      detail::prefetch<true>(theta.data() + bu_.offset + u);
+      detail::prefetch<true>(theta.data() + bi_.offset + i);
     };
     auto run = [&](auto& sc) {
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); }, hint);

@@ -234,10 +234,10 @@ class SideFeatureMF {
     Scratch sc(opt_.dims);
     auto hint = [&](RowIndex r) {  // the per-user and per-item parameters row r touches (cache hint)
       const std::uint32_t pu = p_col(data.user(r)), i = data.item(r);
-      detail::prefetch_lines(theta.data() + P_.column(pu).offset, P_.rows);
-      detail::prefetch_lines(theta.data() + Q_.column(i).offset, Q_.rows);
-      detail::prefetch_line(theta.data() + bu_.offset + pu);
-      detail::prefetch_line(theta.data() + bi_.offset + i);
+      detail::prefetch_range<true>(theta.data() + P_.column(pu).offset, P_.rows);
+      detail::prefetch_range<true>(theta.data() + Q_.column(i).offset, Q_.rows);
+      detail::prefetch<true>(theta.data() + bu_.offset + pu);
+      detail::prefetch<true>(theta.data() + bi_.offset + i);
     };
     return with_dims([&](auto kc) {  // the dims dispatch once per run
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
@@ -342,14 +342,7 @@ class SideFeatureMF {
   // same way.
   template <class F>
   decltype(auto) with_dims(F&& f) const {
-    switch (opt_.dims) {
-      case 8: return f(std::integral_constant<int, 8>{});
-      case 16: return f(std::integral_constant<int, 16>{});
-      case 32: return f(std::integral_constant<int, 32>{});
-      case 64: return f(std::integral_constant<int, 64>{});
-      case 128: return f(std::integral_constant<int, 128>{});
-      default: return f(std::integral_constant<int, Eigen::Dynamic>{});
-    }
+    return detail::with_fixed_dims(opt_.dims, std::forward<F>(f));
   }
   template <int K>
   using VecK = Eigen::Matrix<S, K, 1>;

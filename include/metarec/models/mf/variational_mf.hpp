@@ -256,9 +256,9 @@ class VariationalMF {
     auto hint = [&](RowIndex r) {  // the parameters row r touches (cache hint)
       const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
       for (const Segment& s : {Mu_.column(u), Ru_.column(u), Mi_.column(i), Ri_.column(i)})
-        detail::prefetch_lines(theta.data() + s.offset, s.size);
-      detail::prefetch_line(theta.data() + bu_.offset + u);
-      detail::prefetch_line(theta.data() + bi_.offset + i);
+        detail::prefetch_range<true>(theta.data() + s.offset, s.size);
+      detail::prefetch<true>(theta.data() + bu_.offset + u);
+      detail::prefetch<true>(theta.data() + bi_.offset + i);
     };
     auto run = [&](auto& sc) {
       std::size_t b = 0;
