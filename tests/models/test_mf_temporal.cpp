@@ -3,7 +3,10 @@
 
 #include <metarec/models/mf/temporal_mf.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
+#include <vector>
 
 using namespace metarec;
 
@@ -15,7 +18,7 @@ static_assert(HasLocalSegments<TemporalMF<double>>);
 
 namespace {
 // Blocks of TemporalMF's layout, in order.
-enum : std::size_t { kP, kPt, kQ, kBu, kBut, kBi, kBit, kAlpha };
+enum : std::size_t { kP, kPt, kQ, kBu, kBut, kBi, kBit, kAlpha, kBeta, kDay };
 }  // namespace
 
 TEMPLATE_TEST_CASE("TemporalMF conforms (few bins, strong smoothness)", "[models][mf][temporal]",
@@ -34,6 +37,107 @@ TEMPLATE_TEST_CASE("TemporalMF conforms (default 30 bins, no rank feature)",
   const TemporalMF<TestType> m(ds, {.dims = 2, .rank_feature = false});
   CHECK(m.layout().blocks()[kAlpha].size() == 0);
   test::run_conformance(m, RatingBatch{&ds, rows});
+}
+
+TEMPLATE_TEST_CASE("TemporalMF conforms (drift and per-day user bias, separate time regularisers)",
+                   "[models][mf][temporal]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  // Training rows: the first 20, so later rows fall on days some users have no training row on.
+  std::vector<RowIndex> train(20);
+  for (RowIndex r = 0; r < 20; ++r) train[r] = r;
+  const TemporalMF<TestType> m(ds, {.dims = 3, .time_bins = 4, .reg = 0.05, .bias_reg = 0.03,
+                                    .smooth_reg = 0.2, .time_reg = 0.4, .time_bias_reg = 0.3,
+                                    .day_bias_reg = 0.15, .drift_reg = 0.07,
+                                    .drift_feature = true, .day_bias = true,
+                                    .global_mean = ds.mean_rating()},
+                               train);
+  CHECK(m.layout().blocks()[kBeta].size() == ds.num_users());
+  CHECK(m.layout().blocks()[kDay].size() > 0);
+  test::run_conformance(m, RatingBatch{&ds, rows});
+}
+
+TEST_CASE("TemporalMF: drift and per-day bias enter the prediction as defined",
+          "[models][mf][temporal]") {
+  const Dataset ds = test::tiny_dataset();
+  std::vector<RowIndex> train(20);
+  for (RowIndex r = 0; r < 20; ++r) train[r] = r;
+  const TemporalMF<double> m(ds, {.dims = 2, .time_bins = 3, .rank_feature = false,
+                                  .drift_feature = true, .day_bias = true, .global_mean = 3.0},
+                             train);
+  const auto& L = m.layout().blocks();
+  // Per user: distinct UTC days (floor(t / 86400)) of its training rows, in user order.
+  Eigen::Index total_days = 0;
+  for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
+    std::vector<std::int64_t> days;
+    double sum = 0;
+    for (const RowIndex r : ds.by_user()[u])
+      if (r < 20) {
+        days.push_back(ds.time(r) / 86400);
+        sum += static_cast<double>(ds.time(r)) / 86400.0;
+      }
+    const std::size_t n = days.size();
+    std::sort(days.begin(), days.end());
+    days.erase(std::unique(days.begin(), days.end()), days.end());
+    for (const RowIndex r : ds.by_user()[u]) {
+      const bool seen = std::binary_search(days.begin(), days.end(), ds.time(r) / 86400);
+      CHECK((m.day_index(u, ds.time(r)) >= 0) == seen);
+      if (n == 0) {
+        CHECK(m.drift(u, ds.time(r)) == 0.0);
+      } else {
+        const double d = static_cast<double>(ds.time(r)) / 86400.0 - sum / static_cast<double>(n);
+        CHECK(m.drift(u, ds.time(r)) == Approx((d < 0 ? -1 : 1) * std::pow(std::abs(d), 0.4)));
+      }
+    }
+    total_days += static_cast<Eigen::Index>(days.size());
+  }
+  CHECK(L[kDay].size() == total_days);
+  Vector<double> theta(m.num_parameters());
+  Rng rng(9);
+  for (Eigen::Index k = 0; k < theta.size(); ++k) theta[k] = rng.normal(0.0, 0.5);
+  for (const RowIndex r : {RowIndex{5}, RowIndex{30}}) {
+    const std::uint32_t u = ds.user(r), i = ds.item(r);
+    const int b = m.time_bin(ds.time(r));
+    const Eigen::Index ub = static_cast<Eigen::Index>(u) * 3 + b, ib = static_cast<Eigen::Index>(i) * 3 + b;
+    const Eigen::Index day = m.day_index(u, ds.time(r));
+    if (r == 5) CHECK(day >= 0);  // a training row always has its day
+    const Vector<double> pu = theta.segment(L[kP].offset + 2 * u, 2) +
+                              theta.segment(L[kPt].offset + 2 * ub, 2);
+    const double expected = 3.0 + theta[L[kBu].offset + u] + theta[L[kBut].offset + ub] +
+                            theta[L[kBi].offset + i] + theta[L[kBit].offset + ib] +
+                            theta[L[kBeta].offset + u] * m.drift(u, ds.time(r)) +
+                            (day >= 0 ? theta[L[kDay].offset + day] : 0.0) +
+                            pu.dot(theta.segment(L[kQ].offset + 2 * i, 2));
+    Vector<double> out(1);
+    const RowIndex one[] = {r};
+    m.predict(theta, RatingBatch{&ds, one}, out);
+    CHECK(out[0] == Approx(expected).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("TemporalMF: with its time terms at zero it is biased MF (same loss and gradient)",
+          "[models][mf][temporal]") {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const TemporalMF<double> m(ds, {.dims = 2, .time_bins = 4, .reg = 0.05, .bias_reg = 0.03,
+                                  .smooth_reg = 0.0, .rank_feature = false,
+                                  .global_mean = 3.0});
+  const auto& L = m.layout().blocks();
+  Vector<double> theta = Vector<double>::Zero(m.num_parameters());
+  Rng rng(10);
+  for (const std::size_t b : {std::size_t{kP}, std::size_t{kQ}, std::size_t{kBu}, std::size_t{kBi}})
+    for (Eigen::Index k = 0; k < L[b].size(); ++k) theta[L[b].offset + k] = rng.normal(0.0, 0.5);
+  // Biased MF by hand: mean of e² + λ(‖p_u‖² + ‖q_i‖²) + λ_b(b_u² + b_i²).
+  double expected = 0;
+  for (const RowIndex r : rows) {
+    const std::uint32_t u = ds.user(r), i = ds.item(r);
+    const auto p = theta.segment(L[kP].offset + 2 * u, 2), q = theta.segment(L[kQ].offset + 2 * i, 2);
+    const double bu = theta[L[kBu].offset + u], bi = theta[L[kBi].offset + i];
+    const double e = 3.0 + bu + bi + p.dot(q) - ds.rating(r);
+    expected += e * e + 0.05 * (p.squaredNorm() + q.squaredNorm()) + 0.03 * (bu * bu + bi * bi);
+  }
+  expected /= static_cast<double>(rows.size());
+  CHECK(m.loss(theta, RatingBatch{&ds, rows}) == Approx(expected).epsilon(1e-12));
 }
 
 TEST_CASE("TemporalMF refuses data without timestamps", "[models][mf][temporal]") {
@@ -87,7 +191,7 @@ TEST_CASE("TemporalMF: time bins over the training range, clamped outside it",
 
 TEST_CASE("TemporalMF: rank feature and prediction formula", "[models][mf][temporal]") {
   const Dataset ds = test::tiny_dataset();
-  const TemporalMF<double> m(ds, {.dims = 2, .time_bins = 5, .global_mean = 3.0});
+  const TemporalMF<double> m(ds, {.dims = 2, .time_bins = 5, .day_bias = false, .global_mean = 3.0});
   // The tiny data's times grow with the row number, so the j-th of n rows of a user has rank
   // j / (n − 1).
   for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
@@ -169,7 +273,7 @@ TEST_CASE("TemporalMF: the smoothness penalty runs across adjacent time bins, no
 TEST_CASE("TemporalMF: local segments are all of the user's own parameters",
           "[models][mf][temporal]") {
   const Dataset ds = test::tiny_dataset();
-  const TemporalMF<float> m(ds, {.dims = 2, .time_bins = 4});
+  const TemporalMF<float> m(ds, {.dims = 2, .time_bins = 4, .day_bias = false});
   const auto& L = m.layout().blocks();
   const std::uint32_t u = 3;
   std::vector<Segment> local;
@@ -180,4 +284,15 @@ TEST_CASE("TemporalMF: local segments are all of the user's own parameters",
   CHECK(local[2] == Segment{L[kBu].offset + u, 1});
   CHECK(local[3] == Segment{L[kBut].offset + 4 * u, 4});
   CHECK(local[4] == Segment{L[kAlpha].offset + u, 1});
+
+  // With drift and per-day bias: β_u and the user's own day biases (one contiguous segment).
+  const TemporalMF<float> d(ds, {.dims = 2, .time_bins = 4, .drift_feature = true, .day_bias = true});
+  const auto& D = d.layout().blocks();
+  local.clear();
+  d.local_segments(RatingBatch{&ds, ds.by_user()[u]}, local);
+  REQUIRE(local.size() == 7);
+  CHECK(local[5] == Segment{D[kBeta].offset + u, 1});
+  const Eigen::Index first = d.day_index(u, ds.time(ds.by_user()[u].front()));
+  const Eigen::Index last = d.day_index(u, ds.time(ds.by_user()[u].back()));
+  CHECK(local[6] == Segment{D[kDay].offset + first, last - first + 1});
 }

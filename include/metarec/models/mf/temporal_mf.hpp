@@ -9,7 +9,13 @@
 /// with t first clamped to [t_min, t_max]: rows outside the training time range (a later test
 /// period) use the first or last bin. With rank_ui ∈ [0, 1] the rating-rank feature below,
 ///
-///     r̂_ui = μ + b_u + b_{u,bin} + b_i + b_{i,bin} + α_u · rank_ui + (p_u + p_{u,bin})ᵀ q_i
+///     r̂_ui = μ + b_u + b_{u,bin} + b_i + b_{i,bin} + α_u · rank_ui + β_u · dev_u(t)
+///            + b_{u,day(t)} + (p_u + p_{u,bin})ᵀ q_i
+///
+/// **Koren 2009 terms** (KDD, "Collaborative filtering with temporal dynamics"): the per-day user
+/// bias b_{u,day} exists for each distinct UTC day floor(t / 86400) of the user's TRAINING rows
+/// (a row on another day gets none; `day_bias`), and the drift dev_u(t) = sign(t − t_u)|t − t_u|^0.4
+/// with t, t_u in days and t_u the mean day of the user's training rows (`drift_feature`).
 ///
 /// **Rank feature** (used by the original study; defined here precisely): rank_ui is the number of
 /// the user's ratings in the data set given to the constructor whose time is strictly earlier than
@@ -26,18 +32,25 @@
 /// the neighbouring bins of its user (bin−1 and bin+1, where they exist), like every other
 /// per-rating penalty. The loss is then
 ///
-///     L = 1/|B| Σ_{(u,i,r,t)∈B} [ (r̂ − r)² + λ(‖p_u‖² + ‖p_{u,b}‖² + ‖q_i‖²)
-///            + λ_b(b_u² + b_{u,b}² + b_i² + b_{i,b}² + α_u²)
+///     L = 1/|B| Σ_{(u,i,r,t)∈B} [ (r̂ − r)² + λ(‖p_u‖² + ‖q_i‖²) + λ_p‖p_{u,b}‖²
+///            + λ_b(b_u² + b_i² + α_u²) + λ_tb(b_{u,b}² + b_{i,b}²) + λ_db b_{u,day}² + λ_d β_u²
 ///            + λ_t(‖p_{u,b} − p_{u,b−1}‖² [b > 0] + ‖p_{u,b+1} − p_{u,b}‖² [b < bins−1]) ]
 ///
 /// and loss, gradient and Hessian-vector product are all of this one function (exact, dense or
-/// sparse). Task-local segments: all of the user's own parameters (p_u, p_{u,·}, b_u, b_{u,·}, α_u).
+/// sparse). Task-local segments: all of the user's own parameters (p_u, p_{u,·}, b_u, b_{u,·}, α_u,
+/// β_u, b_{u,day}).
+///
+/// The time terms have their OWN, strong regularisers (λ_p, λ_tb default 10): with one λ shared by
+/// p_u and p_{u,b}, a user whose ratings fall in one bin has two copies of one vector and half the
+/// effective regularisation, which made this model lose to biased MF (docs/models_mf.md, issue #3).
 
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -54,7 +67,13 @@ struct TemporalMFOptions {
   double reg = 0.02;            ///< λ on p_u, p_{u,b}, q_i
   double bias_reg = 0.02;       ///< λ_b on b_u, b_{u,b}, b_i, b_{i,b}, α_u
   double smooth_reg = 0.1;      ///< λ_t on ‖p_{u,b} − p_{u,b+1}‖² (adjacent bins)
+  double time_reg = 10.0;       ///< λ_p on the time-bin factor offsets p_{u,b} (see docs: strong)
+  double time_bias_reg = 10.0;  ///< λ_tb on the time-bin biases b_{u,b}, b_{i,b}
+  double day_bias_reg = 1.0;    ///< λ_db on the per-day user bias b_{u,day}
+  double drift_reg = 5.0;       ///< λ_d on the drift slope β_u
   bool rank_feature = true;     ///< add α_u · rank_ui
+  bool drift_feature = false;   ///< add β_u · dev_u(t) (Koren 2009 user drift; off: hurt on ML-100K)
+  bool day_bias = true;         ///< add b_{u,day(t)} for the user's training days (Koren 2009)
   double init_std = 0.1;        ///< p_u, q_i start N(0, init_std²); p_{u,b}, biases, α start at 0
   double global_mean = 0.0;     ///< μ (fixed, not learned)
 };
@@ -117,6 +136,7 @@ class TemporalMF {
                                   std::to_string(t_max_) + "] too wide for " +
                                   std::to_string(opt_.time_bins) + " bins");
     if (opt_.rank_feature) compute_ranks(ds);
+    if (opt_.drift_feature || opt_.day_bias) compute_user_days(ds, train_rows);
     const Eigen::Index k = opt_.dims, nb = opt_.time_bins;
     P_ = layout_.add("user_factors", k, num_users_);
     Pt_ = layout_.add("user_bin_factors", k, num_users_ * nb);
@@ -126,10 +146,14 @@ class TemporalMF {
     bi_ = layout_.add("item_bias", 1, num_items_);
     bit_ = layout_.add("item_bin_bias", 1, num_items_ * nb);
     alpha_ = layout_.add("user_rank_slope", 1, opt_.rank_feature ? num_users_ : 0);
+    beta_ = layout_.add("user_drift_slope", 1, opt_.drift_feature ? num_users_ : 0);
+    bud_ = layout_.add("user_day_bias", 1,
+                       opt_.day_bias ? static_cast<Eigen::Index>(days_.size()) : 0);
   }
 
   [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
-  /// Blocks in order: P, P_bin (column u·bins + b), Q, b_u, b_{u,bin}, b_i, b_{i,bin}, α.
+  /// Blocks in order: P, P_bin (column u·bins + b), Q, b_u, b_{u,bin}, b_i, b_{i,bin}, α, β
+  /// (drift slope), b_{u,day} (the user's training days in increasing order, users in order).
   [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
   [[nodiscard]] std::int64_t t_min() const noexcept { return t_min_; }
@@ -145,6 +169,25 @@ class TemporalMF {
   /// Rank feature of a row of the construction data set (0 when `rank_feature` is off).
   [[nodiscard]] S rank(RowIndex r) const noexcept {
     return opt_.rank_feature ? rank_[r] : S(0);
+  }
+
+  /// Koren's drift dev_u(t) = sign(t − t_u)·|t − t_u|^0.4, t and t_u in days (t_u: mean day of
+  /// the user's training rows); 0 for a user without training rows or when `drift_feature` is off.
+  [[nodiscard]] S drift(std::uint32_t u, std::int64_t t) const noexcept {
+    if (!opt_.drift_feature || u >= num_users_ || day_begin_[u] == day_begin_[u + 1]) return S(0);
+    const double d = static_cast<double>(t) / 86400.0 - user_mean_day_[u];
+    return static_cast<S>(d < 0 ? -std::pow(-d, 0.4) : std::pow(d, 0.4));
+  }
+
+  /// Column of b_{u,day} for user u at time t; -1 when the user has no training row on that day
+  /// (UTC day, floor(t / 86400)) or `day_bias` is off.
+  [[nodiscard]] Eigen::Index day_index(std::uint32_t u, std::int64_t t) const noexcept {
+    if (!opt_.day_bias || u >= num_users_) return -1;
+    const std::int64_t d = day_of(t);
+    const auto first = days_.begin() + static_cast<std::ptrdiff_t>(day_begin_[u]);
+    const auto last = days_.begin() + static_cast<std::ptrdiff_t>(day_begin_[u + 1]);
+    const auto it = std::lower_bound(first, last, d);
+    return it != last && *it == d ? static_cast<Eigen::Index>(it - days_.begin()) : -1;
   }
 
   /// Overwrites θ: p_u, q_i ~ N(0, init_std²); time-bin factors, biases and α at 0.
@@ -240,6 +283,10 @@ class TemporalMF {
       out.push_back(bu_.column(u));
       out.push_back({but_.offset + static_cast<Eigen::Index>(u) * nb, nb});
       if (opt_.rank_feature) out.push_back(alpha_.column(u));
+      if (opt_.drift_feature) out.push_back(beta_.column(u));
+      if (opt_.day_bias && day_begin_[u + 1] > day_begin_[u])
+        out.push_back({bud_.offset + static_cast<Eigen::Index>(day_begin_[u]),
+                       static_cast<Eigen::Index>(day_begin_[u + 1] - day_begin_[u])});
     }
   }
 
@@ -248,7 +295,44 @@ class TemporalMF {
     std::uint32_t u, i;
     int bin;
     S rank;
+    S dev;              // drift dev_u(t) (0 when off)
+    Eigen::Index day;   // column of b_{u,day}, -1 for none
   };
+
+  static std::int64_t day_of(std::int64_t t) noexcept {
+    return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+  }
+
+  // Per user: the sorted distinct days of its training rows (days_[day_begin_[u]..day_begin_[u+1]))
+  // and the mean day of those rows (t_u of the drift term, in days).
+  void compute_user_days(const Dataset& ds, std::span<const RowIndex> train_rows) {
+    std::vector<std::vector<std::int64_t>> per(num_users_);
+    std::vector<double> sum(num_users_, 0.0);
+    std::vector<std::size_t> cnt(num_users_, 0);
+    auto add = [&](RowIndex r) {
+      const std::uint32_t u = ds.user(r);
+      per[u].push_back(day_of(ds.time(r)));
+      sum[u] += static_cast<double>(ds.time(r)) / 86400.0;
+      ++cnt[u];
+    };
+    if (train_rows.empty()) {
+      for (std::size_t r = 0; r < ds.num_ratings(); ++r) add(static_cast<RowIndex>(r));
+    } else {
+      for (const RowIndex r : train_rows) add(r);
+    }
+    day_begin_.assign(num_users_ + 1, 0);
+    user_mean_day_.assign(num_users_, 0.0);
+    days_.clear();
+    for (std::uint32_t u = 0; u < num_users_; ++u) {
+      auto& v = per[u];
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+      day_begin_[u] = days_.size();
+      days_.insert(days_.end(), v.begin(), v.end());
+      if (cnt[u] > 0) user_mean_day_[u] = sum[u] / static_cast<double>(cnt[u]);
+    }
+    day_begin_[num_users_] = days_.size();
+  }
 
   static double sq(S x) noexcept { return static_cast<double>(x) * static_cast<double>(x); }
 
@@ -301,7 +385,9 @@ class TemporalMF {
   }
 
   [[nodiscard]] Row row(const Dataset& d, RowIndex r) const noexcept {
-    return {d.user(r), d.item(r), time_bin(d.time(r)), rank(r)};
+    const std::uint32_t u = d.user(r);
+    const std::int64_t t = d.time(r);
+    return {u, d.item(r), time_bin(t), rank(r), drift(u, t), day_index(u, t)};
   }
 
   static Eigen::Map<const Vector<S>> col(const ConstVectorRef<S>& theta, const Block& blk,
@@ -317,23 +403,30 @@ class TemporalMF {
   [[nodiscard]] S alpha(const ConstVectorRef<S>& t, const Row& x) const noexcept {
     return opt_.rank_feature ? t[alpha_.offset + x.u] : S(0);
   }
+  [[nodiscard]] S beta(const ConstVectorRef<S>& t, const Row& x) const noexcept {
+    return opt_.drift_feature ? t[beta_.offset + x.u] : S(0);
+  }
+  [[nodiscard]] S dayb(const ConstVectorRef<S>& t, const Row& x) const noexcept {
+    return x.day >= 0 ? t[bud_.offset + x.day] : S(0);
+  }
 
   /// r̂ of a row; fills pe = p_u + p_{u,bin}.
   S predict_row(const ConstVectorRef<S>& t, const Row& x, Vector<S>& pe) const {
     pe.noalias() = col(t, P_, x.u) + col(t, Pt_, ub(x, x.bin));
     return static_cast<S>(opt_.global_mean) + t[bu_.offset + x.u] + t[but_.offset + ub(x, x.bin)] +
            t[bi_.offset + x.i] + t[bit_.offset + ib(x)] + alpha(t, x) * x.rank +
-           pe.dot(col(t, Q_, x.i));
+           beta(t, x) * x.dev + dayb(t, x) + pe.dot(col(t, Q_, x.i));
   }
 
   double penalty(const ConstVectorRef<S>& t, const Row& x) const {
     const auto pb = col(t, Pt_, ub(x, x.bin));
     double p = opt_.reg * (static_cast<double>(col(t, P_, x.u).squaredNorm()) +
-                           static_cast<double>(pb.squaredNorm()) +
                            static_cast<double>(col(t, Q_, x.i).squaredNorm())) +
-               opt_.bias_reg * (sq(t[bu_.offset + x.u]) + sq(t[but_.offset + ub(x, x.bin)]) +
-                                sq(t[bi_.offset + x.i]) + sq(t[bit_.offset + ib(x)]) +
-                                sq(alpha(t, x)));
+               opt_.time_reg * static_cast<double>(pb.squaredNorm()) +
+               opt_.bias_reg * (sq(t[bu_.offset + x.u]) + sq(t[bi_.offset + x.i]) + sq(alpha(t, x))) +
+               opt_.time_bias_reg * (sq(t[but_.offset + ub(x, x.bin)]) + sq(t[bit_.offset + ib(x)])) +
+               opt_.day_bias_reg * sq(dayb(t, x)) +
+               opt_.drift_reg * sq(beta(t, x));
     if (x.bin > 0)
       p += opt_.smooth_reg *
            static_cast<double>((pb - col(t, Pt_, ub(x, x.bin - 1))).squaredNorm());
@@ -365,6 +458,8 @@ class TemporalMF {
     if (batch.rows.empty()) return S(0);
     const S scale = S(2) / static_cast<S>(batch.size());
     const S reg = static_cast<S>(opt_.reg), breg = static_cast<S>(opt_.bias_reg);
+    const S treg = static_cast<S>(opt_.time_reg), tbreg = static_cast<S>(opt_.time_bias_reg);
+    const S dreg = static_cast<S>(opt_.drift_reg), dbreg = static_cast<S>(opt_.day_bias_reg);
     const S sreg = scale * static_cast<S>(opt_.smooth_reg);
     Vector<S> pe(opt_.dims);
     double total = 0.0;
@@ -376,14 +471,17 @@ class TemporalMF {
       const auto q = col(t, Q_, x.i);
       g.segment(P_.column(x.u)).noalias() += se * q + (scale * reg) * col(t, P_, x.u);
       g.segment(Pt_.column(ub(x, x.bin))).noalias() +=
-          se * q + (scale * reg) * col(t, Pt_, ub(x, x.bin));
+          se * q + (scale * treg) * col(t, Pt_, ub(x, x.bin));
       g.segment(Q_.column(x.i)).noalias() += se * pe + (scale * reg) * q;
       g.segment(bu_.column(x.u))[0] += se + scale * breg * t[bu_.offset + x.u];
-      g.segment(but_.column(ub(x, x.bin)))[0] += se + scale * breg * t[but_.offset + ub(x, x.bin)];
+      g.segment(but_.column(ub(x, x.bin)))[0] += se + scale * tbreg * t[but_.offset + ub(x, x.bin)];
       g.segment(bi_.column(x.i))[0] += se + scale * breg * t[bi_.offset + x.i];
-      g.segment(bit_.column(ib(x)))[0] += se + scale * breg * t[bit_.offset + ib(x)];
+      g.segment(bit_.column(ib(x)))[0] += se + scale * tbreg * t[bit_.offset + ib(x)];
       if (opt_.rank_feature)
         g.segment(alpha_.column(x.u))[0] += se * x.rank + scale * breg * t[alpha_.offset + x.u];
+      if (opt_.drift_feature)
+        g.segment(beta_.column(x.u))[0] += se * x.dev + scale * dreg * t[beta_.offset + x.u];
+      if (x.day >= 0) g.segment(bud_.column(x.day))[0] += se + scale * dbreg * t[bud_.offset + x.day];
       add_smoothness(t, x, sreg, g);
     }
     return static_cast<S>(total / static_cast<double>(batch.size()));
@@ -397,6 +495,8 @@ class TemporalMF {
     if (batch.rows.empty()) return;
     const S scale = S(2) / static_cast<S>(batch.size());
     const S reg = static_cast<S>(opt_.reg), breg = static_cast<S>(opt_.bias_reg);
+    const S treg = static_cast<S>(opt_.time_reg), tbreg = static_cast<S>(opt_.time_bias_reg);
+    const S dreg = static_cast<S>(opt_.drift_reg), dbreg = static_cast<S>(opt_.day_bias_reg);
     const S sreg = scale * static_cast<S>(opt_.smooth_reg);
     Vector<S> pe(opt_.dims), dpe(opt_.dims), gp(opt_.dims);
     for (const RowIndex r : batch.rows) {
@@ -406,20 +506,25 @@ class TemporalMF {
       const auto dq = col(v, Q_, x.i);
       dpe.noalias() = col(v, P_, x.u) + col(v, Pt_, ub(x, x.bin));
       const S jv = dpe.dot(q) + pe.dot(dq) + v[bu_.offset + x.u] + v[but_.offset + ub(x, x.bin)] +
-                   v[bi_.offset + x.i] + v[bit_.offset + ib(x)] + alpha(v, x) * x.rank;
+                   v[bi_.offset + x.i] + v[bit_.offset + ib(x)] + alpha(v, x) * x.rank +
+                   beta(v, x) * x.dev + dayb(v, x);
       gp.noalias() = scale * (jv * q + e * dq);
       out.segment(P_.column(x.u)).noalias() += gp + (scale * reg) * col(v, P_, x.u);
       out.segment(Pt_.column(ub(x, x.bin))).noalias() +=
-          gp + (scale * reg) * col(v, Pt_, ub(x, x.bin));
+          gp + (scale * treg) * col(v, Pt_, ub(x, x.bin));
       out.segment(Q_.column(x.i)).noalias() += scale * (jv * pe + e * dpe) + (scale * reg) * dq;
       out.segment(bu_.column(x.u))[0] += scale * (jv + breg * v[bu_.offset + x.u]);
       out.segment(but_.column(ub(x, x.bin)))[0] +=
-          scale * (jv + breg * v[but_.offset + ub(x, x.bin)]);
+          scale * (jv + tbreg * v[but_.offset + ub(x, x.bin)]);
       out.segment(bi_.column(x.i))[0] += scale * (jv + breg * v[bi_.offset + x.i]);
-      out.segment(bit_.column(ib(x)))[0] += scale * (jv + breg * v[bit_.offset + ib(x)]);
+      out.segment(bit_.column(ib(x)))[0] += scale * (jv + tbreg * v[bit_.offset + ib(x)]);
       if (opt_.rank_feature)
         out.segment(alpha_.column(x.u))[0] +=
             scale * (jv * x.rank + breg * v[alpha_.offset + x.u]);
+      if (opt_.drift_feature)
+        out.segment(beta_.column(x.u))[0] += scale * (jv * x.dev + dreg * v[beta_.offset + x.u]);
+      if (x.day >= 0)
+        out.segment(bud_.column(x.day))[0] += scale * (jv + dbreg * v[bud_.offset + x.day]);
       add_smoothness(v, x, sreg, out);
     }
   }
@@ -430,8 +535,11 @@ class TemporalMF {
   std::int64_t t_min_ = 0, t_max_ = 0;
   std::uint64_t width_ = 1;
   std::vector<S> rank_;
+  std::vector<std::int64_t> days_;          // per user, its sorted distinct training days
+  std::vector<std::size_t> day_begin_;      // user u's days: [day_begin_[u], day_begin_[u+1])
+  std::vector<double> user_mean_day_;       // t_u of the drift term (days)
   ParameterLayout layout_;
-  Block P_, Pt_, Q_, bu_, but_, bi_, bit_, alpha_;
+  Block P_, Pt_, Q_, bu_, but_, bi_, bit_, alpha_, beta_, bud_;
 };
 
 }  // namespace metarec
