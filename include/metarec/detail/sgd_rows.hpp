@@ -3,6 +3,7 @@
 #include <metarec/data/dataset.hpp>
 #include <metarec/detail/fixed_dims.hpp>
 #include <metarec/detail/prefetch.hpp>
+#include <metarec/detail/prefetch_row.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -25,11 +26,7 @@ std::size_t sgd_rows(std::span<const RowIndex> rows, double& loss_sum, const Dat
                      Prefetch&& prefetch) {
   constexpr std::size_t d = sgd_rows_prefetch_distance;
   const std::size_t n = rows.size();
-  auto columns = [&](RowIndex r) {
-    metarec::detail::prefetch(data.users().data() + r);
-    metarec::detail::prefetch(data.items().data() + r);
-    metarec::detail::prefetch(data.ratings().data() + r);
-  };
+  auto columns = [&](RowIndex r) { prefetch_rating_row(data, r); };
   for (std::size_t b = 0; b < n && b < 2 * d; ++b) columns(rows[b]);
   double sum = 0.0;
   for (std::size_t b = 0; b < n; ++b) {

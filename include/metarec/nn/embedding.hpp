@@ -17,6 +17,7 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/detail/prefetch.hpp>
+#include <metarec/detail/prefetch_row.hpp>
 #include <metarec/nn/common.hpp>
 
 #include <algorithm>
@@ -154,12 +155,6 @@ class EmbeddingFields {
     return f.source == FieldSource::user_id || f.source == FieldSource::item_id;
   }
 
-  /// Prefetches the data-set columns (user, item, rating) of rating row `r`.
-  static void prefetch_row(const Dataset& d, RowIndex r) noexcept {
-    metarec::detail::prefetch(d.users().data() + r);
-    metarec::detail::prefetch(d.items().data() + r);
-    metarec::detail::prefetch(d.ratings().data() + r);
-  }
 
   /// Calls `fn(column)` for the table column of each id field in data-set row `r` (the big,
   /// randomly accessed tables; feature tables are small and stay cached).
@@ -203,9 +198,9 @@ class EmbeddingFields {
     const std::size_t n = batch.size();
     const RowIndex* const rws = batch.rows.data();
     constexpr std::size_t ahead = metarec::detail::prefetch_distance;
-    for (std::size_t b = 0; b < std::min(n, 2 * ahead); ++b) prefetch_row(d, rws[b]);
+    for (std::size_t b = 0; b < std::min(n, 2 * ahead); ++b) metarec::detail::prefetch_rating_row(d, rws[b]);
     for (std::size_t b = 0; b < n; ++b) {
-      if (b + 2 * ahead < n) prefetch_row(d, rws[b + 2 * ahead]);
+      if (b + 2 * ahead < n) metarec::detail::prefetch_rating_row(d, rws[b + 2 * ahead]);
       if (b + ahead < n)
         for_each_id_column(d, rws[b + ahead], [&](const Segment& c) {
           metarec::detail::prefetch_range(params.data() + c.offset, c.size);
@@ -238,11 +233,11 @@ class EmbeddingFields {
       const RowIndex* const rws = batch.rows.data();
       constexpr std::size_t ahead = metarec::detail::prefetch_distance;
       if constexpr (HasPrefetchHint<Sink>)
-        for (std::size_t b = 0; b < std::min(n, 2 * ahead); ++b) prefetch_row(d, rws[b]);
+        for (std::size_t b = 0; b < std::min(n, 2 * ahead); ++b) metarec::detail::prefetch_rating_row(d, rws[b]);
       for (std::size_t b = 0; b < n; ++b) {
         if constexpr (HasPrefetchHint<Sink>) {
           // the batch's data rows were read by `gather`, but the layers run in between evict them
-          if (b + 2 * ahead < n) prefetch_row(d, rws[b + 2 * ahead]);
+          if (b + 2 * ahead < n) metarec::detail::prefetch_rating_row(d, rws[b + 2 * ahead]);
           if (b + ahead < n)
             for_each_id_column(d, rws[b + ahead], [&](const Segment& c) { sink.prefetch(c); });
         }

@@ -47,6 +47,7 @@
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
 #include <metarec/detail/hooks.hpp>
+#include <metarec/detail/prefetch_row.hpp>
 #include <metarec/optim/optimizer.hpp>
 #include <metarec/optim/sgd.hpp>
 
@@ -181,16 +182,6 @@ inline std::string fmt_number(double x) {
                         "regularisation");
 }
 
-/// Read-prefetch of the data set columns of `row` (user, item, rating).
-inline void prefetch_row_data(const Dataset& data, RowIndex row) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(data.users().data() + row, 0, 3);
-  __builtin_prefetch(data.items().data() + row, 0, 3);
-  __builtin_prefetch(data.ratings().data() + row, 0, 3);
-#else
-  (void)data, (void)row;
-#endif
-}
 
 /// Rows ahead for the parameter prefetch and (twice that) for the data-column prefetch: the
 /// parameter prefetch reads the row's user and item, which the data prefetch brought in.
@@ -306,6 +297,20 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       break;
     }
     if (decay) optimizer.set_lr(lr0 * std::pow(options.lr_decay, epoch));
+    // After step b of this epoch: the callbacks' on_batch_end; true when one asks to stop.
+    [[maybe_unused]] auto batch_end = [&](std::size_t b, double loss) {
+      if constexpr (sizeof...(Callbacks) > 0) {
+        const BatchInfo bi{epoch, b, batches, loss};
+        if (detail::call_all(
+                [&](auto& c) -> decltype(c.on_batch_end(bi)) { return c.on_batch_end(bi); },
+                callbacks...)) {
+          stop = true;
+          result.stopped_by_callback = true;
+          return true;
+        }
+      }
+      return false;
+    };
     Rng rng(derive_seed(options.seed, static_cast<std::uint64_t>(epoch)));
     rng.shuffle(std::span<RowIndex>(order));
 
@@ -340,25 +345,16 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
         } else {
           const RowIndex* const ord = order.data();
           constexpr std::size_t d = detail::fused_prefetch_distance;
-          for (std::size_t b = 0; b < rows && b < 2 * d; ++b) detail::prefetch_row_data(data, ord[b]);
+          for (std::size_t b = 0; b < rows && b < 2 * d; ++b) detail::prefetch_rating_row(data, ord[b]);
           for (std::size_t b = 0; b < rows; ++b) {
             if constexpr (HasSgdPrefetch<M>) {
-              if (b + 2 * d < rows) detail::prefetch_row_data(data, ord[b + 2 * d]);
+              if (b + 2 * d < rows) detail::prefetch_rating_row(data, ord[b + 2 * d]);
               if (b + d < rows) model.sgd_prefetch(tref, data, ord[b + d]);
             }
             const double loss = static_cast<double>(update_one(ord[b], b));
             if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
             loss_sum += loss;
-            if constexpr (sizeof...(Callbacks) > 0) {
-              const BatchInfo bi{epoch, b, batches, loss};
-              if (detail::call_all(
-                  [&](auto& c) -> decltype(c.on_batch_end(bi)) { return c.on_batch_end(bi); },
-                  callbacks...)) {
-                stop = true;
-                result.stopped_by_callback = true;
-                break;
-              }
-            }
+            if (batch_end(b, loss)) break;
           }
         }
       }
@@ -385,16 +381,7 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
       if constexpr (HasRunningStatistics<M>) model.update_running_statistics(VectorRef<S>(theta), batch);
       loss_sum += loss * static_cast<double>(len);
-      if constexpr (sizeof...(Callbacks) > 0) {
-        const BatchInfo bi{epoch, b, batches, loss};
-        if (detail::call_all(
-            [&](auto& c) -> decltype(c.on_batch_end(bi)) { return c.on_batch_end(bi); },
-            callbacks...)) {
-          stop = true;
-          result.stopped_by_callback = true;
-          break;
-        }
-      }
+      if (batch_end(b, loss)) break;
     }
     info.train_loss = loss_sum / static_cast<double>(rows);
     if (!stop && !theta.allFinite())
