@@ -65,14 +65,21 @@ struct ModelSetting {
   int dims;
   int epochs;   // maximum; early stopping usually ends sooner
   double lr;
-  double reg;   // λ on factors (= bias and feature reg)
+  double reg;   // λ on factors (= bias and feature reg unless bias_reg is set)
+  double bias_reg = -1;  // < 0: same as reg
+  double lr_decay = 1;   // lr × lr_decay per epoch
+  double init_std = -1;  // < 0: the model's default
 };
 const std::map<std::string, ModelSetting>& model_settings() {
   static const std::map<std::string, ModelSetting> m{
       {"mf", {128, 40, 0.005, 0.05}},         {"mf-bias", {128, 40, 0.005, 0.05}},
       {"mf-side", {32, 25, 0.005, 0.05}},     {"mf-temporal", {128, 80, 0.005, 0.1}},
       {"fm", {32, 25, 0.005, 0.05}},          {"mf-mixture", {32, 40, 0.02, 0.02}},
-      {"mf-variational", {8, 8, 0.01, 0.05}}};
+      {"mf-variational", {8, 8, 0.01, 0.05}},
+      // SVD++: chosen on the ml1m-90-10 validation split (5% of its training rows, carved as below;
+      // docs/benchmarks.md): dims 256, lr 0.01 × 0.95 per epoch, λ 0.05 (p, q, y), λ_b 0.02,
+      // init N(0, 0.01²), implicit step at 0.05 × lr.
+      {"svdpp", {256, 60, 0.01, 0.05, 0.02, 0.95, 0.01}}};
   return m;
 }
 
@@ -174,7 +181,7 @@ int main(int argc, char** argv) {
     std::ostringstream md;  // the Markdown report, written at the end
     // The MF family only (train_model_names() also lists the MLP family, see bench_mlp).
     const std::vector<std::string> models =
-        args.words("--models", {"mf", "mf-bias", "mf-side", "mf-temporal", "fm", "mf-mixture", "mf-variational"});
+        args.words("--models", {"mf", "mf-bias", "mf-side", "mf-temporal", "fm", "mf-mixture", "mf-variational", "svdpp"});
     const std::vector<std::string> protocols = args.words("--protocols", {"seed-mf", "ml1m-90-10"});
     // Overrides (for tuning runs); < 0 = the per-model setting of model_settings().
     const int o_dims = args.number<int>("--dims", -1);
@@ -197,13 +204,20 @@ int main(int argc, char** argv) {
       c.epochs = o_epochs > 0 ? o_epochs : st.epochs;
       c.lr = o_lr > 0 ? o_lr : st.lr * static_cast<double>(c.batch);
       c.reg = o_reg >= 0 ? o_reg : st.reg;
+      c.bias_reg = st.bias_reg;
+      c.lr_decay = st.lr_decay;
+      c.init_std = st.init_std;
       return c;
     };
     auto settings_text = [](const TrainConfig& c) {
       char b[160];
       std::snprintf(b, sizeof b, "dims %d, lr %g, reg %g, %s batch %zu, <= %d epochs", c.dims, c.lr, c.reg,
                     c.optimizer.c_str(), c.batch, c.epochs);
-      return std::string(b);
+      std::string s(b);
+      if (c.bias_reg >= 0) s += ", bias reg " + metarec::detail::json_number(c.bias_reg);
+      if (c.lr_decay != 1.0) s += ", lr decay " + metarec::detail::json_number(c.lr_decay);
+      if (c.init_std > 0) s += ", init std " + metarec::detail::json_number(c.init_std);
+      return s;
     };
     // Two runs per model and protocol: (1) train on the training rows minus the validation rows
     // with early stopping on them (choosing the number of epochs); (2) retrain from the same

@@ -34,6 +34,10 @@
 #include <metarec/models/mf/variational_mf.hpp>
 #define METAREC_CLI_HAS_VARIATIONAL_MF 1
 #endif
+#if __has_include(<metarec/models/mf/svdpp.hpp>)
+#include <metarec/models/mf/svdpp.hpp>
+#define METAREC_CLI_HAS_SVDPP 1
+#endif
 #if __has_include(<metarec/models/mlp.hpp>)
 #include <metarec/models/mlp.hpp>
 #define METAREC_CLI_HAS_MLP 1
@@ -60,6 +64,8 @@ struct TrainConfig {
   double lr = -1;          // < 0: the optimiser's default below
   double reg = 0.05;
   double bias_reg = -1;    // < 0: same as reg
+  double lr_decay = 1.0;   // epoch e runs at lr·lr_decay^e (TrainOptions::lr_decay; 1: constant)
+  double init_std = -1;    // MF family: factors start N(0, init_std²); < 0: the model's default
   std::size_t batch = 1;
   std::uint64_t seed = 42;
   int threads = 1;
@@ -112,6 +118,7 @@ struct TrainReport {
 inline const std::vector<std::string>& train_model_names() {
   static const std::vector<std::string> names{
       "mf",        "mf-bias", "mf-side", "mf-temporal", "fm",     "mf-mixture", "mf-variational",
+      "svdpp",
       "wide-deep", "deepfm",  "xdeepfm", "nfm",         "ncf-gmf", "ncf-mlp",   "neumf",
       "melu"};
   return names;
@@ -191,6 +198,9 @@ std::string set_options(O& o, const TrainConfig& c, double mean) {
   if constexpr (requires { o.feature_reg; }) { o.feature_reg = c.reg; cfg << "feature_reg=" << c.reg << '\n'; }
   if constexpr (requires { o.bias_reg; }) { o.bias_reg = breg; cfg << "bias_reg=" << breg << '\n'; }
   if constexpr (requires { o.global_mean; }) { o.global_mean = mean; cfg << "global_mean=" << mean << '\n'; }
+  if constexpr (requires { o.init_std; }) {
+    if (c.init_std > 0) { o.init_std = c.init_std; cfg << "init_std=" << c.init_std << '\n'; }
+  }
   return cfg.str();
 }
 
@@ -238,7 +248,7 @@ void run_fit(const M& model, Vector<float>& theta, Opt& opt, const Dataset& ds, 
   const int patience = c.patience >= 0 ? c.patience : (split.valid.empty() ? 0 : 3);
   const TrainOptions options{.epochs = c.epochs, .batch_size = c.batch, .seed = c.seed,
                              .patience = split.valid.empty() ? 0 : patience,
-                             .higher_is_better = classifier};
+                             .higher_is_better = classifier, .lr_decay = c.lr_decay};
   std::optional<JsonLinesLog> log;
   if (!c.log.empty()) log.emplace(std::filesystem::path(c.log));
   struct Optional {  // forwards to the progress bar and the log only when wanted
@@ -402,6 +412,21 @@ inline TrainReport train_model(const Dataset& ds, const Split& split, const Trai
     const std::string cfg = detail::set_options(o, c, mean);
     return detail::train_with(VariationalMF<float>(ds.num_users(), ds.num_items(), o), cfg, ds, split, c);
 #endif
+  } else if (c.model == "svdpp") {
+#ifdef METAREC_CLI_HAS_SVDPP
+    // SVD++: N(u) = the items of u's TRAINING rows (split.train), so validation and test rows never
+    // enter the implicit sets; λ_y = --reg; whole-epoch SGD with the delayed y step (svdpp.hpp).
+    SvdppOptions o;
+    std::string cfg = detail::set_options(o, c, mean);
+    o.implicit_reg = c.reg;
+    cfg += "implicit_reg=" + std::to_string(o.implicit_reg) + "\nimplicit_lr_scale=" +
+           std::to_string(o.implicit_lr_scale) + "\n";
+    // No per-rating progress bar: an on_batch_end hook would make fit take the generic per-rating
+    // step (every y_j of N(u) at every rating) instead of the whole-epoch delayed-implicit SGD.
+    TrainConfig cs = c;
+    cs.progress = false;
+    return detail::train_with(SvdppMF<float>(ds, split.train, o), cfg, ds, split, cs);
+#endif
   } else if (c.model == "mf-temporal") {
 #ifdef METAREC_CLI_HAS_TEMPORAL_MF
     // Needs rating times: on data without them (the shared ML-1M copy) TemporalMF's constructor
@@ -438,7 +463,7 @@ inline void print_train_help() {
       "the protocol has them) and reports its metrics on every split: MSE, RMSE and MAE for\n"
       "rating models; AUC and log loss (label: rating > 3) for the BCE models of the MLP family.\n\n"
       "  --model M        MF family: mf, mf-bias, mf-side, mf-temporal, fm, mf-mixture,\n"
-      "                   mf-variational (default mf-bias); MLP family: wide-deep, deepfm, xdeepfm,\n"
+      "                   mf-variational, svdpp (default mf-bias); MLP family: wide-deep, deepfm, xdeepfm,\n"
       "                   nfm, ncf-gmf, ncf-mlp, neumf (BCE), melu (squared error)\n"
       "  --data DIR       MovieLens directory (default: $METAREC_DATA or the shipped sample)\n"
       "  --protocol P     seed-mf, seed-mlp, ml1m-90-10, ... (default seed-mf; MLP family seed-mlp)\n"
@@ -447,6 +472,8 @@ inline void print_train_help() {
       "  --lr X           learning rate (sgd: 0.005 x batch; adagrad: 0.05; adam: 0.001)\n"
       "  --reg X          MF: L2 on factors (0.05); MLP family: AdamW weight decay (0)\n"
       "  --bias-reg X     MF: L2 on biases (same as --reg)\n"
+      "  --lr-decay X     multiply the learning rate by X after each epoch (1: constant)\n"
+      "  --init-std X     MF family: factors start N(0, X^2) (the model's default)\n"
       "  --batch B        ratings per step (MF 1: per-rating SGD; MLP family 1024)\n"
       "  --seed S         seed of split, initialisation and shuffling (42)\n"
       "  --threads T      accepted for compatibility; training is single-threaded and deterministic\n"
@@ -475,7 +502,7 @@ inline std::string classifier_json(const ClassifierMetrics& e) {
 
 inline int run_train(const std::vector<std::string>& argv) {
   const Args args(argv,
-                  {"--model", "--data", "--protocol", "--dims", "--epochs", "--lr", "--reg", "--bias-reg",
+                  {"--model", "--data", "--protocol", "--dims", "--epochs", "--lr", "--reg", "--bias-reg", "--lr-decay", "--init-std",
                    "--batch", "--seed", "--threads", "--optimizer", "--patience", "--save", "--log",
                    "--hidden", "--dropout", "--loss"},
                   {"--quiet", "--side-features"});
@@ -504,6 +531,8 @@ inline int run_train(const std::vector<std::string>& argv) {
   c.lr = args.number<double>("--lr", c.lr);
   c.reg = args.number<double>("--reg", c.reg);
   c.bias_reg = args.number<double>("--bias-reg", c.bias_reg);
+  c.lr_decay = args.number<double>("--lr-decay", c.lr_decay);
+  c.init_std = args.number<double>("--init-std", c.init_std);
   c.batch = args.number<std::size_t>("--batch", c.batch);
   c.seed = args.number<std::uint64_t>("--seed", c.seed);
   c.threads = args.number<int>("--threads", c.threads);
@@ -521,6 +550,8 @@ inline int run_train(const std::vector<std::string>& argv) {
   if (c.dims < 1) throw UsageError("--dims must be >= 1");
   if (c.epochs < 0) throw UsageError("--epochs must be >= 0");
   if (c.batch < 1) throw UsageError("--batch must be >= 1");
+  if (!(c.lr_decay > 0.0) || !std::isfinite(c.lr_decay)) throw UsageError("--lr-decay must be > 0");
+  if (args.has("--init-std") && !(c.init_std > 0.0)) throw UsageError("--init-std must be > 0");
   if (c.optimizer != "sgd" && c.optimizer != "adam" && c.optimizer != "adagrad")
     throw UsageError("--optimizer must be sgd, adam or adagrad (got '" + c.optimizer + "')");
   if (!(c.dropout >= 0.0 && c.dropout < 1.0)) throw UsageError("--dropout must be in [0, 1)");
