@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs missing packages, builds the tests and examples in Release
 # with warnings as errors, runs the test suite, runs it again under AddressSanitizer +
-# UndefinedBehaviorSanitizer,
-# and builds the test_package consumer against the installed package.
+# UndefinedBehaviorSanitizer, and builds the test_package consumer against the installed package.
 #   METAREC_FAST=1  skip the sanitizer build (quicker local runs)
 #   METAREC_BENCH=1 also build the benchmarks (with warnings as errors)
 set -euo pipefail
