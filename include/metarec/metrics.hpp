@@ -5,6 +5,7 @@
 
 #include <metarec/metrics/classification.hpp>
 #include <metarec/metrics/evaluation.hpp>
+#include <metarec/metrics/median_calibration.hpp>
 #include <metarec/metrics/ranking.hpp>
 #include <metarec/metrics/regression.hpp>
 #include <metarec/metrics/scores_file.hpp>
