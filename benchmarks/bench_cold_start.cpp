@@ -17,6 +17,10 @@
 //                    [--out FILE.csv] [--svg FILE.svg] [--threads T] [--seed S] [--skip-timing]
 //                    [--timing-only] [--timing-repeats R] [--keep-untrained]
 //
+// Also reported: MAE / RMSE after each method's MAE-optimal (median) calibration fitted on the
+// validation tasks, model-free baselines (the user's support mean / median, popularity ranking)
+// and a reference MF trained on every rating except the test query rows.
+//
 // Parameters no training rating touches (new items' factors, the release years of new items,
 // unseen zip prefixes) are set to 0 in the global model (`--keep-untrained`: leave their random
 // initial values).
@@ -24,6 +28,8 @@
 
 #include "../examples/cli/meta_train.hpp"
 #include "bench_common.hpp"
+
+#include <metarec/metrics/median_calibration.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -35,6 +41,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace metarec;
@@ -147,18 +154,25 @@ struct Result {
   QueryMetrics q;
   double seconds = 0;  ///< meta-training (or global training) seconds
   double ndcg3_variant = 0;  ///< nDCG@3, the TensorFlow MeLU re-implementation's convention
+  double mae_cal = 0, rmse_cal = 0;  ///< with the MAE-optimal calibration fitted on validation
 };
 
-/// `evaluate_tasks` plus the variant nDCG@3 (same adaptation and clipped predictions).
+/// Every task's query predictions after adaptation (unclipped), the true ratings, and where each
+/// task's rows start.
+struct TaskPredictions {
+  std::vector<float> pred, truth;
+  std::vector<std::size_t> offset;
+};
+
 template <class M>
-Result score(const std::string& model_name, const std::string& method, const std::string& scenario,
-             const M& model, const Vector<float>& theta, const Dataset& ds,
-             const std::vector<Task>& tasks, const AdaptOptions& ao, double seconds,
-             const Vector<float>* alpha = nullptr) {
-  Result r{model_name, method, scenario, evaluate_tasks(model, theta, ds, tasks, ao, alpha), seconds, 0};
-  std::vector<std::size_t> offset(tasks.size() + 1, 0);
-  for (std::size_t t = 0; t < tasks.size(); ++t) offset[t + 1] = offset[t] + tasks[t].query.size();
-  std::vector<float> pred(offset.back()), truth(offset.back());
+TaskPredictions predict_tasks(const M& model, const Vector<float>& theta, const Dataset& ds,
+                              const std::vector<Task>& tasks, const AdaptOptions& ao,
+                              const Vector<float>* alpha) {
+  TaskPredictions out;
+  out.offset.assign(tasks.size() + 1, 0);
+  for (std::size_t t = 0; t < tasks.size(); ++t) out.offset[t + 1] = out.offset[t] + tasks[t].query.size();
+  out.pred.resize(out.offset.back());
+  out.truth.resize(out.offset.back());
   const auto n = static_cast<std::ptrdiff_t>(tasks.size());
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 4)
@@ -170,13 +184,85 @@ Result score(const std::string& model_name, const std::string& method, const std
     Vector<float> p(static_cast<Eigen::Index>(task.query.size()));
     model.predict(adapted, query, p);
     for (std::size_t k = 0; k < task.query.size(); ++k) {
-      const std::size_t at = offset[static_cast<std::size_t>(t)] + k;
-      pred[at] = p[static_cast<Eigen::Index>(k)];  // ranked unclipped, as evaluate_tasks
-      truth[at] = ds.rating(task.query[k]);
+      const std::size_t at = out.offset[static_cast<std::size_t>(t)] + k;
+      out.pred[at] = p[static_cast<Eigen::Index>(k)];
+      out.truth[at] = ds.rating(task.query[k]);
     }
   }
-  r.ndcg3_variant = ndcg_melu_variant(truth, pred, offset, 3);
+  return out;
+}
+
+/// The MAE-optimal monotone map from a method's (clipped) prediction to a rating, fitted on its
+/// predictions for the validation tasks.
+metrics::MedianCalibration fit_calibration(const TaskPredictions& v, const Dataset& ds) {
+  std::vector<float> clipped(v.pred.size());
+  for (std::size_t i = 0; i < v.pred.size(); ++i)
+    clipped[i] = std::clamp(v.pred[i], ds.scale().min, ds.scale().max);
+  return metrics::MedianCalibration::fit(std::span<const float>(v.truth), std::span<const float>(clipped));
+}
+
+/// `evaluate_tasks` plus the variant nDCG@3 and the calibrated MAE / RMSE (same adaptation).
+template <class M>
+Result score(const std::string& model_name, const std::string& method, const std::string& scenario,
+             const M& model, const Vector<float>& theta, const Dataset& ds,
+             const std::vector<Task>& tasks, const AdaptOptions& ao, double seconds,
+             const metrics::MedianCalibration& cal, const Vector<float>* alpha = nullptr) {
+  Result r{model_name, method, scenario, evaluate_tasks(model, theta, ds, tasks, ao, alpha), seconds, 0, 0, 0};
+  const TaskPredictions tp = predict_tasks(model, theta, ds, tasks, ao, alpha);
+  r.ndcg3_variant = ndcg_melu_variant(tp.truth, tp.pred, tp.offset, 3);  // ranked unclipped
+  double ae = 0, se = 0;
+  for (std::size_t i = 0; i < tp.pred.size(); ++i) {
+    const double c = cal(std::clamp(tp.pred[i], ds.scale().min, ds.scale().max));
+    ae += std::abs(c - tp.truth[i]);
+    se += (c - tp.truth[i]) * (c - tp.truth[i]);
+  }
+  const double n = static_cast<double>(std::max<std::size_t>(1, tp.pred.size()));
+  r.mae_cal = ae / n;
+  r.rmse_cal = std::sqrt(se / n);
   return r;
+}
+
+/// Model-free baselines on a scenario's test tasks: every query rating predicted by the mean, or
+/// the median, of the user's support ratings (MAE, RMSE).
+struct Baseline {
+  double mean_mae = 0, mean_rmse = 0, median_mae = 0, median_rmse = 0;
+};
+Baseline support_baselines(const Dataset& ds, const std::vector<Task>& tasks) {
+  Baseline b;
+  std::size_t n = 0;
+  std::vector<float> r;
+  for (const Task& t : tasks) {
+    if (t.support.empty()) continue;
+    r.clear();
+    double mean = 0;
+    for (const RowIndex x : t.support) r.push_back(ds.rating(x)), mean += ds.rating(x);
+    mean /= static_cast<double>(r.size());
+    std::sort(r.begin(), r.end());
+    const std::size_t h = r.size() / 2;
+    const double median = r.size() % 2 ? r[h] : 0.5 * (static_cast<double>(r[h - 1]) + r[h]);
+    for (const RowIndex x : t.query) {
+      const double y = ds.rating(x);
+      b.mean_mae += std::abs(mean - y), b.mean_rmse += (mean - y) * (mean - y);
+      b.median_mae += std::abs(median - y), b.median_rmse += (median - y) * (median - y);
+      ++n;
+    }
+  }
+  const double d = static_cast<double>(std::max<std::size_t>(1, n));
+  b.mean_mae /= d, b.median_mae /= d;
+  b.mean_rmse = std::sqrt(b.mean_rmse / d), b.median_rmse = std::sqrt(b.median_rmse / d);
+  return b;
+}
+
+/// nDCG@1 / @3 of a fixed score per query row (metrics::evaluate_query_ndcg).
+std::pair<double, double> ndcg_of(const Dataset& ds, const std::vector<Task>& tasks,
+                                  const std::vector<float>& item_score) {
+  std::vector<RowIndex> rows;
+  std::vector<float> score;
+  for (const Task& t : tasks)
+    for (const RowIndex x : t.query) rows.push_back(x), score.push_back(item_score[ds.item(x)]);
+  const std::vector<std::size_t> ks{1, 3};
+  const auto nd = metrics::evaluate_query_ndcg(ds, rows, score, ks);
+  return {nd.mean[0], nd.mean[1]};
 }
 
 /// Tasks of `tasks` with at least `min_support` support rows, each support cut to a seeded random
@@ -428,6 +514,60 @@ int main(int argc, char** argv) try {
   const std::vector<std::pair<std::string, std::string>> methods{
       {"fomaml", "FOMAML"}, {"maml", "MAML (2nd order)"}, {"reptile", "Reptile"}, {"metasgd", "Meta-SGD"}};
 
+  // Model-free baselines and references (not cold-start methods; docs/benchmarks.md): the user's
+  // support mean / median; the items ranked by their mean training rating (popularity, shrunk
+  // towards the mean by 10 pseudo-ratings); and, for the ranking metric's headroom, biased MF
+  // at bench_mf's ML-1M setting trained on EVERY rating except the scenario's test query rows.
+  struct Reference {
+    Baseline support;
+    double pop_ndcg1 = 0, pop_ndcg3 = 0;
+    double mf_mae = 0, mf_ndcg1 = 0, mf_ndcg3 = 0;
+  };
+  std::vector<Reference> references(scenarios.size());
+  if (!models.empty()) {
+    std::vector<double> sum(ds.num_items(), 0.0), cnt(ds.num_items(), 0.0);
+    for (const RowIndex r : warm_rows) sum[ds.item(r)] += ds.rating(r), cnt[ds.item(r)] += 1;
+    std::vector<float> popularity(ds.num_items());
+    for (std::size_t i = 0; i < popularity.size(); ++i)
+      popularity[i] = static_cast<float>((sum[i] + 10.0 * mean) / (cnt[i] + 10.0));
+    for (std::size_t s = 0; s < scenarios.size(); ++s) {
+      Reference& ref = references[s];
+      const auto& tasks = splits[s].test_tasks;
+      ref.support = support_baselines(ds, tasks);
+      std::tie(ref.pop_ndcg1, ref.pop_ndcg3) = ndcg_of(ds, tasks, popularity);
+      if (quick) continue;
+      std::vector<char> is_query(ds.num_ratings(), 0);
+      for (const Task& t : tasks)
+        for (const RowIndex x : t.query) is_query[x] = 1;
+      std::vector<RowIndex> rows;
+      for (RowIndex r = 0; r < ds.num_ratings(); ++r)
+        if (!is_query[r]) rows.push_back(r);
+      const MatrixFactorization<float> mf(ds.num_users(), ds.num_items(),
+                                          {.dims = 128, .reg = 0.05, .bias_reg = 0.05,
+                                           .global_mean = ds.mean_rating(rows)});
+      Vector<float> th(mf.num_parameters());
+      Rng rng(derive_seed(seed, 0x52454655u));  // "REFU"
+      mf.initialize(th, rng);
+      Sgd<float> opt{SgdOptions{.lr = 0.005}};
+      (void)fit(mf, th, opt, ds, rows, TrainOptions{.epochs = 40, .batch_size = 1, .seed = seed});
+      std::vector<RowIndex> q;
+      for (const Task& t : tasks) q.insert(q.end(), t.query.begin(), t.query.end());
+      Vector<float> p(static_cast<Eigen::Index>(q.size()));
+      mf.predict(th, RatingBatch{&ds, q, 0}, p);
+      std::vector<float> score(p.data(), p.data() + p.size());
+      double ae = 0;
+      for (std::size_t k = 0; k < q.size(); ++k)
+        ae += std::abs(std::clamp(score[k], ds.scale().min, ds.scale().max) - ds.rating(q[k]));
+      ref.mf_mae = ae / static_cast<double>(std::max<std::size_t>(1, q.size()));
+      const std::vector<std::size_t> ks{1, 3};
+      const auto nd = metrics::evaluate_query_ndcg(ds, q, score, ks);
+      ref.mf_ndcg1 = nd.mean[0], ref.mf_ndcg3 = nd.mean[1];
+      std::printf("reference %s: support mean MAE %.4f, median MAE %.4f; popularity nDCG@3 %.4f; "
+                  "MF on all other ratings MAE %.4f nDCG@3 %.4f\n", scenarios[s].c_str(),
+                  ref.support.mean_mae, ref.support.median_mae, ref.pop_ndcg3, ref.mf_mae, ref.mf_ndcg3);
+    }
+  }
+
   for (const std::string& name : models) {
     const MetaConfig base = model_config(name, quick, seed, threads);
     with_meta_model(base, ds, mean, [&](const auto& model) {
@@ -448,11 +588,14 @@ int main(int argc, char** argv) try {
           << " epochs); fine-tuning step " << ft.inner_lr << " (validation MAE " << ft_mae << "); "
           << model.num_parameters() << " parameters, " << reset
           << " never touched by a training rating set to 0. Chosen on validation (inner step / outer step / epochs run, best epoch / validation MAE):";
+      const auto cal_global =
+          fit_calibration(predict_tasks(model, global, ds, val_tasks, AdaptOptions{.steps = 0}, nullptr), ds);
+      const auto cal_ft = fit_calibration(predict_tasks(model, global, ds, val_tasks, adapt_options(ft), nullptr), ds);
       for (std::size_t s = 0; s < scenarios.size(); ++s) {
         results.push_back(score(name, "global, no adaptation", scenarios[s], model, global, ds,
-                                splits[s].test_tasks, AdaptOptions{.steps = 0}, gsec));
+                                splits[s].test_tasks, AdaptOptions{.steps = 0}, gsec, cal_global));
         results.push_back(score(name, "global + fine-tuning", scenarios[s], model, global, ds,
-                                splits[s].test_tasks, adapt_options(ft), gsec));
+                                splits[s].test_tasks, adapt_options(ft), gsec, cal_ft));
       }
       Vector<float> maml_theta;
       MetaConfig maml_config = base;
@@ -465,9 +608,11 @@ int main(int argc, char** argv) try {
         if (algo == "reptile") t = tune<Reptile>(model, global, ds, train_tasks, val_tasks, c, quick);
         if (algo == "metasgd") t = tune<MetaSgd>(model, global, ds, train_tasks, val_tasks, c, quick);
         const Vector<float>* alpha = t.alpha.size() ? &t.alpha : nullptr;
+        const auto cal = fit_calibration(
+            predict_tasks(model, t.theta, ds, val_tasks, adapt_options(t.config), alpha), ds);
         for (std::size_t s = 0; s < scenarios.size(); ++s)
           results.push_back(score(name, label, scenarios[s], model, t.theta, ds, splits[s].test_tasks,
-                                  adapt_options(t.config), t.seconds, alpha));
+                                  adapt_options(t.config), t.seconds, cal, alpha));
         char buf[200];
         std::snprintf(buf, sizeof buf, " %s %g / %g / %llu, %llu / %.4f;", label.c_str(),
                       t.config.inner_lr, t.config.outer_lr, static_cast<unsigned long long>(t.epochs),
@@ -557,6 +702,60 @@ int main(int argc, char** argv) try {
     }
   }
   if (!models.empty()) {
+    md << "\nMAE / RMSE with the MAE-optimal (median) calibration: each method's own monotone map "
+          "from its clipped prediction to a rating, fitted on its predictions for the validation "
+          "tasks (metrics::MedianCalibration); MSE-trained models predict means, the absolute error "
+          "is smallest at medians.\n\n| model | method |";
+    for (const auto& s : scenarios) md << ' ' << s << " MAE / RMSE |";
+    md << "\n|---|---|";
+    for (std::size_t s = 0; s < scenarios.size(); ++s) md << "---:|";
+    md << "\n";
+    std::vector<std::string> order{"global, no adaptation", "global + fine-tuning"};
+    for (const auto& m : methods) order.push_back(m.second);
+    for (const auto& model : models)
+      for (const auto& method : order) {
+        md << "| " << model << " | " << method << " |";
+        for (const auto& s : scenarios)
+          for (const Result& r : results)
+            if (r.model == model && r.method == method && r.scenario == s) {
+              char buf[64];
+              std::snprintf(buf, sizeof buf, " %.4f / %.4f |", r.mae_cal, r.rmse_cal);
+              md << buf;
+            }
+        md << "\n";
+      }
+    md << "\nModel-free baselines and references (not cold-start methods): the user's support "
+          "mean or median for every query item; query items ranked by their mean training rating "
+          "(shrunk towards the mean by 10 pseudo-ratings; new items have none, so only the "
+          "scenarios on existing items are ranked); and biased MF (128 dims, bench_mf's ML-1M "
+          "setting) trained on every rating except the scenario's test query rows: it knows "
+          "every other rating of the test users and of the new items, so it bounds what the "
+          "cold-start methods could reach.\n\n| baseline |";
+    for (const auto& s : scenarios) md << ' ' << s << " |";
+    md << "\n|---|";
+    for (std::size_t s = 0; s < scenarios.size(); ++s) md << "---:|";
+    md << "\n";
+    auto row = [&](const char* label, auto&& cell) {
+      md << "| " << label << " |";
+      for (std::size_t s = 0; s < scenarios.size(); ++s) md << ' ' << cell(s, references[s]) << " |";
+      md << "\n";
+    };
+    auto f4 = [](double a, double b) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.4f / %.4f", a, b);
+      return std::string(buf);
+    };
+    row("support mean: MAE / RMSE", [&](std::size_t, const Reference& r) { return f4(r.support.mean_mae, r.support.mean_rmse); });
+    row("support median: MAE / RMSE", [&](std::size_t, const Reference& r) { return f4(r.support.median_mae, r.support.median_rmse); });
+    row("popularity ranking: nDCG@1 / nDCG@3", [&](std::size_t s, const Reference& r) {
+      return scenarios[s].find("item-cold") != std::string::npos ? std::string("-") : f4(r.pop_ndcg1, r.pop_ndcg3);
+    });
+    if (!quick)
+      row("MF on all other ratings: nDCG@1 / nDCG@3 (MAE)", [&](std::size_t, const Reference& r) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, " (%.4f)", r.mf_mae);
+        return f4(r.mf_ndcg1, r.mf_ndcg3) + buf;
+      });
     md << "\nnDCG@3 in the convention of an unofficial TensorFlow MeLU re-implementation (NOT our "
           "metric; see the notes): the 3 best items by true rating, discounted by their rank in the "
           "predicted order of all 10 query items.\n\n| model | method |";
@@ -623,11 +822,12 @@ int main(int argc, char** argv) try {
   if (auto f = args.get("--md")) std::ofstream(*f) << md.str();
   if (auto f = args.get("--out")) {
     std::ofstream csv(*f);
-    csv << "model,method,scenario,mae,rmse,ndcg1,ndcg3,ndcg3_melu_tf_variant,tasks,seconds\n";
+    csv << "model,method,scenario,mae,rmse,ndcg1,ndcg3,ndcg3_melu_tf_variant,tasks,seconds,"
+           "mae_calibrated,rmse_calibrated\n";
     for (const Result& r : results)
       csv << r.model << ',' << r.method << ',' << r.scenario << ',' << r.q.mae << ',' << r.q.rmse << ','
           << r.q.ndcg1 << ',' << r.q.ndcg3 << ',' << r.ndcg3_variant << ',' << r.q.tasks << ','
-          << r.seconds << '\n';
+          << r.seconds << ',' << r.mae_cal << ',' << r.rmse_cal << '\n';
     for (const auto& [label, v] : curve)
       for (std::size_t i = 0; i < v.size(); ++i)
         csv << "curve," << label << ",melu-user-cold K=" << curve_k[i] << ',' << v[i] << ",,,,,"
