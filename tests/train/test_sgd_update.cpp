@@ -16,6 +16,7 @@
 #include <catch.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -87,6 +88,34 @@ struct PathRecorder {
   void on_batch_end(const BatchInfo& b) { losses.push_back(b.loss); }
 };
 
+// Steps `generic` with loss_and_gradient + Sgd::step and `fused` with `fused_step(θ, row, lr,
+// seed)` over every rating of `ds` in order, one rating per batch (seed `seed_of(r)`), and
+// requires the same loss and θ after each rating; then that θ moved (the check would pass
+// trivially if the fused step did nothing). Returns θ before the first step.
+template <class S, class M, class Seed, class FusedStep>
+Vector<S> require_per_rating_paths_agree(const M& model, const Dataset& ds, Vector<S>& generic,
+                                         Vector<S>& fused, double lr, Seed&& seed_of,
+                                         FusedStep&& fused_step) {
+  const Vector<S> start = generic;
+  SparseGradient<S> g(model.num_parameters());
+  Sgd<S> opt{SgdOptions{.lr = lr}};
+  opt.reset(model.num_parameters());
+  for (std::size_t r = 0; r < ds.num_ratings(); ++r) {
+    const RowIndex row = static_cast<RowIndex>(r);
+    const std::uint64_t seed = seed_of(r);
+    const RatingBatch batch{&ds, std::span<const RowIndex>(&row, 1), seed};
+    g.clear();
+    const S generic_loss = model.loss_and_gradient(generic, batch, g);
+    opt.step(generic, g);
+    const S fused_loss = fused_step(fused, row, static_cast<S>(opt.lr()), seed);
+    CAPTURE(r);
+    REQUIRE(fused_loss == generic_loss);
+    REQUIRE(same_vectors(fused, generic));
+  }
+  REQUIRE((fused - start).cwiseAbs().maxCoeff() > S(1e-3));
+  return start;
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("sgd_update: one rating equals loss_and_gradient + Sgd::step", "[train][sgd_update]",
@@ -98,24 +127,17 @@ TEMPLATE_TEST_CASE("sgd_update: one rating equals loss_and_gradient + Sgd::step"
       const auto mf = make_mf<S>(ds, dims, biases);
       Vector<S> generic = init(mf, 3);
       Vector<S> fused = generic;
-      SparseGradient<S> g(mf.num_parameters());
-      Sgd<S> opt{SgdOptions{.lr = 0.05}};
-      opt.reset(mf.num_parameters());
-      for (std::size_t r = 0; r < ds.num_ratings(); ++r) {
-        const RowIndex row = static_cast<RowIndex>(r);
-        const RatingBatch batch{&ds, std::span<const RowIndex>(&row, 1), 0};
-        const S expected_loss = mf.loss(generic, batch);
-        g.clear();
-        const S generic_loss = mf.loss_and_gradient(generic, batch, g);
-        opt.step(generic, g);
-        const S fused_loss = mf.sgd_update(fused, ds, row, static_cast<S>(opt.lr()));
-        CAPTURE(biases, dims, r);
-        REQUIRE(fused_loss == generic_loss);
-        REQUIRE(fused_loss == Approx(expected_loss).epsilon(1e-6));
-        REQUIRE(same_vectors(fused, generic));
-      }
-      // Something moved: the test would pass trivially if sgd_update did nothing.
-      REQUIRE((fused - init(mf, 3)).cwiseAbs().maxCoeff() > S(1e-3));
+      CAPTURE(biases, dims);
+      (void)require_per_rating_paths_agree(
+          mf, ds, generic, fused, 0.05, [](std::size_t) { return std::uint64_t{0}; },
+          [&](Vector<S>& theta, RowIndex row, S lr, std::uint64_t) {
+            // The fused loss is also the plain loss at θ before the step.
+            const RatingBatch batch{&ds, std::span<const RowIndex>(&row, 1), 0};
+            const S expected_loss = mf.loss(theta, batch);
+            const S loss = mf.sgd_update(theta, ds, row, lr);
+            REQUIRE(loss == Approx(expected_loss).epsilon(1e-6));
+            return loss;
+          });
     }
   }
 }
@@ -264,23 +286,11 @@ TEMPLATE_TEST_CASE("sgd_update (side MF, FM, mixture): one rating equals loss_an
     Vector<S> generic(model.num_parameters());
     Rng rng(3);
     model.initialize(generic, rng);
-    const Vector<S> start = generic;
     Vector<S> fused = generic;
-    SparseGradient<S> g(model.num_parameters());
-    Sgd<S> opt{SgdOptions{.lr = 0.01}};  // FM diverges at 0.05 on this data
-    opt.reset(model.num_parameters());
-    for (std::size_t r = 0; r < ds.num_ratings(); ++r) {
-      const RowIndex row = static_cast<RowIndex>(r);
-      const RatingBatch batch{&ds, std::span<const RowIndex>(&row, 1), 0};
-      g.clear();
-      const S generic_loss = model.loss_and_gradient(generic, batch, g);
-      opt.step(generic, g);
-      const S fused_loss = model.sgd_update(fused, ds, row, static_cast<S>(opt.lr()));
-      CAPTURE(r);
-      REQUIRE(fused_loss == generic_loss);
-      REQUIRE(same_vectors(fused, generic));
-    }
-    REQUIRE((fused - start).cwiseAbs().maxCoeff() > S(1e-3));
+    // lr 0.01: FM diverges at 0.05 on this data.
+    (void)require_per_rating_paths_agree(
+        model, ds, generic, fused, 0.01, [](std::size_t) { return std::uint64_t{0}; },
+        [&](Vector<S>& theta, RowIndex row, S lr, std::uint64_t) { return model.sgd_update(theta, ds, row, lr); });
   });
 }
 
@@ -344,24 +354,12 @@ TEMPLATE_TEST_CASE("sgd_update (variational MF): one rating with a seed equals l
     Vector<S> generic(model.num_parameters());
     Rng rng(3);
     model.initialize(generic, rng);
-    const Vector<S> start = generic;
     Vector<S> fused = generic;
-    SparseGradient<S> g(model.num_parameters());
-    Sgd<S> opt{SgdOptions{.lr = 0.05}};
-    opt.reset(model.num_parameters());
-    for (std::size_t r = 0; r < ds.num_ratings(); ++r) {
-      const RowIndex row = static_cast<RowIndex>(r);
-      const std::uint64_t seed = derive_seed(17, r);
-      const RatingBatch batch{&ds, std::span<const RowIndex>(&row, 1), seed};
-      g.clear();
-      const S generic_loss = model.loss_and_gradient(generic, batch, g);
-      opt.step(generic, g);
-      const S fused_loss = model.sgd_update(fused, ds, row, static_cast<S>(opt.lr()), seed);
-      CAPTURE(r);
-      REQUIRE(fused_loss == generic_loss);
-      REQUIRE(same_vectors(fused, generic));
-    }
-    REQUIRE((fused - start).cwiseAbs().maxCoeff() > S(1e-3));
+    const Vector<S> start = require_per_rating_paths_agree(
+        model, ds, generic, fused, 0.05, [](std::size_t r) { return derive_seed(17, r); },
+        [&](Vector<S>& theta, RowIndex row, S lr, std::uint64_t seed) {
+          return model.sgd_update(theta, ds, row, lr, seed);
+        });
     // The noise depends on the seed: another seed gives another step.
     Vector<S> other = start, again = start;
     (void)model.sgd_update(other, ds, 0, S(0.05), 1);
