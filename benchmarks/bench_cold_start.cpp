@@ -157,66 +157,41 @@ struct Result {
   double mae_cal = 0, rmse_cal = 0;  ///< with the MAE-optimal calibration fitted on validation
 };
 
-/// Every task's query predictions after adaptation (unclipped), the true ratings, and where each
-/// task's rows start.
-struct TaskPredictions {
-  std::vector<float> pred, truth;
-  std::vector<std::size_t> offset;
-};
-
-template <class M>
-TaskPredictions predict_tasks(const M& model, const Vector<float>& theta, const Dataset& ds,
-                              const std::vector<Task>& tasks, const AdaptOptions& ao,
-                              const Vector<float>* alpha) {
-  TaskPredictions out;
-  out.offset.assign(tasks.size() + 1, 0);
-  for (std::size_t t = 0; t < tasks.size(); ++t) out.offset[t + 1] = out.offset[t] + tasks[t].query.size();
-  out.pred.resize(out.offset.back());
-  out.truth.resize(out.offset.back());
-  const auto n = static_cast<std::ptrdiff_t>(tasks.size());
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 4)
-#endif
-  for (std::ptrdiff_t t = 0; t < n; ++t) {
-    const Task& task = tasks[static_cast<std::size_t>(t)];
-    const RatingBatch support{&ds, task.support, 0}, query{&ds, task.query, 0};
-    const Vector<float> adapted = ao.steps > 0 ? metarec::adapt(model, theta, support, ao, alpha) : theta;
-    Vector<float> p(static_cast<Eigen::Index>(task.query.size()));
-    model.predict(adapted, query, p);
-    for (std::size_t k = 0; k < task.query.size(); ++k) {
-      const std::size_t at = out.offset[static_cast<std::size_t>(t)] + k;
-      out.pred[at] = p[static_cast<Eigen::Index>(k)];
-      out.truth[at] = ds.rating(task.query[k]);
-    }
-  }
-  return out;
+/// The true rating of every predicted row.
+std::vector<float> truth_of(const Dataset& ds, const TaskPredictions& p) {
+  std::vector<float> t(p.rows.size());
+  for (std::size_t i = 0; i < p.rows.size(); ++i) t[i] = ds.rating(p.rows[i]);
+  return t;
 }
 
 /// The MAE-optimal monotone map from a method's (clipped) prediction to a rating, fitted on its
 /// predictions for the validation tasks.
 metrics::MedianCalibration fit_calibration(const TaskPredictions& v, const Dataset& ds) {
-  std::vector<float> clipped(v.pred.size());
-  for (std::size_t i = 0; i < v.pred.size(); ++i)
-    clipped[i] = std::clamp(v.pred[i], ds.scale().min, ds.scale().max);
-  return metrics::MedianCalibration::fit(std::span<const float>(v.truth), std::span<const float>(clipped));
+  std::vector<float> clipped(v.score.size());
+  for (std::size_t i = 0; i < v.score.size(); ++i)
+    clipped[i] = std::clamp(v.score[i], ds.scale().min, ds.scale().max);
+  const std::vector<float> truth = truth_of(ds, v);
+  return metrics::MedianCalibration::fit(std::span<const float>(truth), std::span<const float>(clipped));
 }
 
-/// `evaluate_tasks` plus the variant nDCG@3 and the calibrated MAE / RMSE (same adaptation).
+/// `evaluate_tasks` plus the variant nDCG@3 and the calibrated MAE / RMSE, from one adaptation
+/// per task.
 template <class M>
 Result score(const std::string& model_name, const std::string& method, const std::string& scenario,
              const M& model, const Vector<float>& theta, const Dataset& ds,
              const std::vector<Task>& tasks, const AdaptOptions& ao, double seconds,
              const metrics::MedianCalibration& cal, const Vector<float>* alpha = nullptr) {
-  Result r{model_name, method, scenario, evaluate_tasks(model, theta, ds, tasks, ao, alpha), seconds, 0, 0, 0};
   const TaskPredictions tp = predict_tasks(model, theta, ds, tasks, ao, alpha);
-  r.ndcg3_variant = ndcg_melu_variant(tp.truth, tp.pred, tp.offset, 3);  // ranked unclipped
+  Result r{model_name, method, scenario, score_predictions(ds, tp), seconds, 0, 0, 0};
+  const std::vector<float> truth = truth_of(ds, tp);
+  r.ndcg3_variant = ndcg_melu_variant(truth, tp.score, tp.offset, 3);  // ranked unclipped
   double ae = 0, se = 0;
-  for (std::size_t i = 0; i < tp.pred.size(); ++i) {
-    const double c = cal(std::clamp(tp.pred[i], ds.scale().min, ds.scale().max));
-    ae += std::abs(c - tp.truth[i]);
-    se += (c - tp.truth[i]) * (c - tp.truth[i]);
+  for (std::size_t i = 0; i < tp.score.size(); ++i) {
+    const double c = cal(std::clamp(tp.score[i], ds.scale().min, ds.scale().max));
+    ae += std::abs(c - truth[i]);
+    se += (c - truth[i]) * (c - truth[i]);
   }
-  const double n = static_cast<double>(std::max<std::size_t>(1, tp.pred.size()));
+  const double n = static_cast<double>(std::max<std::size_t>(1, tp.score.size()));
   r.mae_cal = ae / n;
   r.rmse_cal = std::sqrt(se / n);
   return r;

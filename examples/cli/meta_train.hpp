@@ -124,18 +124,25 @@ struct QueryMetrics {
   std::size_t tasks = 0, rows = 0;
 };
 
-/// Adapts θ to every task's support set (`ao`; Meta-SGD's α when not null), predicts its query
-/// rows and scores them: MAE and RMSE over all query rows (predictions clipped to the rating
-/// scale), MeLU's nDCG@1/@3 (gain 2^r − 1, items ranked by the unclipped prediction) averaged
-/// over users. Parallel over tasks (OpenMP), results independent of the thread count.
+/// Every task's query rows (task after task) and the model's prediction for each after adapting θ
+/// to the task's support set (`ao`; Meta-SGD's α when not null); `offset[t]` is where task t's rows
+/// start. Predictions are the model's own (unclipped). Parallel over tasks (OpenMP), results
+/// independent of the thread count.
+struct TaskPredictions {
+  std::vector<RowIndex> rows;
+  std::vector<float> score;
+  std::vector<std::size_t> offset;  ///< tasks + 1 entries
+};
+
 template <class M>
-QueryMetrics evaluate_tasks(const M& model, const Vector<float>& theta, const Dataset& ds,
-                            std::span<const Task> tasks, const AdaptOptions& ao,
-                            const Vector<float>* alpha = nullptr) {
-  std::vector<std::size_t> offset(tasks.size() + 1, 0);
-  for (std::size_t t = 0; t < tasks.size(); ++t) offset[t + 1] = offset[t] + tasks[t].query.size();
-  std::vector<RowIndex> rows(offset.back());
-  std::vector<float> pred(offset.back()), score(offset.back()), truth(offset.back());
+TaskPredictions predict_tasks(const M& model, const Vector<float>& theta, const Dataset& ds,
+                              std::span<const Task> tasks, const AdaptOptions& ao,
+                              const Vector<float>* alpha = nullptr) {
+  TaskPredictions out;
+  out.offset.assign(tasks.size() + 1, 0);
+  for (std::size_t t = 0; t < tasks.size(); ++t) out.offset[t + 1] = out.offset[t] + tasks[t].query.size();
+  out.rows.resize(out.offset.back());
+  out.score.resize(out.offset.back());
   std::exception_ptr error;
   const auto n_tasks = static_cast<std::ptrdiff_t>(tasks.size());
 #if defined(_OPENMP)
@@ -150,14 +157,9 @@ QueryMetrics evaluate_tasks(const M& model, const Vector<float>& theta, const Da
       Vector<float> p(static_cast<Eigen::Index>(task.query.size()));
       model.predict(adapted, query, p);
       for (std::size_t k = 0; k < task.query.size(); ++k) {
-        const std::size_t at = offset[static_cast<std::size_t>(t)] + k;
-        rows[at] = task.query[k];
-        // MAE/RMSE: clipped to the rating scale, as every rating predictor is used. nDCG ranks by
-        // the model's score itself: clipping would tie every item predicted above 5 (or below
-        // 1) and leave their order to the item index.
-        score[at] = p[static_cast<Eigen::Index>(k)];
-        pred[at] = std::clamp(score[at], ds.scale().min, ds.scale().max);
-        truth[at] = ds.rating(task.query[k]);
+        const std::size_t at = out.offset[static_cast<std::size_t>(t)] + k;
+        out.rows[at] = task.query[k];
+        out.score[at] = p[static_cast<Eigen::Index>(k)];
       }
     } catch (...) {
 #if defined(_OPENMP)
@@ -167,17 +169,39 @@ QueryMetrics evaluate_tasks(const M& model, const Vector<float>& theta, const Da
     }
   }
   if (error) std::rethrow_exception(error);
+  return out;
+}
+
+/// Scores query predictions: MAE and RMSE over all query rows (predictions clipped to the rating
+/// scale, as every rating predictor is used), MeLU's nDCG@1/@3 (gain 2^r − 1) averaged over users,
+/// ranking by the model's score itself (clipping would tie every item predicted above 5 or below
+/// 1 and leave their order to the item index).
+inline QueryMetrics score_predictions(const Dataset& ds, const TaskPredictions& p) {
   QueryMetrics q;
-  q.tasks = tasks.size();
-  q.rows = rows.size();
-  if (rows.empty()) return q;
+  q.tasks = p.offset.empty() ? 0 : p.offset.size() - 1;
+  q.rows = p.rows.size();
+  if (p.rows.empty()) return q;
+  std::vector<float> pred(p.rows.size()), truth(p.rows.size());
+  for (std::size_t i = 0; i < p.rows.size(); ++i) {
+    pred[i] = std::clamp(p.score[i], ds.scale().min, ds.scale().max);
+    truth[i] = ds.rating(p.rows[i]);
+  }
   q.mae = metrics::mae(std::span<const float>(truth), std::span<const float>(pred));
   q.rmse = metrics::rmse(std::span<const float>(truth), std::span<const float>(pred));
   const std::vector<std::size_t> ks{1, 3};
-  const auto nd = metrics::evaluate_query_ndcg(ds, rows, score, ks);
+  const auto nd = metrics::evaluate_query_ndcg(ds, p.rows, p.score, ks);
   q.ndcg1 = nd.mean[0];
   q.ndcg3 = nd.mean[1];
   return q;
+}
+
+/// Adapts θ to every task's support set and scores the query predictions (`predict_tasks`,
+/// `score_predictions`).
+template <class M>
+QueryMetrics evaluate_tasks(const M& model, const Vector<float>& theta, const Dataset& ds,
+                            std::span<const Task> tasks, const AdaptOptions& ao,
+                            const Vector<float>* alpha = nullptr) {
+  return score_predictions(ds, predict_tasks(model, theta, ds, tasks, ao, alpha));
 }
 
 template <class M>
