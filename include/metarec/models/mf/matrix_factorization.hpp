@@ -20,6 +20,7 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/detail/sgd_rows.hpp>
+#include <metarec/detail/sink_entry_points.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -63,7 +64,9 @@ struct MatrixFactorizationOptions {
 /// float loss = mf.loss(theta, metarec::RatingBatch{&ds, split.train});
 /// @endcode
 template <class S = float>
-class MatrixFactorization {
+class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorization<S>, S> {
+  friend detail::SinkModelEntryPoints<MatrixFactorization<S>, S>;
+
  public:
   using Scalar = S;
   using Batch = RatingBatch;
@@ -120,33 +123,8 @@ class MatrixFactorization {
     return batch.rows.empty() ? S(0) : static_cast<S>(total / static_cast<double>(batch.size()));
   }
 
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (gradient)", grad.size());
-    DenseGradientSink<S> sink(grad);
-    return gradient_into(theta, batch, sink);
-  }
-
-  /// Sparse gradient: writes only the rows the batch touches. The caller clears `grad`.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
-                      SparseGradient<S>& grad) const {
-    return gradient_into(theta, batch, grad);
-  }
-
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (out)", out.size());
-    DenseGradientSink<S> sink(out);
-    hvp_into(theta, batch, v, sink);
-  }
-
-  /// Sparse HVP: writes only the rows the batch touches. The caller clears `out`.
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
-    hvp_into(theta, batch, v, out);
-  }
+  // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
+  // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
     check_size("predict", theta.size());

@@ -41,6 +41,7 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/detail/sgd_rows.hpp>
+#include <metarec/detail/sink_entry_points.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -77,7 +78,9 @@ struct MixtureMFOptions {
 /// double loss = mix.loss_and_gradient(theta, metarec::RatingBatch{&ds, split.train}, grad);
 /// @endcode
 template <class S = float>
-class MixtureMF {
+class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
+  friend detail::SinkModelEntryPoints<MixtureMF<S>, S>;
+
  public:
   using Scalar = S;
   using Batch = RatingBatch;
@@ -134,44 +137,8 @@ class MixtureMF {
     return static_cast<S>(total / static_cast<double>(batch.size()));
   }
 
-  /// Loss and dense gradient (overwritten).
-  /// @throws std::invalid_argument when θ or grad has the wrong size.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (gradient)", grad.size());
-    DenseGradientSink<S> sink(grad);
-    return gradient_into(theta, batch, sink);
-  }
-
-  /// Sparse gradient: writes only the segments the batch touches. The caller clears `grad`.
-  /// @throws std::invalid_argument when θ or grad has the wrong size.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
-                      SparseGradient<S>& grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (sparse gradient)", grad.size());
-    return gradient_into(theta, batch, grad);
-  }
-
-  /// Exact H·v (overwritten), by dual numbers over the gradient code.
-  /// @throws std::invalid_argument when θ, v or out has the wrong size.
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (out)", out.size());
-    DenseGradientSink<S> sink(out);
-    hvp_into(theta, batch, v, sink);
-  }
-
-  /// Sparse exact H·v: writes only the segments the batch touches. The caller clears `out`.
-  /// @throws std::invalid_argument when θ, v or out has the wrong size.
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (sparse out)", out.size());
-    hvp_into(theta, batch, v, out);
-  }
+  // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
+  // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
   /// One prediction per batch row (overwritten).
   /// @throws std::invalid_argument when θ or out has the wrong size.

@@ -43,6 +43,7 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
+#include <metarec/detail/sink_entry_points.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -81,7 +82,9 @@ struct SvdppOptions {
 ///              metarec::RmseOn{model, ds, split.valid});
 /// @endcode
 template <class S = float>
-class SvdppMF {
+class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
+  friend detail::SinkModelEntryPoints<SvdppMF<S>, S>;
+
  public:
   using Scalar = S;
   using Batch = RatingBatch;
@@ -153,32 +156,8 @@ class SvdppMF {
     return gradient_into<false>(theta, batch, sink);
   }
 
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (gradient)", grad.size());
-    DenseGradientSink<S> sink(grad);
-    return gradient_into<true>(theta, batch, sink);
-  }
-
-  /// Sparse gradient: writes only the segments the batch touches. The caller clears `grad`.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, SparseGradient<S>& grad) const {
-    return gradient_into<true>(theta, batch, grad);
-  }
-
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (out)", out.size());
-    DenseGradientSink<S> sink(out);
-    hvp_into(theta, batch, v, sink);
-  }
-
-  /// Sparse HVP: writes only the segments the batch touches. The caller clears `out`.
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
-    hvp_into(theta, batch, v, out);
-  }
+  // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
+  // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
   /// Predictions; z_u is computed once per distinct user of the batch (so predicting many rows in
   /// one call is cheaper than many small calls).
@@ -423,7 +402,9 @@ class SvdppMF {
     }
   }
 
-  template <bool Grad, class Sink>
+  // Grad = false: the loss alone (`loss`, with a NullSink). The default, true, is what the
+  // inherited loss_and_gradient entry points (SinkModelEntryPoints) call.
+  template <bool Grad = true, class Sink>
   S gradient_into(const ConstVectorRef<S>& theta, const Batch& batch, Sink& g) const {
     if (batch.rows.empty()) return S(0);
     const Eigen::Index k = P_.rows;

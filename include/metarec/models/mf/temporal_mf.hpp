@@ -47,6 +47,7 @@
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/detail/sink_entry_points.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -89,7 +90,9 @@ struct TemporalMFOptions {
 /// float loss = model.loss(theta, metarec::RatingBatch{&ds, split.train});
 /// @endcode
 template <class S = float>
-class TemporalMF {
+class TemporalMF : public detail::SinkModelEntryPoints<TemporalMF<S>, S> {
+  friend detail::SinkModelEntryPoints<TemporalMF<S>, S>;
+
  public:
   using Scalar = S;
   using Batch = RatingBatch;
@@ -216,44 +219,8 @@ class TemporalMF {
     return static_cast<S>(total / static_cast<double>(batch.size()));
   }
 
-  /// Loss and dense gradient (overwritten).
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (gradient)", grad.size());
-    check_batch("loss_and_gradient", batch);
-    DenseGradientSink<S> sink(grad);
-    return gradient_into(theta, batch, sink);
-  }
-
-  /// Sparse gradient: writes only the segments the batch touches. The caller clears `grad`.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
-                      SparseGradient<S>& grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (sparse gradient)", grad.size());
-    check_batch("loss_and_gradient", batch);
-    return gradient_into(theta, batch, grad);
-  }
-
-  /// Exact Hessian-vector product (dense, overwritten).
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (out)", out.size());
-    check_batch("hessian_vector_product", batch);
-    DenseGradientSink<S> sink(out);
-    hvp_into(theta, batch, v, sink);
-  }
-
-  /// Sparse HVP: writes only the touched segments. The caller clears `out`.
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (sparse out)", out.size());
-    check_batch("hessian_vector_product", batch);
-    hvp_into(theta, batch, v, out);
-  }
+  // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
+  // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
   /// One prediction per batch row (out overwritten).
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {

@@ -45,6 +45,7 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/detail/sgd_rows.hpp>
+#include <metarec/detail/sink_entry_points.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -85,7 +86,9 @@ struct VariationalMFOptions {
 /// double loss = vmf.loss_and_gradient(theta, batch, grad);
 /// @endcode
 template <class S = float>
-class VariationalMF {
+class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
+  friend detail::SinkModelEntryPoints<VariationalMF<S>, S>;
+
  public:
   using Scalar = S;
   using Batch = RatingBatch;
@@ -171,44 +174,8 @@ class VariationalMF {
     return static_cast<S>(total / static_cast<double>(batch.size()));
   }
 
-  /// Loss and dense gradient (overwritten).
-  /// @throws std::invalid_argument when θ or grad has the wrong size.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (gradient)", grad.size());
-    DenseGradientSink<S> sink(grad);
-    return gradient_into(theta, batch, sink);
-  }
-
-  /// Sparse gradient: writes only the segments the batch touches. The caller clears `grad`.
-  /// @throws std::invalid_argument when θ or grad has the wrong size.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
-                      SparseGradient<S>& grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (sparse gradient)", grad.size());
-    return gradient_into(theta, batch, grad);
-  }
-
-  /// Exact H·v for the batch's noise (overwritten), by dual numbers over the gradient code.
-  /// @throws std::invalid_argument when θ, v or out has the wrong size.
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (out)", out.size());
-    DenseGradientSink<S> sink(out);
-    hvp_into(theta, batch, v, sink);
-  }
-
-  /// Sparse exact H·v: writes only the segments the batch touches. The caller clears `out`.
-  /// @throws std::invalid_argument when θ, v or out has the wrong size.
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (sparse out)", out.size());
-    hvp_into(theta, batch, v, out);
-  }
+  // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
+  // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
   /// Posterior-mean prediction μ + b_u + b_i + m_uᵀm_i per batch row (overwritten); no noise.
   /// @throws std::invalid_argument when θ or out has the wrong size.

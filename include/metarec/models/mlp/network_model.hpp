@@ -22,6 +22,7 @@
 #include <metarec/core/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/detail/sink_entry_points.hpp>
 #include <metarec/nn/common.hpp>
 #include <metarec/nn/dropout.hpp>
 #include <metarec/nn/loss.hpp>
@@ -42,7 +43,9 @@ struct HeadWorkspace {
 
 /// CRTP base implementing the `metarec::Model` members for a network `Derived` over scalar `S`.
 template <class Derived, class S>
-class NetworkModel {
+class NetworkModel : public SinkModelEntryPoints<NetworkModel<Derived, S>, S> {
+  friend SinkModelEntryPoints<NetworkModel, S>;
+
  public:
   using Scalar = S;
   using Batch = RatingBatch;
@@ -68,42 +71,10 @@ class NetworkModel {
     return static_cast<S>(head_loss(batch, ws, false));
   }
 
-  /// Loss and dense gradient (OVERWRITTEN).
-  /// @throws std::invalid_argument on wrong sizes or an incompatible batch.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (gradient)", grad.size());
-    DenseGradientSink<S> sink(grad);
-    return gradient_into(theta, batch, sink);
-  }
-
-  /// Loss and sparse gradient: ACCUMULATES into the touched segments (dense layers whole,
-  /// embedding columns the batch uses). The caller clears `grad` first.
-  S loss_and_gradient(const ConstVectorRef<S>& theta, const Batch& batch,
-                      SparseGradient<S>& grad) const {
-    check_size("loss_and_gradient", theta.size());
-    check_size("loss_and_gradient (sparse gradient)", grad.size());
-    return gradient_into(theta, batch, grad);
-  }
-
-  /// out = ∇²L(θ)·v (OVERWRITTEN), exact (R-operator).
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, VectorRef<S> out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (out)", out.size());
-    DenseGradientSink<S> sink(out);
-    hvp_into(theta, batch, v, sink);
-  }
-
-  /// Sparse H·v: ACCUMULATES into the touched segments; reads v only there. Caller clears `out`.
-  void hessian_vector_product(const ConstVectorRef<S>& theta, const Batch& batch,
-                              const ConstVectorRef<S>& v, SparseGradient<S>& out) const {
-    check_size("hessian_vector_product", theta.size());
-    check_size("hessian_vector_product (v)", v.size());
-    check_size("hessian_vector_product (out)", out.size());
-    hvp_into(theta, batch, v, out);
-  }
+  // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
+  // inherited from SinkModelEntryPoints (sink_entry_points.hpp). The sparse gradient
+  // ACCUMULATES into the touched segments (dense layers whole, embedding columns the batch
+  // uses); the sparse H·v reads v only there. The caller clears the sparse output first.
 
   /// Predictions (dropout off): ŷ for squared error, σ(ŷ) for BCE; `out` OVERWRITTEN.
   /// @throws std::invalid_argument when out.size() != batch.size().
