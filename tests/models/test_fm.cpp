@@ -1,4 +1,5 @@
 #include "conformance.hpp"
+#include "entry_point_sizes.hpp"
 #include "tiny_data.hpp"
 
 #include <metarec/models/mf/factorization_machine.hpp>
@@ -143,4 +144,12 @@ TEST_CASE("FactorizationMachine: time bins need timestamps; local segments", "[m
   REQUIRE(local.size() == 2);
   CHECK(local[0] == Segment{L[1].offset + u, 1});
   CHECK(local[1] == Segment{L[2].offset + 2 * u, 2});
+}
+
+TEMPLATE_TEST_CASE("FactorizationMachine: gradient and HVP reject wrong sizes",
+                   "[models][fm]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const FactorizationMachine<TestType> m(ds, {.dims = 2, .time_bins = 4});
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "FactorizationMachine");
 }

@@ -1,4 +1,5 @@
 #include "conformance.hpp"
+#include "entry_point_sizes.hpp"
 #include "tiny_data.hpp"
 
 #include <metarec/models/mf/matrix_factorization.hpp>
@@ -81,4 +82,21 @@ TEST_CASE("MatrixFactorization: prediction formula and local segments", "[models
   REQUIRE(local.size() == 2);  // the user's factors and bias, once though the user has many rows
   CHECK(local[0] == Segment{L[0].offset + 2 * u, 2});
   CHECK(local[1] == Segment{L[2].offset + u, 1});
+}
+
+TEMPLATE_TEST_CASE("MatrixFactorization (biased): gradient and HVP reject wrong sizes",
+                   "[models][mf]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const MatrixFactorization<TestType> m(ds.num_users(), ds.num_items(), {.dims = 3});
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "MatrixFactorization");
+}
+
+TEMPLATE_TEST_CASE("MatrixFactorization (shared, vanilla): gradient and HVP reject wrong sizes",
+                   "[models][mf]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const MatrixFactorization<TestType> m(ds.num_users(), ds.num_items(),
+                                        {.dims = 2, .biases = false, .shared_user = true});
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "MatrixFactorization");
 }

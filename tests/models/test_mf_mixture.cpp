@@ -1,4 +1,5 @@
 #include "conformance.hpp"
+#include "entry_point_sizes.hpp"
 #include "tiny_data.hpp"
 
 #include <metarec/models/mf/matrix_factorization.hpp>
@@ -149,4 +150,12 @@ TEST_CASE("MixtureMF: local segments and argument checks", "[models][mf][mixture
                   std::invalid_argument);
   Vector<float> out(2);
   CHECK_THROWS_AS(mix.predict(theta, RatingBatch{&ds, rows}, out), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("MixtureMF: gradient and HVP reject wrong sizes",
+                   "[models][mf][mixture]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const MixtureMF<TestType> m(ds.num_users(), ds.num_items(), {.dims = 3, .tastes = 2});
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "MixtureMF");
 }

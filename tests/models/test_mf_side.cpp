@@ -1,4 +1,5 @@
 #include "conformance.hpp"
+#include "entry_point_sizes.hpp"
 #include "tiny_data.hpp"
 
 #include <metarec/models/mf/side_feature_mf.hpp>
@@ -158,4 +159,12 @@ TEST_CASE("SideFeatureMF: local segments and schema checks", "[models][mf][side]
   } catch (const std::invalid_argument& e) {
     CHECK(std::string(e.what()).find("'gender'") != std::string::npos);
   }
+}
+
+TEMPLATE_TEST_CASE("SideFeatureMF: gradient and HVP reject wrong sizes",
+                   "[models][mf][side]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const SideFeatureMF<TestType> m(ds, {.dims = 3});
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "SideFeatureMF");
 }

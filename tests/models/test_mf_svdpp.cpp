@@ -1,6 +1,7 @@
 // SVD++ (SvdppMF): conformance, the prediction formula with training-only implicit sets, the
 // generic per-rating step, and the whole-epoch delayed-implicit SGD against a plain reference.
 #include "conformance.hpp"
+#include "entry_point_sizes.hpp"
 #include "tiny_data.hpp"
 
 #include <metarec/data/split.hpp>
@@ -241,4 +242,12 @@ TEST_CASE("SvdppMF: the per-rating steps do not allocate", "[models][svdpp]") {
   for (RowIndex r = 0; r < 10; ++r) sum += static_cast<double>(model.sgd_update(theta, ds, r, 0.01f));
   Eigen::internal::set_is_malloc_allowed(true);
   CHECK(std::isfinite(sum));
+}
+
+TEMPLATE_TEST_CASE("SvdppMF: gradient and HVP reject wrong sizes",
+                   "[models][svdpp]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const SvdppMF<TestType> m(ds, implicit_rows(ds), {.dims = 3});
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "SvdppMF");
 }

@@ -1,4 +1,5 @@
 #include "conformance.hpp"
+#include "entry_point_sizes.hpp"
 #include "tiny_data.hpp"
 
 #include <metarec/models/mf/temporal_mf.hpp>
@@ -295,4 +296,12 @@ TEST_CASE("TemporalMF: local segments are all of the user's own parameters",
   const Eigen::Index first = d.day_index(u, ds.time(ds.by_user()[u].front()));
   const Eigen::Index last = d.day_index(u, ds.time(ds.by_user()[u].back()));
   CHECK(local[6] == Segment{D[kDay].offset + first, last - first + 1});
+}
+
+TEMPLATE_TEST_CASE("TemporalMF: gradient and HVP reject wrong sizes",
+                   "[models][mf][temporal]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const TemporalMF<TestType> m(ds, {.dims = 3, .time_bins = 6});
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "TemporalMF");
 }

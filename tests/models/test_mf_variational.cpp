@@ -1,4 +1,5 @@
 #include "conformance.hpp"
+#include "entry_point_sizes.hpp"
 #include "tiny_data.hpp"
 
 #include <metarec/models/mf/variational_mf.hpp>
@@ -213,4 +214,12 @@ TEST_CASE("VariationalMF: local segments and argument checks", "[models][mf][var
                   std::invalid_argument);
   Vector<float> m(3), rho(2);
   CHECK_THROWS_AS((void)vmf.kl_divergence(m, rho), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("VariationalMF: gradient and HVP reject wrong sizes",
+                   "[models][mf][variational]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const VariationalMF<TestType> m(ds.num_users(), ds.num_items(), {.dims = 3, .samples = 2});
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows, 9}, "VariationalMF");
 }

@@ -1,4 +1,5 @@
 #include "../models/conformance.hpp"
+#include "../models/entry_point_sizes.hpp"
 #include "../models/tiny_data.hpp"
 
 #include <metarec/models/mlp/melu.hpp>
@@ -210,4 +211,11 @@ TEST_CASE("Melu: errors at the boundary", "[models][mlp][melu]") {
   const Dataset bare(std::move(p));
   const RowIndex one[] = {0};
   CHECK_THROWS_AS(m.loss(theta, RatingBatch{&bare, one}), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("Melu: gradient and HVP reject wrong sizes", "[models][mlp][melu]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const Melu<TestType> m(ds, small_melu());
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows, 3}, "Melu");
 }

@@ -1,4 +1,5 @@
 #include "../models/conformance.hpp"
+#include "../models/entry_point_sizes.hpp"
 #include "../models/tiny_data.hpp"
 
 #include <metarec/models/mlp/ncf.hpp>
@@ -141,4 +142,11 @@ TEST_CASE("Ncf: GMF prediction by hand; local segments are the users' rows", "[m
   REQUIRE(local.size() == 2);
   CHECK(local[0] == neumf.gmf_embeddings().fields()[0].table.column(2));
   CHECK(local[1] == neumf.mlp_embeddings().fields()[0].table.column(2));
+}
+
+TEMPLATE_TEST_CASE("Ncf: gradient and HVP reject wrong sizes", "[models][mlp][ncf]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const Ncf<TestType> m(ds, small_ncf(NcfVariant::neumf));
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows, 3}, "Ncf");
 }

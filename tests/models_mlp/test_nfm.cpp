@@ -1,4 +1,5 @@
 #include "fm_family_common.hpp"
+#include "../models/entry_point_sizes.hpp"
 
 #include <metarec/models/mlp/nfm.hpp>
 
@@ -28,4 +29,11 @@ TEST_CASE("FM family: local segments are the user's rows", "[models][mlp]") {
   CHECK(local[0] == m.embeddings().fields()[0].table.column(4));
   CHECK(local[1] == m.linear_weights().fields()[0].table.column(4));
   CHECK_THROWS_AS(Nfm<double>(ds, {.user_id = false, .item_id = false}), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("Nfm: gradient and HVP reject wrong sizes", "[models][mlp][nfm]", float, double) {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const Nfm<TestType> m(ds, test::small_fm(true));
+  test::check_entry_point_sizes(m, RatingBatch{&ds, rows, 3}, "Nfm");
 }
