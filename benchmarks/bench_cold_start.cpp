@@ -185,16 +185,21 @@ Result score(const std::string& model_name, const std::string& method, const std
   Result r{model_name, method, scenario, score_predictions(ds, tp), seconds, 0, 0, 0};
   const std::vector<float> truth = truth_of(ds, tp);
   r.ndcg3_variant = ndcg_melu_variant(truth, tp.score, tp.offset, 3);  // ranked unclipped
-  double ae = 0, se = 0;
-  for (std::size_t i = 0; i < tp.score.size(); ++i) {
-    const double c = cal(std::clamp(tp.score[i], ds.scale().min, ds.scale().max));
-    ae += std::abs(c - truth[i]);
-    se += (c - truth[i]) * (c - truth[i]);
-  }
-  const double n = static_cast<double>(std::max<std::size_t>(1, tp.score.size()));
-  r.mae_cal = ae / n;
-  r.rmse_cal = std::sqrt(se / n);
+  std::vector<float> calibrated(tp.score.size());
+  for (std::size_t i = 0; i < tp.score.size(); ++i)
+    calibrated[i] = static_cast<float>(cal(std::clamp(tp.score[i], ds.scale().min, ds.scale().max)));
+  r.mae_cal = metrics::mae(std::span<const float>(truth), std::span<const float>(calibrated));
+  r.rmse_cal = metrics::rmse(std::span<const float>(truth), std::span<const float>(calibrated));
   return r;
+}
+
+/// A CSV field (RFC 4180): quoted, with inner quotes doubled, when it holds a comma, quote or newline
+/// ("global, no adaptation").
+std::string csv_field(const std::string& f) {
+  if (f.find_first_of(",\"\n") == std::string::npos) return f;
+  std::string q = "\"";
+  for (const char c : f) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + '"';
 }
 
 /// Model-free baselines on a scenario's test tasks: every query rating predicted by the mean, or
@@ -203,29 +208,22 @@ struct Baseline {
   double mean_mae = 0, mean_rmse = 0, median_mae = 0, median_rmse = 0;
 };
 Baseline support_baselines(const Dataset& ds, const std::vector<Task>& tasks) {
-  Baseline b;
-  std::size_t n = 0;
-  std::vector<float> r;
+  std::vector<double> truth, by_mean, by_median, r;
   for (const Task& t : tasks) {
     if (t.support.empty()) continue;
     r.clear();
+    for (const RowIndex x : t.support) r.push_back(ds.rating(x));
     double mean = 0;
-    for (const RowIndex x : t.support) r.push_back(ds.rating(x)), mean += ds.rating(x);
+    for (const double x : r) mean += x;
     mean /= static_cast<double>(r.size());
     std::sort(r.begin(), r.end());
     const std::size_t h = r.size() / 2;
-    const double median = r.size() % 2 ? r[h] : 0.5 * (static_cast<double>(r[h - 1]) + r[h]);
-    for (const RowIndex x : t.query) {
-      const double y = ds.rating(x);
-      b.mean_mae += std::abs(mean - y), b.mean_rmse += (mean - y) * (mean - y);
-      b.median_mae += std::abs(median - y), b.median_rmse += (median - y) * (median - y);
-      ++n;
-    }
+    const double median = r.size() % 2 ? r[h] : 0.5 * (r[h - 1] + r[h]);
+    for (const RowIndex x : t.query)
+      truth.push_back(ds.rating(x)), by_mean.push_back(mean), by_median.push_back(median);
   }
-  const double d = static_cast<double>(std::max<std::size_t>(1, n));
-  b.mean_mae /= d, b.median_mae /= d;
-  b.mean_rmse = std::sqrt(b.mean_rmse / d), b.median_rmse = std::sqrt(b.median_rmse / d);
-  return b;
+  return {metrics::mae(truth, by_mean), metrics::rmse(truth, by_mean), metrics::mae(truth, by_median),
+          metrics::rmse(truth, by_median)};
 }
 
 /// nDCG@1 / @3 of a fixed score per query row (metrics::evaluate_query_ndcg).
@@ -800,17 +798,18 @@ int main(int argc, char** argv) try {
     csv << "model,method,scenario,mae,rmse,ndcg1,ndcg3,ndcg3_melu_tf_variant,tasks,seconds,"
            "mae_calibrated,rmse_calibrated\n";
     for (const Result& r : results)
-      csv << r.model << ',' << r.method << ',' << r.scenario << ',' << r.q.mae << ',' << r.q.rmse << ','
+      csv << csv_field(r.model) << ',' << csv_field(r.method) << ',' << csv_field(r.scenario) << ','
+          << r.q.mae << ',' << r.q.rmse << ','
           << r.q.ndcg1 << ',' << r.q.ndcg3 << ',' << r.ndcg3_variant << ',' << r.q.tasks << ','
           << r.seconds << ',' << r.mae_cal << ',' << r.rmse_cal << '\n';
     for (const auto& [label, v] : curve)
       for (std::size_t i = 0; i < v.size(); ++i)
-        csv << "curve," << label << ",melu-user-cold K=" << curve_k[i] << ',' << v[i] << ",,,,,"
-            << curve_tasks << ",\n";
+        csv << "curve," << csv_field(label) << ",melu-user-cold K=" << curve_k[i] << ',' << v[i] << ",,,,,"
+            << curve_tasks << ",,,\n";
     for (const auto& t : timing)
       for (const Cost& c : t.runs)
         csv << "timing," << t.label << " " << t.threads << " thread(s),cpu_ms " << c.cpu_ms
-            << ",wall_ms " << c.wall_ms << ",,,,,,\n";
+            << ",wall_ms " << c.wall_ms << ",,,,,,,,\n";
   }
   if (auto f = args.get("--svg"); f && !curve.empty()) std::ofstream(*f) << svg_curve(curve_k, curve);
   return 0;
