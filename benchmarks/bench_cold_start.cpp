@@ -792,9 +792,9 @@ int main(int argc, char** argv) try {
     }
   }
   std::printf("\n%s", md.str().c_str());
-  if (auto f = args.get("--md")) std::ofstream(*f) << md.str();
+  if (auto f = args.get("--md")) metarec::detail::write_file_atomically(*f, md.str());
   if (auto f = args.get("--out")) {
-    std::ofstream csv(*f);
+    std::ostringstream csv;
     csv << "model,method,scenario,mae,rmse,ndcg1,ndcg3,ndcg3_melu_tf_variant,tasks,seconds,"
            "mae_calibrated,rmse_calibrated\n";
     for (const Result& r : results)
@@ -810,8 +810,10 @@ int main(int argc, char** argv) try {
       for (const Cost& c : t.runs)
         csv << "timing," << t.label << " " << t.threads << " thread(s),cpu_ms " << c.cpu_ms
             << ",wall_ms " << c.wall_ms << ",,,,,,,,\n";
+    metarec::detail::write_file_atomically(*f, csv.str());
   }
-  if (auto f = args.get("--svg"); f && !curve.empty()) std::ofstream(*f) << svg_curve(curve_k, curve);
+  if (auto f = args.get("--svg"); f && !curve.empty())
+    metarec::detail::write_file_atomically(*f, svg_curve(curve_k, curve));
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_cold_start: %s\n", e.what());

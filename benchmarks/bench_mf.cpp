@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
     if (!args.has("--skip-models")) {
       std::filesystem::path out(out_path);
       if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
-      std::ofstream csv(out);
+      std::ostringstream csv;  // written atomically at the end of the model runs
       csv << "data,model,protocol,metric,value,original_seed_mf_mse,valid_rmse,epochs_run,best_epoch,train_cpu_seconds,"
              "train_wall_seconds,dims,lr,reg,batch,optimizer,seed,cpu_seconds_to_original,epoch_to_original,"
              "test_mse_per_epoch\n";
@@ -289,7 +289,6 @@ int main(int argc, char** argv) {
             << c.batch << ',' << c.optimizer << ',' << c.seed << ',' << to << ',' << ep << ',';
         for (std::size_t k = 0; k < r.test_trace.size(); ++k) csv << (k ? ";" : "") << r.test_trace[k].test_mse;
         csv << '\n';
-        csv.flush();
       };
       for (const auto& m : models) {
         const TrainConfig c = config_for(m);
@@ -339,7 +338,6 @@ int main(int argc, char** argv) {
         std::printf("%s", line);
         std::fflush(stdout);
       }
-      std::printf("\nCSV written to %s\n", out_path.c_str());
 
       // Temporal MF vs biased MF on ML-100K (has times): seed-mf and a per-user temporal 80/20
       // split; validation carved from the training rows (random for seed-mf; each user's latest
@@ -379,6 +377,8 @@ int main(int argc, char** argv) {
           md << line;
         }
       }
+      metarec::detail::write_file_atomically(out, csv.str());
+      std::printf("\nCSV written to %s\n", out_path.c_str());
     }
 
     if (!args.has("--skip-throughput")) {
@@ -404,7 +404,7 @@ int main(int argc, char** argv) {
     {
       std::filesystem::path mdp(md_path);
       if (mdp.has_parent_path()) std::filesystem::create_directories(mdp.parent_path());
-      std::ofstream(mdp) << md.str();
+      metarec::detail::write_file_atomically(mdp, md.str());
       std::printf("Markdown written to %s\n", md_path.c_str());
     }
     return 0;

@@ -273,8 +273,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::ostringstream md;
-    std::ofstream csv(out_path);
-    if (!csv) throw std::runtime_error("cannot write " + out_path);
+    std::ostringstream csv;  // written atomically at the end
     csv << "part,model,side_features,valid_auc,test_auc,original_test_auc,best_epoch,epochs_run,"
            "train_wall_seconds,train_cpu_seconds,cpu_seconds_per_epoch,parameters,embedding_dim\n";
     const std::string header = "machine: " + cpu_model() + "; compiler: " + compiler() + "; seed " +
@@ -351,8 +350,8 @@ int main(int argc, char** argv) {
       csv << "recbole,neumf,0,recall@10=" << r.test_recall << ",ndcg@10=" << r.test_ndcg << ",,," << r.epochs
           << ',' << r.train_wall << ',' << r.train_cpu << ',' << r.train_cpu / std::max(1, r.epochs) << ",,32\n";
     }
-    std::ofstream mdf(md_path);
-    mdf << md.str();
+    metarec::detail::write_file_atomically(out_path, csv.str());
+    metarec::detail::write_file_atomically(md_path, md.str());
     std::printf("\nwrote %s and %s\n", out_path.c_str(), md_path.c_str());
     return 0;
   } catch (const UsageError& e) {
