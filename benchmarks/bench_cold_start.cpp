@@ -642,6 +642,32 @@ int main(int argc, char** argv) try {
 
   // Report.
   std::ostringstream md;
+  // Markdown helpers: a table head with the leading columns and one right-aligned column per
+  // scenario; one row per model and method with `cell(result)` per scenario; two figures.
+  auto scenario_head = [&](const std::vector<std::string>& lead, const char* suffix) {
+    md << '|';
+    for (const auto& l : lead) md << ' ' << l << " |";
+    for (const auto& sc : scenarios) md << ' ' << sc << suffix << " |";
+    md << "\n|";
+    for (std::size_t i = 0; i < lead.size(); ++i) md << "---|";
+    for (std::size_t i = 0; i < scenarios.size(); ++i) md << "---:|";
+    md << "\n";
+  };
+  auto result_rows = [&](const std::vector<std::string>& method_list, auto&& cell) {
+    for (const auto& model : models)
+      for (const auto& method : method_list) {
+        md << "| " << model << " | " << method << " |";
+        for (const auto& sc : scenarios)
+          for (const Result& r : results)
+            if (r.model == model && r.method == method && r.scenario == sc) md << ' ' << cell(r) << " |";
+        md << "\n";
+      }
+  };
+  auto f4 = [](double a, double b) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4f / %.4f", a, b);
+    return std::string(buf);
+  };
   md << "machine: " << cpu_model() << "; compiler: " << compiler() << "; seed " << seed << "; "
      << threads << " threads" << (quick ? "; QUICK RUN" : "") << "\n\n";
   if (!models.empty()) {
@@ -678,45 +704,23 @@ int main(int argc, char** argv) try {
     md << "\nMAE / RMSE with the MAE-optimal (median) calibration: each method's own monotone map "
           "from its clipped prediction to a rating, fitted on its predictions for the validation "
           "tasks (metrics::MedianCalibration); MSE-trained models predict means, the absolute error "
-          "is smallest at medians.\n\n| model | method |";
-    for (const auto& s : scenarios) md << ' ' << s << " MAE / RMSE |";
-    md << "\n|---|---|";
-    for (std::size_t s = 0; s < scenarios.size(); ++s) md << "---:|";
-    md << "\n";
+          "is smallest at medians.\n\n";
+    scenario_head({"model", "method"}, " MAE / RMSE");
     std::vector<std::string> order{"global, no adaptation", "global + fine-tuning"};
     for (const auto& m : methods) order.push_back(m.second);
-    for (const auto& model : models)
-      for (const auto& method : order) {
-        md << "| " << model << " | " << method << " |";
-        for (const auto& s : scenarios)
-          for (const Result& r : results)
-            if (r.model == model && r.method == method && r.scenario == s) {
-              char buf[64];
-              std::snprintf(buf, sizeof buf, " %.4f / %.4f |", r.mae_cal, r.rmse_cal);
-              md << buf;
-            }
-        md << "\n";
-      }
+    result_rows(order, [&](const Result& r) { return f4(r.mae_cal, r.rmse_cal); });
     md << "\nModel-free baselines and references (not cold-start methods): the user's support "
           "mean or median for every query item; query items ranked by their mean training rating "
           "(shrunk towards the mean by 10 pseudo-ratings; new items have none, so only the "
           "scenarios on existing items are ranked); and biased MF (128 dims, bench_mf's ML-1M "
           "setting) trained on every rating except the scenario's test query rows: it knows "
           "every other rating of the test users and of the new items, so it bounds what the "
-          "cold-start methods could reach.\n\n| baseline |";
-    for (const auto& s : scenarios) md << ' ' << s << " |";
-    md << "\n|---|";
-    for (std::size_t s = 0; s < scenarios.size(); ++s) md << "---:|";
-    md << "\n";
+          "cold-start methods could reach.\n\n";
+    scenario_head({"baseline"}, "");
     auto row = [&](const char* label, auto&& cell) {
       md << "| " << label << " |";
       for (std::size_t s = 0; s < scenarios.size(); ++s) md << ' ' << cell(s, references[s]) << " |";
       md << "\n";
-    };
-    auto f4 = [](double a, double b) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.4f / %.4f", a, b);
-      return std::string(buf);
     };
     row("support mean: MAE / RMSE", [&](std::size_t, const Reference& r) { return f4(r.support.mean_mae, r.support.mean_rmse); });
     row("support median: MAE / RMSE", [&](std::size_t, const Reference& r) { return f4(r.support.median_mae, r.support.median_rmse); });
@@ -731,23 +735,13 @@ int main(int argc, char** argv) try {
       });
     md << "\nnDCG@3 in the convention of an unofficial TensorFlow MeLU re-implementation (NOT our "
           "metric; see the notes): the 3 best items by true rating, discounted by their rank in the "
-          "predicted order of all 10 query items.\n\n| model | method |";
-    for (const auto& s : scenarios) md << ' ' << s << " |";
-    md << "\n|---|---|";
-    for (std::size_t s = 0; s < scenarios.size(); ++s) md << "---:|";
-    md << "\n";
-    for (const auto& model : models)
-      for (const std::string method : {"global + fine-tuning", "MAML (2nd order)", "Meta-SGD"}) {
-        md << "| " << model << " | " << method << " |";
-        for (const auto& s : scenarios)
-          for (const Result& r : results)
-            if (r.model == model && r.method == method && r.scenario == s) {
-              char buf[32];
-              std::snprintf(buf, sizeof buf, " %.4f |", r.ndcg3_variant);
-              md << buf;
-            }
-        md << "\n";
-      }
+          "predicted order of all 10 query items.\n\n";
+    scenario_head({"model", "method"}, "");
+    result_rows({"global + fine-tuning", "MAML (2nd order)", "Meta-SGD"}, [](const Result& r) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.4f", r.ndcg3_variant);
+      return std::string(buf);
+    });
   }
   if (!curve.empty()) {
     md << "\nQuery MAE vs support size K (melu-user-cold, the " << curve_tasks
