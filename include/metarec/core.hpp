@@ -1,8 +1,7 @@
 #pragma once
 /// @file core.hpp
-/// @brief Core group: the Model concept, flat parameters, batches, dual numbers, errors, random numbers, version.
+/// @brief Core group: the Model concept, flat parameters, dual numbers, errors, random numbers, version.
 
-#include <metarec/core/batch.hpp>
 #include <metarec/core/concepts.hpp>
 #include <metarec/core/dual.hpp>
 #include <metarec/core/error.hpp>

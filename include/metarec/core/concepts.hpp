@@ -22,13 +22,11 @@
 ///   in a MAML inner loop); everything else is global.
 /// - `static constexpr bool exact_gradient = false`: the "gradient" is an update direction that is
 ///   not the derivative of `loss` (an RBM trained by contrastive divergence).
-/// - `sgd_update(theta, data, row, lr)`: one fused plain-SGD step on one rating, in place; returns
-///   the rating's loss before the step (see `HasSgdUpdate`). Optional with it:
-///   `sgd_prefetch(theta, data, row)`, a cache hint for a row that will be updated soon.
+/// The capabilities `fit` looks for beyond these (fused per-rating SGD steps, running statistics)
+/// are defined where `fit` uses them: train/fused_sgd.hpp.
 
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/data/dataset.hpp>
 
 #include <concepts>
 #include <type_traits>
@@ -127,53 +125,6 @@ concept HasLocalSegments = Model<M> && requires(const M& m, const detail::batch_
                                                 std::vector<Segment>& out) {
   m.local_segments(batch, out);
 };
-
-/// Optional: a fused per-rating plain-SGD step, `S sgd_update(VectorRef<S> theta, const Dataset&
-/// data, RowIndex row, S lr) const`.
-///
-/// requires: theta.size() == num_parameters(); row < data.num_ratings(); `data` is the data set the
-/// model was built for. Not checked (it is the innermost loop): the caller (`fit`) validates once.
-/// ensures: with ℓ = loss(θ, {row}) (the batch loss of the one-row batch), if ℓ is finite θ is
-/// OVERWRITTEN in place with θ − lr·∇ℓ(θ) computed exactly as `loss_and_gradient` followed by
-/// `Sgd::step` with lr, no momentum and no weight decay would compute it (same operations, same
-/// order, so the same θ bit for bit when the compiler does not contract into FMAs); if ℓ is not
-/// finite θ is left unchanged. Returns ℓ either way. `fit` uses it for `Sgd` without momentum or
-/// weight decay and batch size 1.
-template <class M>
-concept HasSgdUpdate =
-    Model<M> && requires(const M& m, Vector<detail::scalar_t<M>>& theta, const Dataset& data,
-                         RowIndex row, detail::scalar_t<M> lr) {
-      {
-        m.sgd_update(VectorRef<detail::scalar_t<M>>(theta), data, row, lr)
-      } -> std::convertible_to<detail::scalar_t<M>>;
-    };
-
-/// Optional, for stochastic models (noise drawn from the batch seed): a fused per-rating plain-SGD
-/// step `S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr, std::uint64_t
-/// seed) const` for the one-row batch {&data, {row}, seed}.
-///
-/// requires and ensures: as `HasSgdUpdate`, with ℓ = loss(θ, {&data, {row}, seed}) and the
-/// gradient of that batch (the same noise). `fit` passes the seed its generic path would give the
-/// batch (`BatchSeeds`, core/batch.hpp). A model has this or `HasSgdUpdate`, not both.
-template <class M>
-concept HasSeededSgdUpdate =
-    Model<M> && requires(const M& m, Vector<detail::scalar_t<M>>& theta, const Dataset& data,
-                         RowIndex row, detail::scalar_t<M> lr, std::uint64_t seed) {
-      {
-        m.sgd_update(VectorRef<detail::scalar_t<M>>(theta), data, row, lr, seed)
-      } -> std::convertible_to<detail::scalar_t<M>>;
-    };
-
-/// Optional with `HasSgdUpdate`: `void sgd_prefetch(const VectorRef<S>& theta, const Dataset&
-/// data, RowIndex row) const noexcept` issues cache prefetches for the parameters `row` will touch;
-/// reads only `data` (θ's address, never its values) and has no effect on results. `fit` calls it a
-/// few rows ahead of `sgd_update` with the same θ.
-template <class M>
-concept HasSgdPrefetch =
-    HasSgdUpdate<M> && requires(const M& m, const VectorRef<detail::scalar_t<M>>& theta,
-                                const Dataset& data, RowIndex row) {
-      m.sgd_prefetch(theta, data, row);
-    };
 
 /// Whether `loss_and_gradient` is the true derivative of `loss` (false for CD-trained models).
 template <class M>

@@ -10,7 +10,7 @@
 /// Clearing it costs O(touched), so a step over a few ratings costs O(ratings × dims) instead of
 /// O(all parameters).
 
-#include <metarec/detail/prefetch.hpp>
+#include <metarec/core/detail/prefetch.hpp>
 
 #include <Eigen/Core>
 

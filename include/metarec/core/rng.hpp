@@ -7,7 +7,7 @@
 /// uniform, integer and normal draws, so the same seed gives the same numbers on every platform
 /// that has IEEE doubles and a correctly rounded `std::log`/`std::sqrt`/`std::cos`.
 
-#include <metarec/detail/prefetch.hpp>
+#include <metarec/core/detail/prefetch.hpp>
 
 #include <cmath>
 #include <cstddef>

@@ -78,12 +78,31 @@ class CompressedIndex {
   CompressedIndex() = default;
 
   /// Builds the index of `keys` (one key per row, each `< num_keys`) with a counting sort.
-  CompressedIndex(std::span<const std::uint32_t> keys, std::uint32_t num_keys)
-      : offsets_(static_cast<std::size_t>(num_keys) + 1, 0), rows_(keys.size()) {
-    for (const std::uint32_t k : keys) ++offsets_[static_cast<std::size_t>(k) + 1];
-    std::partial_sum(offsets_.begin(), offsets_.end(), offsets_.begin());
-    std::vector<std::uint32_t> next(offsets_.begin(), offsets_.end() - 1);
-    for (std::size_t r = 0; r < keys.size(); ++r) rows_[next[keys[r]]++] = static_cast<RowIndex>(r);
+  CompressedIndex(std::span<const std::uint32_t> keys, std::uint32_t num_keys) {
+    std::vector<RowIndex> all(keys.size());
+    std::iota(all.begin(), all.end(), RowIndex{0});
+    *this = group(all, num_keys, [&](RowIndex r) { return keys[r]; });
+  }
+
+  /// Groups a subset of rows by `key(row)` (each `< num_keys`): entity e's list holds the rows r
+  /// of `rows` with key(r) == e, in their order in `rows`. Counting sort, O(rows + keys). This is
+  /// the one CSR builder of metarec: per-user and per-item lists of a split, whole-row batches,
+  /// SVD++'s implicit sets and the full-ranking masks are all built with it.
+  /// @code
+  /// const auto by_user = metarec::CompressedIndex::group(split.train, ds.num_users(),
+  ///                                                      [&](metarec::RowIndex r) { return ds.user(r); });
+  /// @endcode
+  template <class KeyFn>
+  [[nodiscard]] static CompressedIndex group(std::span<const RowIndex> rows, std::uint32_t num_keys,
+                                             KeyFn&& key) {
+    CompressedIndex index;
+    index.offsets_.assign(static_cast<std::size_t>(num_keys) + 1, 0);
+    index.rows_.resize(rows.size());
+    for (const RowIndex r : rows) ++index.offsets_[static_cast<std::size_t>(key(r)) + 1];
+    std::partial_sum(index.offsets_.begin(), index.offsets_.end(), index.offsets_.begin());
+    std::vector<std::uint32_t> next(index.offsets_.begin(), index.offsets_.end() - 1);
+    for (const RowIndex r : rows) index.rows_[next[key(r)]++] = r;
+    return index;
   }
 
   /// Rows of entity `e`.
@@ -313,5 +332,53 @@ class Dataset {
   CompressedIndex by_user_;
   CompressedIndex by_item_;
 };
+
+namespace detail {
+
+/// The one row check of metarec's public boundaries: throws `std::invalid_argument` unless every
+/// row is a row of `ds` and, with `increasing`, the rows are strictly increasing (a row subset in
+/// canonical order). Messages: "<caller>: <which> <row> is out of range (data set has N ratings);
+/// pass rows of this data set" and "<caller>: rows must be strictly increasing (...)".
+inline void check_rows(const Dataset& ds, std::span<const RowIndex> rows, const char* caller,
+                       bool increasing = false, const char* which = "row") {
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    if (rows[k] >= ds.num_ratings())
+      throw std::invalid_argument(std::string(caller) + ": " + which + " " + std::to_string(rows[k]) +
+                                  " (position " + std::to_string(k) + ") is out of range (data set has " +
+                                  std::to_string(ds.num_ratings()) +
+                                  " ratings); pass rows of this data set");
+    if (increasing && k > 0 && rows[k] <= rows[k - 1])
+      throw std::invalid_argument(std::string(caller) + ": rows must be strictly increasing (row " +
+                                  std::to_string(rows[k]) + " follows " +
+                                  std::to_string(rows[k - 1]) + " at position " +
+                                  std::to_string(k) + "); sort and deduplicate them first");
+  }
+}
+
+}  // namespace detail
+
+/// A data set with the same users, items, side features, titles, years and scale as `ds` whose
+/// rows are the given (user, item, rating) triples (dense indices of `ds`): training rows with
+/// sampled negatives, or (user, item) pairs to score with a model that reads rows of a data set.
+/// @throws std::invalid_argument as `Dataset`'s constructor (sizes differ, an index is out of
+///         range, a (user, item) pair repeats).
+[[nodiscard]] inline Dataset with_same_entities(const Dataset& ds, std::vector<std::uint32_t> user,
+                                                std::vector<std::uint32_t> item,
+                                                std::vector<float> rating) {
+  DatasetParts p;
+  p.name = ds.name();
+  p.source = ds.source();
+  p.user = std::move(user);
+  p.item = std::move(item);
+  p.rating = std::move(rating);
+  p.users = ds.user_ids();
+  p.items = ds.item_ids();
+  p.user_features = ds.user_features();
+  p.item_features = ds.item_features();
+  p.item_titles.assign(ds.item_titles().begin(), ds.item_titles().end());
+  p.item_years.assign(ds.item_years().begin(), ds.item_years().end());
+  p.scale = ds.scale();
+  return Dataset(std::move(p));
+}
 
 }  // namespace metarec

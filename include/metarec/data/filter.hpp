@@ -35,21 +35,6 @@ namespace metarec {
 
 namespace detail {
 
-/// Throws unless `rows` is strictly increasing and every row is `< ds.num_ratings()`.
-inline void check_rows(const Dataset& ds, std::span<const RowIndex> rows, const char* caller) {
-  for (std::size_t k = 0; k < rows.size(); ++k) {
-    if (rows[k] >= ds.num_ratings())
-      throw std::invalid_argument(std::string(caller) + ": row " + std::to_string(rows[k]) +
-                                  " is out of range (data set has " +
-                                  std::to_string(ds.num_ratings()) +
-                                  " ratings); pass rows of this data set");
-    if (k > 0 && rows[k] <= rows[k - 1])
-      throw std::invalid_argument(std::string(caller) + ": rows must be strictly increasing (row " +
-                                  std::to_string(rows[k]) + " follows " +
-                                  std::to_string(rows[k - 1]) + " at position " +
-                                  std::to_string(k) + "); sort and deduplicate them first");
-  }
-}
 
 /// Membership mask of a row subset (1 = in the subset).
 [[nodiscard]] inline std::vector<std::uint8_t> row_mask(const Dataset& ds,
@@ -79,7 +64,7 @@ enum class ThresholdKind {
 [[nodiscard]] inline std::vector<RowIndex> threshold_rows(
     const Dataset& ds, std::span<const RowIndex> rows, float threshold,
     ThresholdKind kind = ThresholdKind::at_least) {
-  detail::check_rows(ds, rows, "threshold_rows");
+  detail::check_rows(ds, rows, "threshold_rows", true);
   std::vector<RowIndex> out;
   out.reserve(rows.size());
   for (const RowIndex r : rows)
@@ -125,7 +110,7 @@ enum class ThresholdKind {
                                                        std::span<const RowIndex> rows,
                                                        std::uint32_t min_user_rows,
                                                        std::uint32_t min_item_rows) {
-  detail::check_rows(ds, rows, "k_core_rows");
+  detail::check_rows(ds, rows, "k_core_rows", true);
   std::vector<std::uint8_t> alive = detail::row_mask(ds, rows);
   std::vector<std::uint32_t> ucount(ds.num_users(), 0), icount(ds.num_items(), 0);
   for (const RowIndex r : rows) {
@@ -179,7 +164,7 @@ enum class ThresholdKind {
 /// @param rows strictly increasing rows of `ds`.
 /// @throws std::invalid_argument when `rows` is not a strictly increasing list of rows of `ds`.
 [[nodiscard]] inline Dataset materialize(const Dataset& ds, std::span<const RowIndex> rows) {
-  detail::check_rows(ds, rows, "materialize");
+  detail::check_rows(ds, rows, "materialize", true);
   constexpr std::uint32_t none = ~std::uint32_t{0};
   std::vector<std::uint32_t> new_user(ds.num_users(), none), new_item(ds.num_items(), none);
   for (const RowIndex r : rows) new_user[ds.user(r)] = 0, new_item[ds.item(r)] = 0;

@@ -10,7 +10,7 @@
 
 #include <metarec/core/error.hpp>
 #include <metarec/data/dataset.hpp>
-#include <metarec/detail/text_file.hpp>
+#include <metarec/data/detail/text_file.hpp>
 
 #include <algorithm>
 #include <array>

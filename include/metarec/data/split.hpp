@@ -22,7 +22,7 @@
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
 #include <metarec/data/filter.hpp>
-#include <metarec/detail/atomic_file.hpp>
+#include <metarec/core/detail/atomic_file.hpp>
 
 #include <algorithm>
 #include <array>
@@ -196,7 +196,7 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
 /// @throws std::invalid_argument on bad ratios or rows.
 [[nodiscard]] inline Split random_ratio_split(const Dataset& ds, std::span<const RowIndex> rows,
                                               const SplitRatios& ratios, std::uint64_t seed) {
-  detail::check_rows(ds, rows, "random_ratio_split");
+  detail::check_rows(ds, rows, "random_ratio_split", true);
   const auto r = detail::normalised(ratios, "random_ratio_split");
   auto g = detail::group_by_user(ds, rows);
   Rng rng(derive_seed(seed, detail::tag_random_ratio));
@@ -219,7 +219,7 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
 /// a user with one row keeps it in train when train's ratio is at least 1/2).
 [[nodiscard]] inline Split per_user_random_split(const Dataset& ds, std::span<const RowIndex> rows,
                                                  const SplitRatios& ratios, std::uint64_t seed) {
-  detail::check_rows(ds, rows, "per_user_random_split");
+  detail::check_rows(ds, rows, "per_user_random_split", true);
   const auto r = detail::normalised(ratios, "per_user_random_split");
   auto g = detail::group_by_user(ds, rows);
   Split s;
@@ -249,7 +249,7 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
                                                    std::span<const RowIndex> rows,
                                                    const SplitRatios& ratios) {
   ds.require_times("per_user_temporal_split");
-  detail::check_rows(ds, rows, "per_user_temporal_split");
+  detail::check_rows(ds, rows, "per_user_temporal_split", true);
   const auto r = detail::normalised(ratios, "per_user_temporal_split");
   auto g = detail::group_by_user(ds, rows);
   Split s;
@@ -277,7 +277,7 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
 [[nodiscard]] inline Split leave_k_out_split(const Dataset& ds, std::span<const RowIndex> rows,
                                              const LeaveKOutOptions& options, std::uint64_t seed) {
   if (options.order == LeaveOutOrder::latest) ds.require_times("leave_k_out_split");
-  detail::check_rows(ds, rows, "leave_k_out_split");
+  detail::check_rows(ds, rows, "leave_k_out_split", true);
   if (options.test == 0)
     throw std::invalid_argument(
         "leave_k_out_split: options.test is 0 (valid " + std::to_string(options.valid) +
@@ -321,7 +321,7 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
 [[nodiscard]] inline Split k_fold_split(const Dataset& ds, std::span<const RowIndex> rows,
                                         std::uint32_t folds, std::uint32_t fold,
                                         std::uint64_t seed) {
-  detail::check_rows(ds, rows, "k_fold_split");
+  detail::check_rows(ds, rows, "k_fold_split", true);
   if (folds < 2 || fold >= folds)
     throw std::invalid_argument("k_fold_split: bad fold (fold " + std::to_string(fold) + " of " +
                                 std::to_string(folds) +
@@ -365,7 +365,7 @@ struct ColdStartPartition {
 [[nodiscard]] inline ColdStartPartition cold_start_partition(
     const Dataset& ds, std::span<const RowIndex> rows, double cold_user_fraction,
     std::int32_t last_existing_year, std::uint64_t seed, bool use_years = true) {
-  detail::check_rows(ds, rows, "cold_start_partition");
+  detail::check_rows(ds, rows, "cold_start_partition", true);
   if (!(cold_user_fraction >= 0.0 && cold_user_fraction <= 1.0))
     throw std::invalid_argument("cold_start_partition: cold user fraction " +
                                 std::to_string(cold_user_fraction) +
@@ -585,7 +585,7 @@ inline void export_split(const Split& split, const Dataset& ds, const std::files
       out += "# count " + std::to_string(originals.size()) + "\n";
       for (const auto id : originals) out += std::to_string(id) + '\n';
     }
-    detail::write_file_atomically(dir / std::string(file), out);
+    detail::write_file_atomically(dir / std::string(file), out, "export_split");
   }
 }
 

@@ -26,7 +26,7 @@
 
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
-#include <metarec/detail/atomic_file.hpp>
+#include <metarec/core/detail/atomic_file.hpp>
 
 #include <algorithm>
 #include <array>
@@ -340,9 +340,9 @@ inline void write_movielens_1m(const SyntheticData& data, const std::filesystem:
     }
     movies += '\n';
   }
-  detail::write_file_atomically(dir / "ratings.dat", ratings);
-  detail::write_file_atomically(dir / "users.dat", users);
-  detail::write_file_atomically(dir / "movies.dat", movies);
+  detail::write_file_atomically(dir / "ratings.dat", ratings, "write_movielens_1m");
+  detail::write_file_atomically(dir / "users.dat", users, "write_movielens_1m");
+  detail::write_file_atomically(dir / "movies.dat", movies, "write_movielens_1m");
 }
 
 }  // namespace metarec

@@ -109,7 +109,7 @@ class TaskSampler {
               std::uint64_t seed)
       : options_(options), seed_(seed) {
     detail::check_task_options(options, "TaskSampler");
-    detail::check_rows(ds, rows, "TaskSampler");
+    detail::check_rows(ds, rows, "TaskSampler", true);
     const bool by_user = options.group == TaskGroup::user;
     const auto mask = detail::row_mask(ds, rows);
     const CompressedIndex& index = by_user ? ds.by_user() : ds.by_item();
@@ -241,7 +241,7 @@ class TaskSampler {
                                                   const TaskOptions& options, std::uint64_t seed,
                                                   std::size_t* skipped = nullptr) {
   detail::check_task_options(options, "make_tasks");
-  detail::check_rows(ds, rows, "make_tasks");
+  detail::check_rows(ds, rows, "make_tasks", true);
   const bool by_user = options.group == TaskGroup::user;
   const auto mask = detail::row_mask(ds, rows);
   const CompressedIndex& index = by_user ? ds.by_user() : ds.by_item();

@@ -6,7 +6,7 @@
 /// mistake); scores are float or double. Truth (labels) comes first, as in scikit-learn.
 /// A value that is undefined on its input is a quiet NaN (see each function).
 
-#include <metarec/detail/metrics_common.hpp>
+#include <metarec/metrics/detail/metrics_common.hpp>
 
 #include <algorithm>
 #include <cmath>

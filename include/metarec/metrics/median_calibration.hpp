@@ -18,7 +18,7 @@
 /// the value of that block.
 /// Cost: O(n log n + n·V) for n pairs with V distinct true values (5 for star ratings).
 
-#include <metarec/detail/metrics_common.hpp>
+#include <metarec/metrics/detail/metrics_common.hpp>
 
 #include <algorithm>
 #include <cmath>

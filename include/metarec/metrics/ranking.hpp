@@ -24,7 +24,7 @@
 /// | hit@K           | 1 when hits(K) > 0, else 0                                            |
 /// See docs/metrics.md for sources.
 
-#include <metarec/detail/metrics_common.hpp>
+#include <metarec/metrics/detail/metrics_common.hpp>
 
 #include <algorithm>
 #include <array>

@@ -9,7 +9,7 @@
 /// - inputs of different lengths throw `std::invalid_argument`;
 /// - a value that is undefined on its input (here: no rows) is a quiet NaN, never an exception.
 
-#include <metarec/detail/metrics_common.hpp>
+#include <metarec/metrics/detail/metrics_common.hpp>
 
 #include <cmath>
 #include <cstddef>

@@ -10,9 +10,9 @@
 /// CRLF line ends and spaces around fields are accepted.
 
 #include <metarec/core/error.hpp>
-#include <metarec/detail/metrics_common.hpp>
+#include <metarec/metrics/detail/metrics_common.hpp>
 #include <metarec/metrics/classification.hpp>
-#include <metarec/metrics/evaluation.hpp>
+#include <metarec/metrics/full_ranking.hpp>
 #include <metarec/metrics/ranking.hpp>
 #include <metarec/metrics/regression.hpp>
 

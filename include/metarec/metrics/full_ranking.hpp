@@ -19,7 +19,7 @@
 
 #include <metarec/core/error.hpp>
 #include <metarec/data/dataset.hpp>
-#include <metarec/detail/metrics_common.hpp>
+#include <metarec/metrics/detail/metrics_common.hpp>
 #include <metarec/metrics/ranking.hpp>
 
 #include <Eigen/Core>
@@ -115,50 +115,6 @@ struct FullRankingResult {
 
 namespace metarec::detail {
 
-/// Per-user item lists in CSR form, built once from a set of rows.
-struct UserItemLists {
-  std::vector<std::size_t> offsets;  // num_users + 1
-  std::vector<std::uint32_t> items;
-  std::vector<float> grades;
-  std::span<const std::uint32_t> items_of(std::uint32_t u) const noexcept {
-    return {items.data() + offsets[u], items.data() + offsets[u + 1]};
-  }
-  std::span<const float> grades_of(std::uint32_t u) const noexcept {
-    return {grades.data() + offsets[u], grades.data() + offsets[u + 1]};
-  }
-};
-
-/// Groups `rows` by user (counting sort; row order kept inside a user). `keep(row)` filters.
-template <class Keep>
-UserItemLists group_rows_by_user(const Dataset& ds, std::span<const RowIndex> rows,
-                                 const Keep& keep) {
-  UserItemLists l;
-  l.offsets.assign(static_cast<std::size_t>(ds.num_users()) + 1, 0);
-  for (const RowIndex r : rows)
-    if (keep(r)) ++l.offsets[static_cast<std::size_t>(ds.user(r)) + 1];
-  for (std::size_t u = 0; u + 1 < l.offsets.size(); ++u) l.offsets[u + 1] += l.offsets[u];
-  l.items.resize(l.offsets.back());
-  l.grades.resize(l.offsets.back());
-  std::vector<std::size_t> next(l.offsets.begin(), l.offsets.end() - 1);
-  for (const RowIndex r : rows)
-    if (keep(r)) {
-      const std::size_t at = next[ds.user(r)]++;
-      l.items[at] = ds.item(r);
-      l.grades[at] = ds.rating(r);
-    }
-  return l;
-}
-
-inline void check_rows(const char* fn, const char* which, const Dataset& ds,
-                       std::span<const RowIndex> rows) {
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    if (rows[i] >= ds.num_ratings())
-      throw_invalid(fn, std::string(which) + " row outside the data set",
-                    std::string(which) + "[" + std::to_string(i) + "] = " +
-                        std::to_string(rows[i]) + ", num_ratings = " +
-                        std::to_string(ds.num_ratings()),
-                    "pass row numbers of this Dataset");
-}
 
 /// Per-thread work space of the full-ranking pass: allocated once per thread, reused per user.
 struct RankingBuffers {
@@ -212,8 +168,8 @@ template <UserScorer ScoreFn>
                               std::to_string(options.metrics.size()) + " metrics",
                           "request at least one metric and one cut-off");
   for (const std::size_t k : options.ks) detail::require_positive_k(fn, k);
-  detail::check_rows(fn, "train_rows", ds, train_rows);
-  detail::check_rows(fn, "test_rows", ds, test_rows);
+  detail::check_rows(ds, train_rows, fn, false, "train_rows row");
+  detail::check_rows(ds, test_rows, fn, false, "test_rows row");
   {
     std::vector<std::uint8_t> is_train(ds.num_ratings(), 0);
     for (const RowIndex r : train_rows) is_train[r] = 1;
@@ -226,13 +182,14 @@ template <UserScorer ScoreFn>
   }
 
   const std::uint32_t num_items = ds.num_items();
-  const detail::UserItemLists train =
-      detail::group_rows_by_user(ds, train_rows, [](RowIndex) { return true; });
-  const detail::UserItemLists all_test =
-      detail::group_rows_by_user(ds, test_rows, [](RowIndex) { return true; });
+  const auto user_of = [&](RowIndex r) { return ds.user(r); };
+  const CompressedIndex train = CompressedIndex::group(train_rows, ds.num_users(), user_of);
+  const CompressedIndex all_test = CompressedIndex::group(test_rows, ds.num_users(), user_of);
   const auto& threshold = options.min_relevant_rating;
-  const detail::UserItemLists relevant = detail::group_rows_by_user(
-      ds, test_rows, [&](RowIndex r) { return !threshold || ds.rating(r) >= *threshold; });
+  std::vector<RowIndex> relevant_rows;
+  for (const RowIndex r : test_rows)
+    if (!threshold || ds.rating(r) >= *threshold) relevant_rows.push_back(r);
+  const CompressedIndex relevant = CompressedIndex::group(relevant_rows, ds.num_users(), user_of);
 
   FullRankingResult res;
   res.ks = options.ks;
@@ -240,11 +197,11 @@ template <UserScorer ScoreFn>
   res.max_k = *std::max_element(res.ks.begin(), res.ks.end());
   std::size_t max_relevant = 0;
   for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
-    const std::size_t nr = relevant.items_of(u).size();
+    const std::size_t nr = relevant.count(u);
     if (nr > 0) {
       res.users.push_back(u);
       max_relevant = std::max(max_relevant, nr);
-    } else if (!all_test.items_of(u).empty()) {
+    } else if (all_test.count(u) > 0) {
       ++res.users_skipped;
     }
   }
@@ -283,11 +240,11 @@ template <UserScorer ScoreFn>
         for (std::uint32_t i = 0; i < num_items; ++i)
           if (std::isnan(s[i])) s[i] = -std::numeric_limits<float>::infinity();
         // Candidates: every item except the user's training items.
-        for (const std::uint32_t i : train.items_of(u)) b.masked[i] = 1;
+        for (const RowIndex r : train[u]) b.masked[ds.item(r)] = 1;
         b.candidates.clear();
         for (std::uint32_t i = 0; i < num_items; ++i)
           if (!b.masked[i]) b.candidates.push_back(i);
-        for (const std::uint32_t i : train.items_of(u)) b.masked[i] = 0;
+        for (const RowIndex r : train[u]) b.masked[ds.item(r)] = 0;
         // Partial selection of the top max_k; strict total order: score desc, then index asc.
         const auto better = [s](std::uint32_t a, std::uint32_t c) {
           return s[a] > s[c] || (s[a] == s[c] && a < c);
@@ -297,10 +254,12 @@ template <UserScorer ScoreFn>
         std::nth_element(b.candidates.begin(), mid, b.candidates.end(), better);
         std::sort(b.candidates.begin(), mid, better);
         // Relevance of the user's items and the ideal grades.
-        const auto rel_items = relevant.items_of(u);
-        const auto rel_grades = relevant.grades_of(u);
-        for (std::size_t j = 0; j < rel_items.size(); ++j) b.grade_of[rel_items[j]] = rel_grades[j];
-        b.ideal.assign(rel_grades.begin(), rel_grades.end());
+        const auto rel_rows = relevant[u];
+        b.ideal.clear();
+        for (const RowIndex r : rel_rows) {
+          b.grade_of[ds.item(r)] = ds.rating(r);
+          b.ideal.push_back(ds.rating(r));
+        }
         const std::size_t cap = std::min(res.max_k, b.ideal.size());
         std::partial_sort(b.ideal.begin(), b.ideal.begin() + static_cast<std::ptrdiff_t>(cap),
                           b.ideal.end(), std::greater<>());
@@ -311,9 +270,9 @@ template <UserScorer ScoreFn>
         for (std::size_t m = 0; m < nm; ++m)
           for (std::size_t j = 0; j < nk; ++j)
             res.per_user(row, static_cast<Eigen::Index>(res.column(m, j))) =
-                detail::ranking_value(res.metrics[m], top_n, grade_at, rel_items.size(),
+                detail::ranking_value(res.metrics[m], top_n, grade_at, rel_rows.size(),
                                       ideal_at, res.ks[j]);
-        for (const std::uint32_t i : rel_items) b.grade_of[i] = -1.0f;
+        for (const RowIndex r : rel_rows) b.grade_of[ds.item(r)] = -1.0f;
         std::copy(ranked.begin(), ranked.end(),
                   res.top_items.begin() + static_cast<std::ptrdiff_t>(
                                               static_cast<std::size_t>(idx) * res.max_k));
@@ -495,7 +454,7 @@ struct QueryNdcgResult {
   detail::require_same_size(fn, "query_rows", query_rows.size(), "predicted", predicted.size());
   if (ks.empty()) detail::throw_invalid(fn, "no cut-off", "ks is empty", "pass e.g. {1, 3}");
   for (const std::size_t k : ks) detail::require_positive_k(fn, k);
-  detail::check_rows(fn, "query_rows", ds, query_rows);
+  detail::check_rows(ds, query_rows, fn, false, "query_rows row");
   detail::require_no_nan(fn, "predicted", predicted);
   std::vector<std::uint32_t> order(query_rows.size());
   for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
