@@ -3,14 +3,13 @@
 /// @brief Adam / AdamW with a lazy sparse step for embedding tables.
 
 #include <metarec/core/parameters.hpp>
-#include <metarec/detail/binary_io.hpp>
-#include <metarec/detail/prefetch.hpp>
+#include <metarec/core/detail/prefetch.hpp>
+#include <metarec/optim/detail/flat_optimizer.hpp>
 #include <metarec/optim/optimizer.hpp>
 
 #include <cmath>
+#include <array>
 #include <cstdint>
-#include <istream>
-#include <ostream>
 #include <vector>
 
 namespace metarec {
@@ -46,34 +45,46 @@ struct AdamOptions {
 /// opt.step(theta, sparse_grad);
 /// @endcode
 template <class S>
-class Adam {
+class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions> {
+  using Base = detail::FlatOptimizer<Adam<S>, S, AdamOptions>;
+  friend Base;
+
  public:
-  using Scalar = S;
   using Options = AdamOptions;
 
-  explicit Adam(AdamOptions options = {}) : opt_(options) {}
+  explicit Adam(AdamOptions options = {}) : Base(options) {}
 
-  /// (Re)creates m and v for n parameters, zeroed; t = 0.
-  void reset(Eigen::Index n) {
-    n_ = n;
-    initialized_ = true;
-    steps_ = 0;
+  [[nodiscard]] const Vector<S>& first_moment() const noexcept { return m_; }
+  [[nodiscard]] const Vector<S>& second_moment() const noexcept { return v_; }
+
+ private:
+  static constexpr const char* name = "Adam";
+  static constexpr const char* tag = "metarec.Adam";
+  static constexpr std::uint32_t version = 1;
+
+  void reset_state(Eigen::Index n) {
     m_ = Vector<S>::Zero(n);
     v_ = Vector<S>::Zero(n);
   }
+  std::array<Vector<S>*, 2> state() noexcept { return {&m_, &v_}; }
+  static Eigen::Index state_size(const AdamOptions&, Eigen::Index n, std::size_t) noexcept { return n; }
 
-  void step(VectorRef<S> theta, const ConstVectorRef<S>& grad) {
-    prepare("Adam::step", theta.size(), grad.size());
-    update(theta, grad, 0, theta.size());
+  // The bias corrections of step t, once per step.
+  void begin_step() noexcept {
+    const AdamOptions& o = this->opt_;
+    const double t = static_cast<double>(this->steps());
+    const double bc1 = 1.0 - std::pow(o.beta1, t);
+    const double bc2 = 1.0 - std::pow(o.beta2, t);
+    step_size_ = static_cast<S>(o.lr / bc1);
+    inv_sqrt_bc2_ = static_cast<S>(1.0 / std::sqrt(bc2));
   }
 
-  void step(VectorRef<S> theta, const SparseGradient<S>& grad) {
-    prepare("Adam::step (sparse)", theta.size(), grad.size());
+  // The touched segments are scattered over θ (embedding columns of shuffled rows): prefetch θ,
+  // m, v and g of the segment `ahead` places on, so that the misses overlap.
+  void sparse_update(VectorRef<S>& theta, const SparseGradient<S>& grad) {
     const Vector<S>& g = grad.dense();
     const std::vector<Segment>& touched = grad.touched();
     constexpr std::size_t ahead = detail::prefetch_distance;
-    // The touched segments are scattered over θ (embedding columns of shuffled rows): prefetch
-    // θ, m, v and g of the segment `ahead` places on, so that the misses overlap.
     for (std::size_t j = 0; j < touched.size(); ++j) {
       if (j + ahead < touched.size()) {
         const Segment& n = touched[j + ahead];
@@ -86,56 +97,12 @@ class Adam {
     }
   }
 
-  void set_lr(double lr) noexcept { opt_.lr = lr; }
-  [[nodiscard]] double lr() const noexcept { return opt_.lr; }
-  [[nodiscard]] const AdamOptions& options() const noexcept { return opt_; }
-  /// Global step count t.
-  [[nodiscard]] std::int64_t steps() const noexcept { return steps_; }
-  [[nodiscard]] const Vector<S>& first_moment() const noexcept { return m_; }
-  [[nodiscard]] const Vector<S>& second_moment() const noexcept { return v_; }
-
-  void save_state(std::ostream& out) const {
-    detail::write_state_header(out, tag, version, sizeof(S), n_);
-    detail::write_pod(out, opt_);
-    detail::write_pod(out, steps_);
-    detail::write_vector(out, m_);
-    detail::write_vector(out, v_);
-  }
-  /// @throws format_error when the stream holds another optimiser, scalar type or size.
-  void load_state(std::istream& in) {
-    const auto n = detail::read_state_header(in, "Adam::load_state", tag, version, sizeof(S), n_);
-    const auto o = detail::read_pod<AdamOptions>(in, "Adam::load_state");
-    const auto steps = detail::read_pod<std::int64_t>(in, "Adam::load_state");
-    auto m = detail::read_vector<S>(in, "Adam::load_state (m)", n);
-    auto v = detail::read_vector<S>(in, "Adam::load_state (v)", n);
-    opt_ = o;
-    steps_ = steps;
-    m_ = std::move(m);
-    v_ = std::move(v);
-    n_ = n;
-    initialized_ = true;
-  }
-
- private:
-  static constexpr const char* tag = "metarec.Adam";
-  static constexpr std::uint32_t version = 1;
-
-  void prepare(const char* who, Eigen::Index theta_n, Eigen::Index grad_n) {
-    if (!initialized_) reset(theta_n);
-    detail::check_step_sizes(who, n_, theta_n, grad_n);
-    ++steps_;
-    const double t = static_cast<double>(steps_);
-    bc1_ = 1.0 - std::pow(opt_.beta1, t);
-    bc2_ = 1.0 - std::pow(opt_.beta2, t);
-    step_size_ = static_cast<S>(opt_.lr / bc1_);
-    inv_sqrt_bc2_ = static_cast<S>(1.0 / std::sqrt(bc2_));
-  }
-
   template <class G>
   void update(VectorRef<S>& theta, const G& g, Eigen::Index off, Eigen::Index len) {
-    const S b1 = static_cast<S>(opt_.beta1);
-    const S b2 = static_cast<S>(opt_.beta2);
-    const S eps = static_cast<S>(opt_.eps);
+    const AdamOptions& o = this->opt_;
+    const S b1 = static_cast<S>(o.beta1);
+    const S b2 = static_cast<S>(o.beta2);
+    const S eps = static_cast<S>(o.eps);
     // η m̂ / (√v̂ + ε) = (η / bc1) m / (√v / √bc2 + ε)
     const S step_size = step_size_;
     const S inv_sqrt_bc2 = inv_sqrt_bc2_;
@@ -143,24 +110,19 @@ class Adam {
     auto m = m_.segment(off, len).array();
     auto v = v_.segment(off, len).array();
     const auto gs = g.segment(off, len).array();
-    if (opt_.weight_decay != 0.0 && !opt_.decoupled) {
-      const S wd = static_cast<S>(opt_.weight_decay);
+    if (o.weight_decay != 0.0 && !o.decoupled) {
+      const S wd = static_cast<S>(o.weight_decay);
       m = b1 * m + (S(1) - b1) * (gs + wd * t);
       v = b2 * v + (S(1) - b2) * (gs + wd * t).square();
     } else {
       m = b1 * m + (S(1) - b1) * gs;
       v = b2 * v + (S(1) - b2) * gs.square();
     }
-    if (opt_.weight_decay != 0.0 && opt_.decoupled)
-      t *= static_cast<S>(1.0 - opt_.lr * opt_.weight_decay);
+    if (o.weight_decay != 0.0 && o.decoupled)
+      t *= static_cast<S>(1.0 - o.lr * o.weight_decay);
     t -= step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
   }
 
-  AdamOptions opt_;
-  Eigen::Index n_ = 0;
-  bool initialized_ = false;
-  std::int64_t steps_ = 0;
-  double bc1_ = 1.0, bc2_ = 1.0;
   S step_size_ = S(0), inv_sqrt_bc2_ = S(1);  // η / bc1 and 1 / √bc2 of the current step
   Vector<S> m_, v_;
 };

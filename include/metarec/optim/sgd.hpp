@@ -3,12 +3,11 @@
 /// @brief Stochastic gradient descent with optional heavy-ball momentum and L2 weight decay.
 
 #include <metarec/core/parameters.hpp>
-#include <metarec/detail/binary_io.hpp>
+#include <metarec/optim/detail/flat_optimizer.hpp>
 #include <metarec/optim/optimizer.hpp>
 
+#include <array>
 #include <cstdint>
-#include <istream>
-#include <ostream>
 
 namespace metarec {
 
@@ -35,87 +34,43 @@ struct SgdOptions {
 /// opt.step(theta, grad);
 /// @endcode
 template <class S>
-class Sgd {
+class Sgd : public detail::FlatOptimizer<Sgd<S>, S, SgdOptions> {
+  using Base = detail::FlatOptimizer<Sgd<S>, S, SgdOptions>;
+  friend Base;
+
  public:
-  using Scalar = S;
   using Options = SgdOptions;
 
-  explicit Sgd(SgdOptions options = {}) : opt_(options) {}
+  explicit Sgd(SgdOptions options = {}) : Base(options) {}
 
-  /// (Re)creates the state for n parameters, zeroed.
-  void reset(Eigen::Index n) {
-    n_ = n;
-    initialized_ = true;
-    steps_ = 0;
-    if (opt_.momentum != 0.0)
+  /// Velocity v (empty when momentum is 0).
+  [[nodiscard]] const Vector<S>& velocity() const noexcept { return velocity_; }
+
+ private:
+  static constexpr const char* name = "Sgd";
+  static constexpr const char* tag = "metarec.Sgd";
+  static constexpr std::uint32_t version = 1;
+
+  void reset_state(Eigen::Index n) {
+    if (this->opt_.momentum != 0.0)
       velocity_ = Vector<S>::Zero(n);
     else
       velocity_.resize(0);
   }
-
-  /// Dense step over all of θ.
-  void step(VectorRef<S> theta, const ConstVectorRef<S>& grad) {
-    prepare("Sgd::step", theta.size(), grad.size());
-    update(theta, grad, 0, theta.size());
-  }
-
-  /// Lazy step over the segments `grad` touched.
-  void step(VectorRef<S> theta, const SparseGradient<S>& grad) {
-    prepare("Sgd::step (sparse)", theta.size(), grad.size());
-    const Vector<S>& g = grad.dense();
-    for (const Segment& s : grad.touched()) update(theta, g, s.offset, s.size);
-  }
-
-  void set_lr(double lr) noexcept { opt_.lr = lr; }
-  [[nodiscard]] double lr() const noexcept { return opt_.lr; }
-  [[nodiscard]] const SgdOptions& options() const noexcept { return opt_; }
-  /// Number of steps taken since the last reset.
-  [[nodiscard]] std::int64_t steps() const noexcept { return steps_; }
-  /// Velocity v (empty when momentum is 0).
-  [[nodiscard]] const Vector<S>& velocity() const noexcept { return velocity_; }
-
-  /// Writes options, step count and velocity.
-  void save_state(std::ostream& out) const {
-    detail::write_state_header(out, tag, version, sizeof(S), n_);
-    detail::write_pod(out, opt_);
-    detail::write_pod(out, steps_);
-    detail::write_vector(out, velocity_);
-  }
-  /// Restores what `save_state` wrote (options included).
-  /// @throws format_error when the stream holds another optimiser, scalar type or size.
-  void load_state(std::istream& in) {
-    const auto n = detail::read_state_header(in, "Sgd::load_state", tag, version, sizeof(S), n_);
-    const auto o = detail::read_pod<SgdOptions>(in, "Sgd::load_state");
-    const auto steps = detail::read_pod<std::int64_t>(in, "Sgd::load_state");
-    auto v = detail::read_vector<S>(in, "Sgd::load_state (velocity)", -1);
-    if (v.size() != (o.momentum != 0.0 ? n : 0))
-      throw format_error("Sgd::load_state: velocity has " + std::to_string(v.size()) +
-                         " entries for " + std::to_string(n) + " parameters");
-    opt_ = o;
-    steps_ = steps;
-    velocity_ = std::move(v);
-    n_ = n;
-    initialized_ = true;
-  }
-
- private:
-  static constexpr const char* tag = "metarec.Sgd";
-  static constexpr std::uint32_t version = 1;
-
-  void prepare(const char* who, Eigen::Index theta_n, Eigen::Index grad_n) {
-    if (!initialized_) reset(theta_n);
-    detail::check_step_sizes(who, n_, theta_n, grad_n);
-    ++steps_;
+  std::array<Vector<S>*, 1> state() noexcept { return {&velocity_}; }
+  static Eigen::Index state_size(const SgdOptions& o, Eigen::Index n, std::size_t) noexcept {
+    return o.momentum != 0.0 ? n : 0;
   }
 
   template <class G>
   void update(VectorRef<S>& theta, const G& g, Eigen::Index off, Eigen::Index len) {
-    const S lr = static_cast<S>(opt_.lr);
-    const S wd = static_cast<S>(opt_.weight_decay);
+    const SgdOptions& o = this->opt_;
+    const S lr = static_cast<S>(o.lr);
+    const S wd = static_cast<S>(o.weight_decay);
     auto t = theta.segment(off, len);
     const auto gs = g.segment(off, len);
-    if (opt_.momentum != 0.0) {
-      const S mu = static_cast<S>(opt_.momentum);
+    if (o.momentum != 0.0) {
+      const S mu = static_cast<S>(o.momentum);
       auto v = velocity_.segment(off, len);
       if (wd != S(0))
         v = mu * v + gs + wd * t;
@@ -129,10 +84,6 @@ class Sgd {
     }
   }
 
-  SgdOptions opt_;
-  Eigen::Index n_ = 0;
-  bool initialized_ = false;
-  std::int64_t steps_ = 0;
   Vector<S> velocity_;
 };
 

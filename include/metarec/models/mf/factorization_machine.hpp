@@ -31,11 +31,11 @@
 /// Task-local segments: the user-id feature's weight w_u and factor v_u (nothing when the user-id
 /// field is disabled).
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/detail/sgd_rows.hpp>
-#include <metarec/detail/sink_entry_points.hpp>
+#include <metarec/models/detail/sgd_rows.hpp>
+#include <metarec/models/detail/layout_model.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -90,12 +90,16 @@ struct FmField {
 /// fm.predict(theta, metarec::RatingBatch{&ds, test}, pred);
 /// @endcode
 template <class S = float>
-class FactorizationMachine : public detail::SinkModelEntryPoints<FactorizationMachine<S>, S> {
+class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>, S> {
+  using Base = detail::LayoutModel<FactorizationMachine<S>, S>;
+  friend Base;
   friend detail::SinkModelEntryPoints<FactorizationMachine<S>, S>;
+  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
 
  public:
-  using Scalar = S;
-  using Batch = RatingBatch;
+  static constexpr const char* model_name = "FactorizationMachine";
+  using typename Base::Batch;
+  using Base::layout, Base::num_parameters;
   using Options = FactorizationMachineOptions;
 
   /// @param ds data set whose sizes, feature schema and time range define the fields
@@ -146,9 +150,7 @@ class FactorizationMachine : public detail::SinkModelEntryPoints<FactorizationMa
     V_ = layout_.add("factors", opt_.dims, n);
   }
 
-  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
   /// Blocks in order: w₀ (1), w (n), V (k × n).
-  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
   /// Number n of features (sum of the field cardinalities).
   [[nodiscard]] Eigen::Index num_features() const noexcept { return num_features_; }
@@ -180,11 +182,8 @@ class FactorizationMachine : public detail::SinkModelEntryPoints<FactorizationMa
   /// Overwrites θ: w₀ = global_mean, w = 0, v ~ N(0, init_std²).
   /// @throws std::invalid_argument when θ has the wrong size.
   void initialize(VectorRef<S> theta, Rng& rng) const {
-    check_size("initialize", theta.size());
-    theta.setZero();
+    this->zero_then_normal(theta, rng, {V_}, opt_.init_std);
     theta[w0_.offset] = static_cast<S>(opt_.global_mean);
-    for (Eigen::Index k = 0; k < V_.size(); ++k)
-      theta[V_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
   }
 
   /// Mean loss over the batch (squared error + per-rating L2 on active features).
@@ -208,12 +207,8 @@ class FactorizationMachine : public detail::SinkModelEntryPoints<FactorizationMa
 
   /// One prediction per batch row (out overwritten).
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_size("predict", theta.size());
+    check_predict(theta, out.size(), batch.size());
     check_batch("predict", batch);
-    if (out.size() != static_cast<Eigen::Index>(batch.size()))
-      throw std::invalid_argument("FactorizationMachine::predict: out has " +
-                                  std::to_string(out.size()) + " entries for a batch of " +
-                                  std::to_string(batch.size()) + " rows");
     Scratch sc(opt_.dims);
     for (std::size_t k = 0; k < batch.rows.size(); ++k)
       out[static_cast<Eigen::Index>(k)] = forward(theta, *batch.data, batch.rows[k], sc.s, nullptr);
@@ -233,8 +228,9 @@ class FactorizationMachine : public detail::SinkModelEntryPoints<FactorizationMa
   /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
   /// scratch for the whole run; adds each loss to `loss_sum`; stops at the first non-finite loss
   /// (that row not applied) and returns its position, else rows.size().
+  template <class Observe = detail::NoRowObserver>
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
-                              S lr, double& loss_sum) const {
+                              S lr, double& loss_sum, Observe&& observe = {}) const {
     Scratch sc(opt_.dims);
     auto hint = [&](RowIndex r) {  // the weights and factors of row r's active features (cache hint)
       for_each_feature(data, r, [&](Eigen::Index j, S) {
@@ -245,24 +241,20 @@ class FactorizationMachine : public detail::SinkModelEntryPoints<FactorizationMa
     return with_dims([&](auto kc) {  // the dims dispatch once per run
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
         return sgd_step<decltype(kc)::value>(theta.data(), data, r, lr, sc.s);
-      }, hint);
+      }, hint, observe);
     });
   }
 
   /// Task-local segments: the user-id feature's weight and factor of each user, once each.
   void local_segments(const Batch& batch, std::vector<Segment>& out) const {
     if (!opt_.user_id) return;
-    const std::size_t first = out.size();
-    for (const RowIndex r : batch.rows) {
-      const Eigen::Index j = fields_[0].offset + batch.data->user(r);
-      const Segment s = V_.column(j);
-      bool seen = false;
-      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
-      if (seen) continue;
-      out.push_back(w_.column(j));
-      out.push_back(s);
-    }
+    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
+                            [&](std::uint32_t u, std::vector<Segment>& o) {
+                              const Eigen::Index j = fields_[0].offset + u;
+                              o.insert(o.end(), {w_.column(j), V_.column(j)});
+                            });
   }
+
 
   /// Calls f(feature index, x_j) for every active feature of row r of `d` (d must have this
   /// model's schema).
@@ -288,14 +280,6 @@ class FactorizationMachine : public detail::SinkModelEntryPoints<FactorizationMa
     if (vals.empty()) return;
     const S x = S(1) / static_cast<S>(vals.size());
     for (const std::uint32_t c : vals) f(fld.offset + c, x);
-  }
-
-  void check_size(const char* what, Eigen::Index n) const {
-    if (n != layout_.size())
-      throw std::invalid_argument(std::string("FactorizationMachine::") + what + ": vector has " +
-                                  std::to_string(n) + " entries, the model has " +
-                                  std::to_string(layout_.size()) +
-                                  " parameters; size it with num_parameters()");
   }
 
   void check_batch(const char* what, const Batch& b) const {
@@ -477,7 +461,6 @@ class FactorizationMachine : public detail::SinkModelEntryPoints<FactorizationMa
   Eigen::Index num_features_ = 0;
   std::int64_t t_min_ = 0, t_max_ = 0;
   std::uint64_t width_ = 1;
-  ParameterLayout layout_;
   Block w0_, w_, V_;
 };
 

@@ -16,11 +16,11 @@
 /// b_u, b_i in place, no gradient buffer; the same arithmetic as `loss_and_gradient` on a one-row
 /// batch followed by `Sgd::step`, so `fit` with plain `Sgd` and batch size 1 gives the same θ.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/detail/sgd_rows.hpp>
-#include <metarec/detail/sink_entry_points.hpp>
+#include <metarec/models/detail/sgd_rows.hpp>
+#include <metarec/models/detail/layout_model.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -64,24 +64,23 @@ struct MatrixFactorizationOptions {
 /// float loss = mf.loss(theta, metarec::RatingBatch{&ds, split.train});
 /// @endcode
 template <class S = float>
-class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorization<S>, S> {
+class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S> {
+  using Base = detail::LayoutModel<MatrixFactorization<S>, S>;
+  friend Base;
   friend detail::SinkModelEntryPoints<MatrixFactorization<S>, S>;
+  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
 
  public:
-  using Scalar = S;
-  using Batch = RatingBatch;
+  static constexpr const char* model_name = "MatrixFactorization";
+  using typename Base::Batch;
+  using Base::layout, Base::num_parameters;
   using Options = MatrixFactorizationOptions;
 
   /// @throws std::invalid_argument when dims < 1 or there are no items.
   MatrixFactorization(std::uint32_t num_users, std::uint32_t num_items, Options options = {})
       : opt_(options), num_users_(num_users), num_items_(num_items) {
-    if (opt_.dims < 1)
-      throw std::invalid_argument("MatrixFactorization: dims must be >= 1 (got " +
-                                  std::to_string(opt_.dims) + ")");
-    if (num_items == 0 || (num_users == 0 && !opt_.shared_user))
-      throw std::invalid_argument("MatrixFactorization: no users or no items (" +
-                                  std::to_string(num_users) + " users, " +
-                                  std::to_string(num_items) + " items)");
+    require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
+    require_entities(num_users, num_items, opt_.shared_user);
     const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
     P_ = layout_.add("user_factors", opt_.dims, user_rows);
     Q_ = layout_.add("item_factors", opt_.dims, num_items);
@@ -91,17 +90,11 @@ class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorizat
     }
   }
 
-  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
-  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
 
+  /// Overwrites θ: factors N(0, init_std²) (users' first), biases 0.
   void initialize(VectorRef<S> theta, Rng& rng) const {
-    check_size("initialize", theta.size());
-    theta.setZero();
-    for (Eigen::Index k = 0; k < P_.size(); ++k)
-      theta[P_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
-    for (Eigen::Index k = 0; k < Q_.size(); ++k)
-      theta[Q_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+    this->zero_then_normal(theta, rng, {P_, Q_}, opt_.init_std);
   }
 
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
@@ -127,11 +120,7 @@ class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorizat
   // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_size("predict", theta.size());
-    if (out.size() != static_cast<Eigen::Index>(batch.size()))
-      throw std::invalid_argument("MatrixFactorization::predict: out has " +
-                                  std::to_string(out.size()) + " entries for a batch of " +
-                                  std::to_string(batch.size()) + " rows");
+    check_predict(theta, out.size(), batch.size());
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const auto [u, i] = ids(batch, batch.rows[k]);
       out[static_cast<Eigen::Index>(k)] = score(theta, u, i);
@@ -140,16 +129,11 @@ class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorizat
 
   /// Task-local segments: the factors (and bias) of each user in the batch, once each.
   void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    const std::size_t first = out.size();
-    for (const RowIndex r : batch.rows) {
-      const std::uint32_t u = user_index(batch, r);
-      const Segment s = P_.column(u);
-      bool seen = false;
-      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
-      if (seen) continue;
-      out.push_back(s);
-      if (opt_.biases) out.push_back(bu_.column(u));
-    }
+    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+                            [&](std::uint32_t u, std::vector<Segment>& o) {
+                              o.push_back(P_.column(u));
+                              if (opt_.biases) o.push_back(bu_.column(u));
+                            });
   }
 
   /// Fused plain-SGD step on one rating (see `HasSgdUpdate` in concepts.hpp): computes
@@ -168,10 +152,11 @@ class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorizat
   /// dims dispatch hoisted out of the loop and the data and parameters of later rows prefetched.
   /// Adds each row's loss to `loss_sum`. Stops at the first row whose loss is not finite (θ not
   /// updated by it, its loss not added) and returns that row's position; else returns rows.size().
+  template <class Observe = detail::NoRowObserver>
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
-                              S lr, double& loss_sum) const noexcept {
+                              S lr, double& loss_sum, Observe&& observe = {}) const {
     return with_dims([&](auto kc) {
-      return sgd_rows_k<decltype(kc)::value>(theta.data(), data, rows, lr, loss_sum);
+      return sgd_rows_k<decltype(kc)::value>(theta.data(), data, rows, lr, loss_sum, observe);
     });
   }
 
@@ -295,12 +280,12 @@ class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorizat
     return static_cast<S>(loss);
   }
 
-  template <int K>
+  template <int K, class Observe>
   std::size_t sgd_rows_k(S* t, const Dataset& data, std::span<const RowIndex> rows, S lr,
-                         double& loss_sum) const noexcept {
+                         double& loss_sum, Observe& observe) const {
     return detail::sgd_rows(
         rows, loss_sum, data, [&](RowIndex r) { return sgd_update_k<K>(t, data, r, lr); },
-        [&](RowIndex r) { prefetch_params(t, data, r); });
+        [&](RowIndex r) { prefetch_params(t, data, r); }, observe);
   }
 
   // Prefetches (for writing) p_u, q_i and the biases that `row` updates.
@@ -315,14 +300,6 @@ class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorizat
       detail::prefetch<true>(t + bu_.offset + u);
       detail::prefetch<true>(t + bi_.offset + i);
     }
-  }
-
-  void check_size(const char* what, Eigen::Index n) const {
-    if (n != layout_.size())
-      throw std::invalid_argument(std::string("MatrixFactorization::") + what + ": vector has " +
-                                  std::to_string(n) + " entries, the model has " +
-                                  std::to_string(layout_.size()) +
-                                  " parameters; size it with num_parameters()");
   }
 
   [[nodiscard]] std::uint32_t user_index(const Batch& b, RowIndex r) const noexcept {
@@ -396,7 +373,6 @@ class MatrixFactorization : public detail::SinkModelEntryPoints<MatrixFactorizat
   Options opt_;
   std::uint32_t num_users_;
   std::uint32_t num_items_;
-  ParameterLayout layout_;
   Block P_, Q_, bu_, bi_;
 };
 

@@ -36,12 +36,12 @@
 /// Cost: O(|B| · dims · T) per loss, gradient or HVP; per call a scratch of O(dims · T) values is
 /// allocated once, nothing inside the loop over rows (θ is read through `Eigen::Map`s).
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/dual.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/detail/sgd_rows.hpp>
-#include <metarec/detail/sink_entry_points.hpp>
+#include <metarec/models/detail/sgd_rows.hpp>
+#include <metarec/models/detail/layout_model.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -78,12 +78,16 @@ struct MixtureMFOptions {
 /// double loss = mix.loss_and_gradient(theta, metarec::RatingBatch{&ds, split.train}, grad);
 /// @endcode
 template <class S = float>
-class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
+class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
+  using Base = detail::LayoutModel<MixtureMF<S>, S>;
+  friend Base;
   friend detail::SinkModelEntryPoints<MixtureMF<S>, S>;
+  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
 
  public:
-  using Scalar = S;
-  using Batch = RatingBatch;
+  static constexpr const char* model_name = "MixtureMF";
+  using typename Base::Batch;
+  using Base::layout, Base::num_parameters;
   using Options = MixtureMFOptions;
 
   /// @param num_users number of users (ignored with `shared_user`, except that it may be 0 then)
@@ -92,13 +96,10 @@ class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
   /// @throws std::invalid_argument when dims < 1, tastes < 1, or there are no users or items.
   MixtureMF(std::uint32_t num_users, std::uint32_t num_items, Options options = {})
       : opt_(options) {
-    if (opt_.dims < 1 || opt_.tastes < 1)
-      throw std::invalid_argument("MixtureMF: dims and tastes must be >= 1 (got dims " +
-                                  std::to_string(opt_.dims) + ", tastes " +
-                                  std::to_string(opt_.tastes) + ")");
-    if (num_items == 0 || (num_users == 0 && !opt_.shared_user))
-      throw std::invalid_argument("MixtureMF: no users or no items (" + std::to_string(num_users) +
-                                  " users, " + std::to_string(num_items) + " items)");
+    require(opt_.dims >= 1 && opt_.tastes >= 1, "dims and tastes must be >= 1 (got dims " +
+                                                    std::to_string(opt_.dims) + ", tastes " +
+                                                    std::to_string(opt_.tastes) + ")");
+    require_entities(num_users, num_items, opt_.shared_user);
     const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
     Tu_ = layout_.add("user_tastes", opt_.dims, user_rows * opt_.tastes);
     Au_ = layout_.add("user_attention", opt_.dims, user_rows * opt_.tastes);
@@ -107,19 +108,13 @@ class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
     bi_ = layout_.add("item_bias", 1, num_items);
   }
 
-  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
   /// Blocks in order: user_tastes, user_attention, item_factors, user_bias, item_bias.
-  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
 
   /// Tastes, attention vectors and item factors N(0, init_std²); biases 0. Overwrites θ.
   /// @throws std::invalid_argument when θ has the wrong size.
   void initialize(VectorRef<S> theta, Rng& rng) const {
-    check_size("initialize", theta.size());
-    theta.setZero();
-    const Eigen::Index factors = bu_.offset;  // tastes, attention and items come first
-    for (Eigen::Index k = 0; k < factors; ++k)
-      theta[k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+    this->zero_then_normal(theta, rng, {Tu_, Au_, Q_}, opt_.init_std);  // the first three blocks
   }
 
   /// Mean loss (with penalties) over the batch.
@@ -143,11 +138,7 @@ class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
   /// One prediction per batch row (overwritten).
   /// @throws std::invalid_argument when θ or out has the wrong size.
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_size("predict", theta.size());
-    if (out.size() != static_cast<Eigen::Index>(batch.size()))
-      throw std::invalid_argument("MixtureMF::predict: out has " + std::to_string(out.size()) +
-                                  " entries for a batch of " + std::to_string(batch.size()) +
-                                  " rows");
+    check_predict(theta, out.size(), batch.size());
     Scratch<S> sc(opt_);
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const auto [u, i] = ids(batch, batch.rows[k]);
@@ -173,8 +164,9 @@ class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
   /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
   /// scratch for the whole run; adds each loss to `loss_sum`; stops at the first non-finite loss
   /// (that row not applied) and returns its position, else rows.size().
+  template <class Observe = detail::NoRowObserver>
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
-                              S lr, double& loss_sum) const {
+                              S lr, double& loss_sum, Observe&& observe = {}) const {
     auto hint = [&](RowIndex r) {  // the parameters row r touches (cache hint)
       const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
       for (const Segment& s : {user_segment(Tu_, u), user_segment(Au_, u), Q_.column(i)})
@@ -183,7 +175,7 @@ class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
       detail::prefetch<true>(theta.data() + bi_.offset + i);
     };
     auto run = [&](auto& sc) {
-      return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); }, hint);
+      return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); }, hint, observe);
     };
     if (stack_scratch()) {
       Scratch<S, kStackDims, kStackTastes> sc(opt_);
@@ -195,17 +187,10 @@ class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
 
   /// Task-local segments: each batch user's tastes, attention vectors and bias, once each.
   void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    const std::size_t first = out.size();
-    for (const RowIndex r : batch.rows) {
-      const std::uint32_t u = user_index(batch, r);
-      const Segment s = user_segment(Tu_, u);
-      bool seen = false;
-      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
-      if (seen) continue;
-      out.push_back(s);
-      out.push_back(user_segment(Au_, u));
-      out.push_back(bu_.column(u));
-    }
+    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+                            [&](std::uint32_t u, std::vector<Segment>& o) {
+                              o.insert(o.end(), {user_segment(Tu_, u), user_segment(Au_, u), bu_.column(u)});
+                            });
   }
 
   /// Prediction for one (user, item) pair by dense index (user 0 with `shared_user`).
@@ -267,14 +252,6 @@ class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
     Matrix<Dual<S>> tastes, attention;
     Vector<Dual<S>> q;
   };
-
-  void check_size(const char* what, Eigen::Index n) const {
-    if (n != layout_.size())
-      throw std::invalid_argument(std::string("MixtureMF::") + what + ": vector has " +
-                                  std::to_string(n) + " entries, the model has " +
-                                  std::to_string(layout_.size()) +
-                                  " parameters; size it with num_parameters()");
-  }
 
   [[nodiscard]] std::uint32_t user_index(const Batch& b, RowIndex r) const noexcept {
     return opt_.shared_user ? 0u : b.data->user(r);
@@ -438,7 +415,6 @@ class MixtureMF : public detail::SinkModelEntryPoints<MixtureMF<S>, S> {
   }
 
   Options opt_;
-  ParameterLayout layout_;
   Block Tu_, Au_, Q_, bu_, bi_;
 };
 

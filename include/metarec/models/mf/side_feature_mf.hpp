@@ -30,11 +30,11 @@
 /// in which case it is biased MF. With `shared_user = true` every user reads one shared p₀, b₀ plus
 /// their own feature factors: a cold user starts from a feature-informed point.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/detail/sgd_rows.hpp>
-#include <metarec/detail/sink_entry_points.hpp>
+#include <metarec/models/detail/sgd_rows.hpp>
+#include <metarec/models/detail/layout_model.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -75,12 +75,16 @@ struct SideFeatureMFOptions {
 /// float loss = model.loss_and_gradient(theta, metarec::RatingBatch{&ds, train}, grad);
 /// @endcode
 template <class S = float>
-class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
+class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
+  using Base = detail::LayoutModel<SideFeatureMF<S>, S>;
+  friend Base;
   friend detail::SinkModelEntryPoints<SideFeatureMF<S>, S>;
+  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
 
  public:
-  using Scalar = S;
-  using Batch = RatingBatch;
+  static constexpr const char* model_name = "SideFeatureMF";
+  using typename Base::Batch;
+  using Base::layout, Base::num_parameters;
   using Options = SideFeatureMFOptions;
 
   /// One side-feature field as laid out in θ: its categories are feature columns
@@ -97,13 +101,8 @@ class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
   /// @throws std::invalid_argument when dims < 1 or the data set has no users or no items.
   explicit SideFeatureMF(const Dataset& ds, Options options = {})
       : opt_(options), num_users_(ds.num_users()), num_items_(ds.num_items()) {
-    if (opt_.dims < 1)
-      throw std::invalid_argument("SideFeatureMF: dims must be >= 1 (got " +
-                                  std::to_string(opt_.dims) + ")");
-    if (num_items_ == 0 || num_users_ == 0)
-      throw std::invalid_argument("SideFeatureMF: no users or no items (" +
-                                  std::to_string(num_users_) + " users, " +
-                                  std::to_string(num_items_) + " items)");
+    require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
+    require_entities(num_users_, num_items_);
     const std::uint32_t nuf = opt_.user_features ? collect(ds.user_features(), user_fields_) : 0;
     const std::uint32_t nif = opt_.item_features ? collect(ds.item_features(), item_fields_) : 0;
     const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users_;
@@ -117,9 +116,7 @@ class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
     bfi_ = layout_.add("item_feature_bias", 1, nif);
   }
 
-  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
   /// Blocks in order: P, Q, W_user, W_item, b_u, b_i, b_user_features, b_item_features.
-  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
   [[nodiscard]] const std::vector<FieldRef>& user_fields() const noexcept { return user_fields_; }
   [[nodiscard]] const std::vector<FieldRef>& item_fields() const noexcept { return item_fields_; }
@@ -127,11 +124,7 @@ class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
   /// Overwrites θ: factors N(0, init_std²), biases 0.
   /// @throws std::invalid_argument when θ has the wrong size.
   void initialize(VectorRef<S> theta, Rng& rng) const {
-    check_size("initialize", theta.size());
-    theta.setZero();
-    for (const Block* b : {&P_, &Q_, &Wu_, &Wi_})
-      for (Eigen::Index k = 0; k < b->size(); ++k)
-        theta[b->offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+    this->zero_then_normal(theta, rng, {P_, Q_, Wu_, Wi_}, opt_.init_std);
   }
 
   /// Mean loss over the batch (squared error + per-rating L2).
@@ -155,12 +148,8 @@ class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
   /// One prediction per batch row (out overwritten).
   /// @throws std::invalid_argument on wrong sizes or a batch with another feature schema.
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_size("predict", theta.size());
+    check_predict(theta, out.size(), batch.size());
     check_batch("predict", batch);
-    if (out.size() != static_cast<Eigen::Index>(batch.size()))
-      throw std::invalid_argument("SideFeatureMF::predict: out has " + std::to_string(out.size()) +
-                                  " entries for a batch of " + std::to_string(batch.size()) +
-                                  " rows");
     Scratch sc(opt_.dims);
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const RowIndex r = batch.rows[k];
@@ -195,8 +184,9 @@ class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
   /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
   /// scratch for the whole run; adds each loss to `loss_sum`; stops at the first non-finite loss
   /// (that row not applied) and returns its position, else rows.size().
+  template <class Observe = detail::NoRowObserver>
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
-                              S lr, double& loss_sum) const {
+                              S lr, double& loss_sum, Observe&& observe = {}) const {
     Scratch sc(opt_.dims);
     auto hint = [&](RowIndex r) {  // the per-user and per-item parameters row r touches (cache hint)
       const std::uint32_t pu = p_col(data.user(r)), i = data.item(r);
@@ -208,24 +198,19 @@ class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
     return with_dims([&](auto kc) {  // the dims dispatch once per run
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
         return sgd_step<decltype(kc)::value>(theta.data(), data, r, lr, sc.U, sc.I);
-      }, hint);
+      }, hint, observe);
     });
   }
 
   /// Task-local segments: the user's factors and bias (in shared mode the shared p₀ and b₀),
   /// once per user. Feature factors are global: they are shared by all users with that category.
   void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    const std::size_t first = out.size();
-    for (const RowIndex r : batch.rows) {
-      const std::uint32_t u = p_col(batch.data->user(r));
-      const Segment s = P_.column(u);
-      bool seen = false;
-      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
-      if (seen) continue;
-      out.push_back(s);
-      out.push_back(bu_.column(u));
-    }
+    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return p_col(batch.data->user(r)); },
+                            [&](std::uint32_t u, std::vector<Segment>& o) {
+                              o.insert(o.end(), {P_.column(u), bu_.column(u)});
+                            });
   }
+
 
  private:
   static double sq(S x) noexcept { return static_cast<double>(x) * static_cast<double>(x); }
@@ -237,14 +222,6 @@ class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
       offset += t.fields[k].cardinality();
     }
     return offset;
-  }
-
-  void check_size(const char* what, Eigen::Index n) const {
-    if (n != layout_.size())
-      throw std::invalid_argument(std::string("SideFeatureMF::") + what + ": vector has " +
-                                  std::to_string(n) + " entries, the model has " +
-                                  std::to_string(layout_.size()) +
-                                  " parameters; size it with num_parameters()");
   }
 
   static void check_fields(const char* what, const char* side, const FeatureTable& t,
@@ -509,7 +486,6 @@ class SideFeatureMF : public detail::SinkModelEntryPoints<SideFeatureMF<S>, S> {
   std::uint32_t num_items_;
   std::vector<FieldRef> user_fields_;
   std::vector<FieldRef> item_fields_;
-  ParameterLayout layout_;
   Block P_, Q_, Wu_, Wi_, bu_, bi_, bfu_, bfi_;
 };
 

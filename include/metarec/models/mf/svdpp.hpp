@@ -39,11 +39,12 @@
 ///
 /// Options map onto the usual ½e² convention (η, η_y) as lr = η/2, implicit_lr_scale = η_y/η.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
-#include <metarec/detail/sink_entry_points.hpp>
+#include <metarec/models/detail/sgd_rows.hpp>
+#include <metarec/models/detail/layout_model.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -82,12 +83,16 @@ struct SvdppOptions {
 ///              metarec::RmseOn{model, ds, split.valid});
 /// @endcode
 template <class S = float>
-class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
+class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
+  using Base = detail::LayoutModel<SvdppMF<S>, S>;
+  friend Base;
   friend detail::SinkModelEntryPoints<SvdppMF<S>, S>;
+  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
 
  public:
-  using Scalar = S;
-  using Batch = RatingBatch;
+  static constexpr const char* model_name = "SvdppMF";
+  using typename Base::Batch;
+  using Base::layout, Base::num_parameters;
   using Options = SvdppOptions;
 
   /// @param data            the data set (its users and items size the tables)
@@ -96,45 +101,35 @@ class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
   ///         the data set.
   SvdppMF(const Dataset& data, std::span<const RowIndex> implicit_rows, Options options = {})
       : opt_(options), num_users_(data.num_users()), num_items_(data.num_items()) {
-    if (opt_.dims < 1)
-      throw std::invalid_argument("SvdppMF: dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
-    if (num_users_ == 0 || num_items_ == 0)
-      throw std::invalid_argument("SvdppMF: no users or no items (" + std::to_string(num_users_) +
-                                  " users, " + std::to_string(num_items_) + " items)");
+    require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
+    require_entities(num_users_, num_items_);
     P_ = layout_.add("user_factors", opt_.dims, num_users_);
     Q_ = layout_.add("item_factors", opt_.dims, num_items_);
     Y_ = layout_.add("implicit_factors", opt_.dims, num_items_);
     bu_ = layout_.add("user_bias", 1, num_users_);
     bi_ = layout_.add("item_bias", 1, num_items_);
     // N(u) as CSR, each user's items sorted and unique.
-    std::vector<std::uint32_t> count(num_users_ + 1, 0);
-    for (const RowIndex r : implicit_rows) {
-      if (r >= data.num_ratings())
-        throw std::invalid_argument("SvdppMF: implicit row " + std::to_string(r) +
-                                    " is outside the data set (" + std::to_string(data.num_ratings()) +
-                                    " ratings)");
-      ++count[data.user(r) + 1];
-    }
-    std::partial_sum(count.begin(), count.end(), count.begin());
-    std::vector<std::uint32_t> items(implicit_rows.size());
-    std::vector<std::uint32_t> fill(count.begin(), count.end() - 1);
-    for (const RowIndex r : implicit_rows) items[fill[data.user(r)]++] = data.item(r);
+    for (const RowIndex r : implicit_rows)
+      require(r < data.num_ratings(), "implicit row " + std::to_string(r) +
+                                          " is outside the data set (" +
+                                          std::to_string(data.num_ratings()) + " ratings)");
+    const CompressedIndex by_user = CompressedIndex::group(
+        implicit_rows, num_users_, [&](RowIndex r) { return data.user(r); });
     offsets_.assign(num_users_ + 1, 0);
-    items_.reserve(items.size());
+    items_.reserve(implicit_rows.size());
     norm_.assign(num_users_, S(0));
     for (std::uint32_t u = 0; u < num_users_; ++u) {
-      auto first = items.begin() + count[u], last = items.begin() + count[u + 1];
-      std::sort(first, last);
-      last = std::unique(first, last);
-      items_.insert(items_.end(), first, last);
+      const std::size_t first = items_.size();
+      for (const RowIndex r : by_user[u]) items_.push_back(data.item(r));
+      std::sort(items_.begin() + static_cast<std::ptrdiff_t>(first), items_.end());
+      items_.erase(std::unique(items_.begin() + static_cast<std::ptrdiff_t>(first), items_.end()),
+                   items_.end());
       offsets_[u + 1] = static_cast<std::uint32_t>(items_.size());
-      const std::size_t n = static_cast<std::size_t>(last - first);
+      const std::size_t n = items_.size() - first;
       if (n > 0) norm_[u] = static_cast<S>(1.0 / std::sqrt(static_cast<double>(n)));
     }
   }
 
-  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
-  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
   /// N(u): the distinct items of user u in the implicit (training) rows, ascending.
   [[nodiscard]] std::span<const std::uint32_t> implicit_items(std::uint32_t u) const noexcept {
@@ -142,12 +137,7 @@ class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
   }
 
   void initialize(VectorRef<S> theta, Rng& rng) const {
-    check_size("initialize", theta.size());
-    theta.setZero();
-    for (Eigen::Index k = 0; k < P_.size(); ++k)
-      theta[P_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
-    for (Eigen::Index k = 0; k < Q_.size(); ++k)
-      theta[Q_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+    this->zero_then_normal(theta, rng, {P_, Q_}, opt_.init_std);
   }
 
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
@@ -162,10 +152,7 @@ class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
   /// Predictions; z_u is computed once per distinct user of the batch (so predicting many rows in
   /// one call is cheaper than many small calls).
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_size("predict", theta.size());
-    if (out.size() != static_cast<Eigen::Index>(batch.size()))
-      throw std::invalid_argument("SvdppMF::predict: out has " + std::to_string(out.size()) +
-                                  " entries for a batch of " + std::to_string(batch.size()) + " rows");
+    check_predict(theta, out.size(), batch.size());
     const Eigen::Index k = P_.rows;
     Vector<S> ys(k);
     const S* t = theta.data();
@@ -181,16 +168,12 @@ class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
 
   /// Task-local segments: the factors and bias of each user in the batch, once each.
   void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    const std::size_t first = out.size();
-    for (const RowIndex r : batch.rows) {
-      const Segment s = P_.column(batch.data->user(r));
-      bool seen = false;
-      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
-      if (seen) continue;
-      out.push_back(s);
-      out.push_back(bu_.column(batch.data->user(r)));
-    }
+    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
+                            [&](std::uint32_t u, std::vector<Segment>& o) {
+                              o.insert(o.end(), {P_.column(u), bu_.column(u)});
+                            });
   }
+
 
   /// Generic per-rating SGD step (`HasSgdUpdate`): exactly `loss_and_gradient` on the one-row
   /// batch {row} followed by `Sgd::step` with `lr`, y_j of every j ∈ N(u) included. Returns the
@@ -234,9 +217,12 @@ class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
   /// `sgd_update` would report it at that point: its y penalty included) to `loss_sum`. Stops at the
   /// first rating whose loss is not finite (θ not updated by it, nor the y step of its user's visit)
   /// and returns its position in `rows`; else rows.size(). Allocates its scratch once per call (per
-  /// epoch), nothing per rating. No size checks.
+  /// epoch), nothing per rating. No size checks. After each rating's step `observe(k, loss)` (k:
+  /// ratings stepped before it, in visit order); when it says true, the visit's y step is taken
+  /// and the loop returns k + 1 (train/fused_sgd.hpp).
+  template <class Observe = detail::NoRowObserver>
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
-                              S lr, double& loss_sum) const {
+                              S lr, double& loss_sum, Observe&& observe = {}) const {
     S* t = theta.data();
     const Eigen::Index k = P_.rows;
     const std::size_t n = rows.size();
@@ -267,6 +253,7 @@ class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
     const S ry = static_cast<S>(opt_.implicit_reg);
     double sum = 0.0;
     std::size_t g = 0;
+    bool stop = false;
     for (const std::uint32_t u : visit_users) {
       double ysq = 0.0;
       implicit_part(t, u, ys, &ysq);
@@ -286,12 +273,21 @@ class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
         }
         sum += loss;
         rating_step(t, u, i, ys, e, lr2, gz);
+        if (observe(g, loss)) {
+          stop = true;
+          ++g;
+          break;
+        }
       }
       const S nrm = norm_[u];
       for (Eigen::Index j = 0; j < k; ++j) gz[j] *= nrm;
       for (std::uint32_t a = offsets_[u]; a < offsets_[u + 1]; ++a) {
         S* y = t + Y_.offset + static_cast<Eigen::Index>(items_[a]) * k;
         for (Eigen::Index j = 0; j < k; ++j) y[j] -= ly2 * (gz[j] + ry * y[j]);
+      }
+      if (stop) {
+        loss_sum += sum;
+        return g;
       }
     }
     loss_sum += sum;
@@ -490,17 +486,9 @@ class SvdppMF : public detail::SinkModelEntryPoints<SvdppMF<S>, S> {
     });
   }
 
-  void check_size(const char* what, Eigen::Index n) const {
-    if (n != layout_.size())
-      throw std::invalid_argument(std::string("SvdppMF::") + what + ": vector has " + std::to_string(n) +
-                                  " entries, the model has " + std::to_string(layout_.size()) +
-                                  " parameters; size it with num_parameters()");
-  }
-
   Options opt_;
   std::uint32_t num_users_;
   std::uint32_t num_items_;
-  ParameterLayout layout_;
   Block P_, Q_, Y_, bu_, bi_;
   std::vector<std::uint32_t> offsets_;  // CSR of N(u)
   std::vector<std::uint32_t> items_;

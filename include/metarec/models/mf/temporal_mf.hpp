@@ -44,10 +44,10 @@
 /// p_u and p_{u,b}, a user whose ratings fall in one bin has two copies of one vector and half the
 /// effective regularisation, which made this model lose to biased MF (docs/models_mf.md, issue #3).
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/detail/sink_entry_points.hpp>
+#include <metarec/models/detail/layout_model.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -90,12 +90,16 @@ struct TemporalMFOptions {
 /// float loss = model.loss(theta, metarec::RatingBatch{&ds, split.train});
 /// @endcode
 template <class S = float>
-class TemporalMF : public detail::SinkModelEntryPoints<TemporalMF<S>, S> {
+class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
+  using Base = detail::LayoutModel<TemporalMF<S>, S>;
+  friend Base;
   friend detail::SinkModelEntryPoints<TemporalMF<S>, S>;
+  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
 
  public:
-  using Scalar = S;
-  using Batch = RatingBatch;
+  static constexpr const char* model_name = "TemporalMF";
+  using typename Base::Batch;
+  using Base::layout, Base::num_parameters;
   using Options = TemporalMFOptions;
 
   /// @param ds data set (must have times); its sizes define the model, and the rank feature is
@@ -154,10 +158,8 @@ class TemporalMF : public detail::SinkModelEntryPoints<TemporalMF<S>, S> {
                        opt_.day_bias ? static_cast<Eigen::Index>(days_.size()) : 0);
   }
 
-  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
   /// Blocks in order: P, P_bin (column u·bins + b), Q, b_u, b_{u,bin}, b_i, b_{i,bin}, α, β
   /// (drift slope), b_{u,day} (the user's training days in increasing order, users in order).
-  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
   [[nodiscard]] std::int64_t t_min() const noexcept { return t_min_; }
   [[nodiscard]] std::int64_t t_max() const noexcept { return t_max_; }
@@ -196,11 +198,7 @@ class TemporalMF : public detail::SinkModelEntryPoints<TemporalMF<S>, S> {
   /// Overwrites θ: p_u, q_i ~ N(0, init_std²); time-bin factors, biases and α at 0.
   /// @throws std::invalid_argument when θ has the wrong size.
   void initialize(VectorRef<S> theta, Rng& rng) const {
-    check_size("initialize", theta.size());
-    theta.setZero();
-    for (const Block* b : {&P_, &Q_})
-      for (Eigen::Index k = 0; k < b->size(); ++k)
-        theta[b->offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+    this->zero_then_normal(theta, rng, {P_, Q_}, opt_.init_std);
   }
 
   /// Mean loss (squared error + per-rating L2 + per-rating smoothness terms).
@@ -224,12 +222,8 @@ class TemporalMF : public detail::SinkModelEntryPoints<TemporalMF<S>, S> {
 
   /// One prediction per batch row (out overwritten).
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_size("predict", theta.size());
+    check_predict(theta, out.size(), batch.size());
     check_batch("predict", batch);
-    if (out.size() != static_cast<Eigen::Index>(batch.size()))
-      throw std::invalid_argument("TemporalMF::predict: out has " + std::to_string(out.size()) +
-                                  " entries for a batch of " + std::to_string(batch.size()) +
-                                  " rows");
     Vector<S> pe(opt_.dims);
     for (std::size_t k = 0; k < batch.rows.size(); ++k)
       out[static_cast<Eigen::Index>(k)] = predict_row(theta, row(*batch.data, batch.rows[k]), pe);
@@ -237,25 +231,21 @@ class TemporalMF : public detail::SinkModelEntryPoints<TemporalMF<S>, S> {
 
   /// Task-local segments: each user's p_u, all p_{u,b}, b_u, all b_{u,b} and α_u, once per user.
   void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    const std::size_t first = out.size();
     const Eigen::Index k = opt_.dims, nb = opt_.time_bins;
-    for (const RowIndex r : batch.rows) {
-      const std::uint32_t u = batch.data->user(r);
-      const Segment s = P_.column(u);
-      bool seen = false;
-      for (std::size_t j = first; j < out.size() && !seen; ++j) seen = out[j] == s;
-      if (seen) continue;
-      out.push_back(s);
-      out.push_back({Pt_.offset + static_cast<Eigen::Index>(u) * nb * k, nb * k});
-      out.push_back(bu_.column(u));
-      out.push_back({but_.offset + static_cast<Eigen::Index>(u) * nb, nb});
-      if (opt_.rank_feature) out.push_back(alpha_.column(u));
-      if (opt_.drift_feature) out.push_back(beta_.column(u));
+    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
+                            [&](std::uint32_t u, std::vector<Segment>& o) {
+      o.push_back(P_.column(u));
+      o.push_back({Pt_.offset + static_cast<Eigen::Index>(u) * nb * k, nb * k});
+      o.push_back(bu_.column(u));
+      o.push_back({but_.offset + static_cast<Eigen::Index>(u) * nb, nb});
+      if (opt_.rank_feature) o.push_back(alpha_.column(u));
+      if (opt_.drift_feature) o.push_back(beta_.column(u));
       if (opt_.day_bias && day_begin_[u + 1] > day_begin_[u])
-        out.push_back({bud_.offset + static_cast<Eigen::Index>(day_begin_[u]),
-                       static_cast<Eigen::Index>(day_begin_[u + 1] - day_begin_[u])});
-    }
+        o.push_back({bud_.offset + static_cast<Eigen::Index>(day_begin_[u]),
+                     static_cast<Eigen::Index>(day_begin_[u + 1] - day_begin_[u])});
+    });
   }
+
 
  private:
   struct Row {
@@ -318,14 +308,6 @@ class TemporalMF : public detail::SinkModelEntryPoints<TemporalMF<S>, S> {
         rank_[r] = static_cast<S>(static_cast<double>(earlier) / denom);
       }
     }
-  }
-
-  void check_size(const char* what, Eigen::Index n) const {
-    if (n != layout_.size())
-      throw std::invalid_argument(std::string("TemporalMF::") + what + ": vector has " +
-                                  std::to_string(n) + " entries, the model has " +
-                                  std::to_string(layout_.size()) +
-                                  " parameters; size it with num_parameters()");
   }
 
   void check_batch(const char* what, const Batch& b) const {
@@ -505,7 +487,6 @@ class TemporalMF : public detail::SinkModelEntryPoints<TemporalMF<S>, S> {
   std::vector<std::int64_t> days_;          // per user, its sorted distinct training days
   std::vector<std::size_t> day_begin_;      // user u's days: [day_begin_[u], day_begin_[u+1])
   std::vector<double> user_mean_day_;       // t_u of the drift term (days)
-  ParameterLayout layout_;
   Block P_, Pt_, Q_, bu_, but_, bi_, bit_, alpha_, beta_, bud_;
 };
 

@@ -40,12 +40,12 @@
 /// Layout of θ: user means (dims × users), user ρ (dims × users), item means, item ρ, user bias,
 /// item bias. Task-local segments (MAML): the user's mean, ρ and bias. Cost O(|B| · dims · S).
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/dual.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/detail/sgd_rows.hpp>
-#include <metarec/detail/sink_entry_points.hpp>
+#include <metarec/models/detail/sgd_rows.hpp>
+#include <metarec/models/detail/layout_model.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -86,12 +86,16 @@ struct VariationalMFOptions {
 /// double loss = vmf.loss_and_gradient(theta, batch, grad);
 /// @endcode
 template <class S = float>
-class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
+class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
+  using Base = detail::LayoutModel<VariationalMF<S>, S>;
+  friend Base;
   friend detail::SinkModelEntryPoints<VariationalMF<S>, S>;
+  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
 
  public:
-  using Scalar = S;
-  using Batch = RatingBatch;
+  static constexpr const char* model_name = "VariationalMF";
+  using typename Base::Batch;
+  using Base::layout, Base::num_parameters;
   using Options = VariationalMFOptions;
 
   /// @param num_users number of users (may be 0 with `shared_user`)
@@ -101,19 +105,14 @@ class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
   ///         init_sigma <= 0, or there are no users or items.
   VariationalMF(std::uint32_t num_users, std::uint32_t num_items, Options options = {})
       : opt_(options) {
-    if (opt_.dims < 1 || opt_.samples < 1)
-      throw std::invalid_argument("VariationalMF: dims and samples must be >= 1 (got dims " +
-                                  std::to_string(opt_.dims) + ", samples " +
-                                  std::to_string(opt_.samples) + ")");
-    if (!(opt_.kl_weight >= 0) || !(opt_.prior_std > 0) || !(opt_.init_sigma > 0))
-      throw std::invalid_argument(
-          "VariationalMF: need kl_weight >= 0, prior_std > 0 and init_sigma > 0 (got " +
-          std::to_string(opt_.kl_weight) + ", " + std::to_string(opt_.prior_std) + ", " +
-          std::to_string(opt_.init_sigma) + ")");
-    if (num_items == 0 || (num_users == 0 && !opt_.shared_user))
-      throw std::invalid_argument("VariationalMF: no users or no items (" +
-                                  std::to_string(num_users) + " users, " +
-                                  std::to_string(num_items) + " items)");
+    require(opt_.dims >= 1 && opt_.samples >= 1, "dims and samples must be >= 1 (got dims " +
+                                                     std::to_string(opt_.dims) + ", samples " +
+                                                     std::to_string(opt_.samples) + ")");
+    require(opt_.kl_weight >= 0 && opt_.prior_std > 0 && opt_.init_sigma > 0,
+            "need kl_weight >= 0, prior_std > 0 and init_sigma > 0 (got " +
+                std::to_string(opt_.kl_weight) + ", " + std::to_string(opt_.prior_std) + ", " +
+                std::to_string(opt_.init_sigma) + ")");
+    require_entities(num_users, num_items, opt_.shared_user);
     const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
     Mu_ = layout_.add("user_mean", opt_.dims, user_rows);
     Ru_ = layout_.add("user_rho", opt_.dims, user_rows);
@@ -123,20 +122,13 @@ class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
     bi_ = layout_.add("item_bias", 1, num_items);
   }
 
-  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
   /// Blocks in order: user_mean, user_rho, item_mean, item_rho, user_bias, item_bias.
-  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
 
   /// Means N(0, init_std²), ρ = softplus⁻¹(init_sigma), biases 0. Overwrites θ.
   /// @throws std::invalid_argument when θ has the wrong size.
   void initialize(VectorRef<S> theta, Rng& rng) const {
-    check_size("initialize", theta.size());
-    theta.setZero();
-    for (Eigen::Index k = 0; k < Mu_.size(); ++k)
-      theta[Mu_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
-    for (Eigen::Index k = 0; k < Mi_.size(); ++k)
-      theta[Mi_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.init_std));
+    this->zero_then_normal(theta, rng, {Mu_, Mi_}, opt_.init_std);
     const S rho0 = static_cast<S>(inverse_softplus(opt_.init_sigma));
     theta.segment(Ru_.offset, Ru_.size()).setConstant(rho0);
     theta.segment(Ri_.offset, Ri_.size()).setConstant(rho0);
@@ -180,11 +172,7 @@ class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
   /// Posterior-mean prediction μ + b_u + b_i + m_uᵀm_i per batch row (overwritten); no noise.
   /// @throws std::invalid_argument when θ or out has the wrong size.
   void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_size("predict", theta.size());
-    if (out.size() != static_cast<Eigen::Index>(batch.size()))
-      throw std::invalid_argument("VariationalMF::predict: out has " + std::to_string(out.size()) +
-                                  " entries for a batch of " + std::to_string(batch.size()) +
-                                  " rows");
+    check_predict(theta, out.size(), batch.size());
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const auto [u, i] = ids(batch, batch.rows[k]);
       out[static_cast<Eigen::Index>(k)] = score(theta, u, i);
@@ -218,8 +206,10 @@ class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
   /// `sgd_update` over `rows` in order, row b with noise seed `seeds(b)` (`HasSeededSgdUpdateRows`,
   /// trainer.hpp): one scratch for the whole run; adds each loss to `loss_sum`; stops at the first
   /// non-finite loss (that row not applied) and returns its position, else rows.size().
+  template <class Observe = detail::NoRowObserver>
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
-                              S lr, double& loss_sum, const BatchSeeds& seeds) const {
+                              S lr, double& loss_sum, const BatchSeeds& seeds,
+                              Observe&& observe = {}) const {
     auto hint = [&](RowIndex r) {  // the parameters row r touches (cache hint)
       const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
       for (const Segment& s : {Mu_.column(u), Ru_.column(u), Mi_.column(i), Ri_.column(i)})
@@ -231,7 +221,7 @@ class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
       std::size_t b = 0;
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
         return sgd_step(theta.data(), data, r, lr, seeds(b++), sc);
-      }, hint);
+      }, hint, observe);
     };
     if (opt_.dims <= kStackDims && opt_.samples <= kStackSamples) {
       Scratch<S, kStackDims, kStackSamples> sc(opt_);
@@ -243,18 +233,12 @@ class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
 
   /// Task-local segments: each batch user's mean, ρ and bias, once each.
   void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    const std::size_t first = out.size();
-    for (const RowIndex r : batch.rows) {
-      const std::uint32_t u = user_index(batch, r);
-      const Segment s = Mu_.column(u);
-      bool seen = false;
-      for (std::size_t k = first; k < out.size() && !seen; ++k) seen = out[k] == s;
-      if (seen) continue;
-      out.push_back(s);
-      out.push_back(Ru_.column(u));
-      out.push_back(bu_.column(u));
-    }
+    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+                            [&](std::uint32_t u, std::vector<Segment>& o) {
+                              o.insert(o.end(), {Mu_.column(u), Ru_.column(u), bu_.column(u)});
+                            });
   }
+
 
  private:
   template <class T>
@@ -290,14 +274,6 @@ class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
     explicit DualInputs(const Options& o) : mu(o.dims), rho_u(o.dims), mi(o.dims), rho_i(o.dims) {}
     Vector<Dual<S>> mu, rho_u, mi, rho_i;
   };
-
-  void check_size(const char* what, Eigen::Index n) const {
-    if (n != layout_.size())
-      throw std::invalid_argument(std::string("VariationalMF::") + what + ": vector has " +
-                                  std::to_string(n) + " entries, the model has " +
-                                  std::to_string(layout_.size()) +
-                                  " parameters; size it with num_parameters()");
-  }
 
   [[nodiscard]] std::uint32_t user_index(const Batch& b, RowIndex r) const noexcept {
     return opt_.shared_user ? 0u : b.data->user(r);
@@ -528,7 +504,6 @@ class VariationalMF : public detail::SinkModelEntryPoints<VariationalMF<S>, S> {
   }
 
   Options opt_;
-  ParameterLayout layout_;
   Block Mu_, Ru_, Mi_, Ri_, bu_, bi_;
 };
 

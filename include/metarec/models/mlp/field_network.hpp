@@ -18,7 +18,7 @@
 /// Exact gradients and R-operator Hessian-vector products, dense or sparse (embedding columns
 /// the batch uses + dense blocks). `local_segments` = the user's embedding columns.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/models/mlp/network_model.hpp>

@@ -18,7 +18,7 @@
 /// Hessian-vector product at θ_j reuses them (R-forward with R{X} = 0, R-backward), so an HVP
 /// costs only its R-passes. Results equal the generic members up to rounding.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/models/mlp/network_model.hpp>

@@ -14,7 +14,7 @@
 /// R-backward pass carries the cross terms R{∂p} = R{g}∘q + g∘R{q}), dense or sparse.
 /// `local_segments` = the user-id columns (GMF and MLP tables) of the batch's users.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/models/mlp/network_model.hpp>

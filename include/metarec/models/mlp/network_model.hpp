@@ -19,10 +19,10 @@
 /// the first call with the largest batch a step allocates nothing; the model object itself stays
 /// const and can be shared by threads.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/detail/sink_entry_points.hpp>
+#include <metarec/models/detail/sink_entry_points.hpp>
 #include <metarec/nn/common.hpp>
 #include <metarec/nn/dropout.hpp>
 #include <metarec/nn/loss.hpp>

@@ -1,0 +1,97 @@
+#pragma once
+/// @file layout_model.hpp
+/// @brief The members every model that lays its tensors out in one `ParameterLayout` writes the
+/// same way: θ's size, the layout, the size checks with the house message, the `predict` output
+/// check, Gaussian initialisation of blocks and per-entity local segments. The MF family, the
+/// autoencoders and the Boltzmann machines derive from it, as the MLP family derives from
+/// `NetworkModel`.
+///
+/// A model (the CRTP `Derived`) declares `static constexpr const char* model_name` and fills
+/// `layout_` in its constructor; it provides `gradient_into` / `hvp_into` for
+/// `SinkModelEntryPoints` (which this base derives from) and befriends both bases.
+
+#include <metarec/core/parameters.hpp>
+#include <metarec/core/rng.hpp>
+#include <metarec/data/batch.hpp>
+#include <metarec/models/detail/sink_entry_points.hpp>
+
+#include <cstddef>
+#include <initializer_list>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace metarec::detail {
+
+template <class Derived, class S, class B = RatingBatch>
+class LayoutModel : public SinkModelEntryPoints<Derived, S, B> {
+ public:
+  using Scalar = S;
+  using Batch = B;
+
+  [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
+  /// The named blocks of θ, in order.
+  [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
+
+ protected:
+  /// Throws std::invalid_argument "<model>: <what>" unless `ok` (constructor checks).
+  static void require(bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument(std::string(Derived::model_name) + ": " + what);
+  }
+  /// Throws unless there are items and (unless every user shares one vector) users.
+  static void require_entities(std::uint32_t users, std::uint32_t items, bool shared_user = false) {
+    require(items > 0 && (users > 0 || shared_user),
+            "no users or no items (" + std::to_string(users) + " users, " + std::to_string(items) +
+                " items)");
+  }
+
+  /// Throws std::invalid_argument naming the model and `what` unless n == num_parameters().
+  void check_size(const char* what, Eigen::Index n) const {
+    if (n != layout_.size())
+      throw std::invalid_argument(std::string(Derived::model_name) + "::" + what + ": vector has " +
+                                  std::to_string(n) + " entries, the model has " +
+                                  std::to_string(layout_.size()) +
+                                  " parameters; size it with num_parameters()");
+  }
+  /// `predict`'s checks: θ's size and one output per prediction.
+  void check_predict(const ConstVectorRef<S>& theta, Eigen::Index out, std::size_t predictions) const {
+    check_size("predict", theta.size());
+    if (out != static_cast<Eigen::Index>(predictions))
+      throw std::invalid_argument(std::string(Derived::model_name) + "::predict: out has " +
+                                  std::to_string(out) + " entries for " +
+                                  std::to_string(predictions) +
+                                  " predictions; size it with the batch's prediction count");
+  }
+
+  /// θ ← 0, then every entry of `blocks` drawn N(0, std²) in order (after the size check).
+  void zero_then_normal(VectorRef<S> theta, Rng& rng, std::initializer_list<Block> blocks,
+                        double std) const {
+    check_size("initialize", theta.size());
+    theta.setZero();
+    for (const Block& b : blocks)
+      for (Eigen::Index k = 0; k < b.size(); ++k)
+        theta[b.offset + k] = static_cast<S>(rng.normal(0.0, std));
+  }
+
+  /// Local segments: for each distinct `key(row)` of the batch rows (first appearance order),
+  /// `push(key, out)` appends that entity's segments once. (Distinctness is checked on the first
+  /// segment a push appends.)
+  template <class Key, class Push>
+  static void append_per_entity(std::span<const RowIndex> rows, std::vector<Segment>& out,
+                                Key&& key, Push&& push) {
+    const std::size_t first = out.size();
+    for (const RowIndex r : rows) {
+      const std::size_t before = out.size();
+      push(key(r), out);
+      if (out.size() == before) continue;
+      bool seen = false;
+      for (std::size_t k = first; k < before && !seen; ++k) seen = out[k] == out[before];
+      if (seen) out.resize(before);
+    }
+  }
+
+  ParameterLayout layout_;
+};
+
+}  // namespace metarec::detail
