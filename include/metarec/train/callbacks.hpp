@@ -4,6 +4,7 @@
 ///
 /// The library itself never prints; these callbacks write only where the caller points them.
 
+#include <metarec/core/detail/json.hpp>
 #include <metarec/train/trainer.hpp>
 
 #include <charconv>
@@ -26,14 +27,6 @@
 namespace metarec {
 
 namespace detail {
-/// Shortest round-trip text of a double; `null` for NaN and infinities (JSON has neither).
-inline std::string json_number(double x) {
-  if (!std::isfinite(x)) return "null";
-  char buf[64];
-  const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, x);
-  return ec == std::errc() ? std::string(buf, ptr) : std::string("null");
-}
-
 inline std::string clock_text(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
   const long s = static_cast<long>(seconds + 0.5);

@@ -20,6 +20,7 @@
 /// each failure throws `format_error` naming the file and both values.
 
 #include <metarec/core/error.hpp>
+#include <metarec/core/detail/atomic_file.hpp>
 #include <metarec/core/parameters.hpp>
 
 #include <cstdint>
@@ -76,39 +77,6 @@ void append_pod(std::string& out, const T& v) {
 inline void append_string(std::string& out, std::string_view s) {
   append_pod(out, static_cast<std::uint32_t>(s.size()));
   out.append(s);
-}
-
-/// Writes `bytes` to `path` atomically: a temporary sibling `<path>.tmp.<n>`, then `rename`.
-/// On any failure the temporary file is removed and the target is left as it was.
-/// @throws std::runtime_error naming the path.
-inline void write_bytes_atomically(const std::filesystem::path& path, std::string_view bytes,
-                                   const char* caller) {
-  namespace fs = std::filesystem;
-  fs::path tmp = path;
-  tmp += ".tmp";
-  std::error_code ec;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw std::runtime_error(std::string(caller) + ": cannot create '" + tmp.string() +
-                               "'; check that the directory exists and is writable");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      fs::remove(tmp, ec);
-      throw std::runtime_error(std::string(caller) + ": writing '" + tmp.string() +
-                               "' failed (disk full?); '" + path.string() + "' was not changed");
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    fs::remove(tmp, ec);
-    throw std::runtime_error(std::string(caller) + ": cannot rename '" + tmp.string() + "' to '" +
-                             path.string() + "' (" + why + "); '" + path.string() +
-                             "' was not changed");
-  }
 }
 
 class ByteReader {
@@ -172,7 +140,7 @@ void save_parameters(const std::filesystem::path& path, std::string_view model,
   bytes.append(reinterpret_cast<const char*>(theta.data()),
                sizeof(S) * static_cast<std::size_t>(theta.size()));
   detail::append_pod(bytes, detail::fnv1a64(bytes.data(), bytes.size()));
-  detail::write_bytes_atomically(path, bytes, "save_parameters");
+  detail::write_file_atomically(path, bytes, "save_parameters");
 }
 
 /// Reads a parameter file without checking what it holds (for inspection tools).

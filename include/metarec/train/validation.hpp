@@ -3,7 +3,7 @@
 /// @brief Rating-prediction errors of a model on rows of a data set, and a validation callable
 /// for `fit` built on them.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/concepts.hpp>
 #include <metarec/data/dataset.hpp>
 
