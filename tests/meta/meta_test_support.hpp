@@ -3,7 +3,7 @@
 // regression), capability-hiding wrappers (so every code path of the trainer runs on MF), a planted
 // cold-start data set, and a meta-gradient checker by central differences.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/concepts.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>

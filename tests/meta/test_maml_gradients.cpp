@@ -85,7 +85,7 @@ TEST_CASE("the 2-layer tanh test model passes the conformance suite", "[meta][gr
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
   const TanhRegression<double> model(3, 4);
-  test::run_conformance(model, RatingBatch{&ds, rows, 0});
+  test::conforms(model, RatingBatch{&ds, rows, 0});
 }
 
 TEST_CASE("second-order MAML meta-gradient equals central differences (MF)", "[meta][gradient]") {

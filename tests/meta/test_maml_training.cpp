@@ -67,7 +67,7 @@ double meta_train_and_test(const ColdStart& cs, MamlOptions options, Vector<doub
   Maml<MF, Algo> maml(mf, options, Adam<double>(AdamOptions{.lr = 0.03}));
   (void)maml.train(theta, cs.ds, sampler);
   if (out) *out = theta;
-  return maml.evaluate(theta, cs.ds, cs.cold_tasks);
+  return maml.validation_loss(theta, cs.ds, cs.cold_tasks);
 }
 
 }  // namespace
@@ -102,14 +102,14 @@ TEST_CASE("MAML + K-shot adaptation beats pooled training + the same fine-tuning
   }
   // Fine-tuned exactly as MAML adapts (k, α, adapted set); also with smaller α, keeping the
   // baseline's best, so the margin is not an artefact of a step size that suits MAML only.
-  double baseline = Maml<MF>(mf, cold_options).evaluate(base, cs.ds, cs.cold_tasks);
+  double baseline = Maml<MF>(mf, cold_options).validation_loss(base, cs.ds, cs.cold_tasks);
   for (const double lr : {0.01, 0.03, 0.1}) {
     MamlOptions o = cold_options;
     o.inner_lr = lr;
-    baseline = std::min(baseline, Maml<MF>(mf, o).evaluate(base, cs.ds, cs.cold_tasks));
+    baseline = std::min(baseline, Maml<MF>(mf, o).validation_loss(base, cs.ds, cs.cold_tasks));
   }
   const double no_adapt =
-      Maml<MF>(mf, MamlOptions{.inner_steps = 0}).evaluate(base, cs.ds, cs.cold_tasks);
+      Maml<MF>(mf, MamlOptions{.inner_steps = 0}).validation_loss(base, cs.ds, cs.cold_tasks);
 
   const double maml = meta_train_and_test(cs, cold_options);
   const double fomaml = meta_train_and_test<FirstOrderMaml>(cs, cold_options);
@@ -328,7 +328,7 @@ TEST_CASE("validation, early stopping, best-theta restore and hooks", "[meta][va
   CHECK(r.best_validation_loss == best);
   CHECK(r.best_epoch == best_epoch);
   // θ is the best θ: evaluating it reproduces the best validation loss exactly.
-  CHECK(maml.evaluate(theta, cs.ds, cs.validation) == best);
+  CHECK(maml.validation_loss(theta, cs.ds, cs.validation) == best);
 }
 
 TEST_CASE("a brand-new user is adapted from the meta-learned p0 (shared_user MF)", "[meta][adapt]") {

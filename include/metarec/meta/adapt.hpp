@@ -191,14 +191,6 @@ void hvp_into(const M& model, const Vector<typename M::Scalar>& theta,
   }
 }
 
-/// What a workspace computes for one task.
-enum class TaskMode {
-  adapt_only,    ///< inner loop, query loss, undo (validation, inference)
-  first_order,   ///< meta-gradient ∇L_q(θ_k)
-  second_order,  ///< exact meta-gradient by the backward recursion (and dL/dα with Meta-SGD)
-  reptile,       ///< direction θ₀ − θ_k
-};
-
 /// Test-only corruptions of the backward pass (see `MamlDebug`).
 enum class BackwardDebug { none, flip_hessian_term, zero_alpha };
 
@@ -211,7 +203,7 @@ class MamlWorkspace {
   using Batch = typename M::Batch;
 
   /// Sizes every buffer for `model`. Allocates; call once.
-  void bind(const M& model, bool need_backward, bool need_alpha, bool need_diff) {
+  void bind(const M& model, bool need_backward, bool need_alpha) {
     model_ = &model;
     const Eigen::Index n = model.num_parameters();
     theta_.resize(n);
@@ -222,7 +214,6 @@ class MamlWorkspace {
       v_ = Vector<S>::Zero(n);
     }
     if (need_alpha) dalpha_.resize(n);
-    if (need_diff) diff_.resize(n);
     loaded_tag_ = ~std::uint64_t{0};
   }
 
@@ -315,51 +306,39 @@ class MamlWorkspace {
   /// Query loss at θ_k (no gradient).
   S query_loss(const Batch& query) const { return model_->loss(theta_, query); }
 
-  /// Runs one task: inner loop on `support`, then by `mode` the query loss and the meta-gradient
-  /// into `meta` (and dL/dα into `alpha_meta` when `spec.alpha` and `want_alpha`). θ_w is restored
-  /// to θ₀ (bitwise) on return. Returns {support loss at θ₀, query loss at θ_k}.
+  // --- Primitives the MAML algorithms compose their meta-direction from (meta/algorithms.hpp).
+  // Each is called after `forward` succeeded (θ_w = θ_k, the undo log holds k steps).
+
+  /// g = ∇L_q(θ_k) into the query-gradient sink (sparse when `Sparse` and the model allows);
+  /// returns L_q(θ_k). θ_w is unchanged.
+  template <bool Sparse>
+  S query_gradient(const Batch& query) {
+    return gradient_into<Sparse>(*model_, theta_, query, g_);
+  }
+  /// The query-gradient sink: ∇L_q(θ_k) after `query_gradient`, dL_q(θ_k)/dθ₀ after `backward`.
+  [[nodiscard]] const SparseGradient<S>& meta_gradient() const noexcept { return g_; }
+  /// dL_q/dα after `backward` with Meta-SGD's α.
+  [[nodiscard]] const SparseGradient<S>& alpha_gradient() const noexcept { return dalpha_; }
+
+  /// θ₀ − θ_k on the segments the inner loop changed; leaves θ_w = θ₀ (the log undone).
+  const SparseGradient<S>& undo_to_difference() {
+    if (diff_.size() != theta_.size()) diff_.resize(theta_.size());  // once per workspace (Reptile)
+    diff_.clear();
+    for (const Segment& s : log_segs_) diff_.segment(s) = theta_.segment(s.offset, s.size);
+    undo_all();
+    Vector<S>& d = diff_.dense_mut();
+    for (const Segment& s : diff_.touched())
+      d.segment(s.offset, s.size) = theta_.segment(s.offset, s.size) - d.segment(s.offset, s.size);
+    return diff_;
+  }
+
+  /// After `query_gradient`: the exact meta-gradient by the backward recursion through the k inner
+  /// steps (g ← g − H_s(θ_j)(α ⊙ P g), j = k−1..0), with dL/dα accumulated when `want_alpha`
+  /// (the forward pass must have kept its gradients). Leaves θ_w = θ₀ (bitwise).
   template <bool SparseBackward>
-  std::pair<S, S> run_task(const Batch& support, const Batch& query, const InnerSpec<S>& spec,
-                           TaskMode mode, BackwardDebug debug, SparseSlot<S>* meta,
-                           SparseSlot<S>* alpha_meta) {
-    const bool want_alpha = mode == TaskMode::second_order && spec.alpha != nullptr &&
-                            alpha_meta != nullptr;
-    const S support_loss = forward(support, spec, want_alpha);
-    if (!std::isfinite(support_loss) || logged_steps() != spec.steps) {
-      undo_all();
-      return {support_loss, std::numeric_limits<S>::quiet_NaN()};
-    }
-    S query_loss = S(0);
-    switch (mode) {
-      case TaskMode::adapt_only:
-        query_loss = model_->loss(theta_, query);
-        undo_all();
-        break;
-      case TaskMode::first_order:
-        query_loss = gradient_into<true>(*model_, theta_, query, g_);
-        undo_all();
-        if (meta) meta->assign(g_);
-        break;
-      case TaskMode::reptile: {
-        query_loss = model_->loss(theta_, query);
-        diff_.clear();
-        for (const Segment& s : log_segs_) diff_.segment(s) = theta_.segment(s.offset, s.size);
-        undo_all();
-        Vector<S>& d = diff_.dense_mut();
-        for (const Segment& s : diff_.touched())
-          d.segment(s.offset, s.size) = theta_.segment(s.offset, s.size) - d.segment(s.offset, s.size);
-        if (meta) meta->assign(diff_);
-        break;
-      }
-      case TaskMode::second_order:
-        query_loss = gradient_into<SparseBackward>(*model_, theta_, query, g_);
-        if (want_alpha) dalpha_.clear();
-        backward<SparseBackward>(support, spec, debug, want_alpha);
-        if (meta) meta->assign(g_);
-        if (want_alpha) alpha_meta->assign(dalpha_);
-        break;
-    }
-    return {support_loss, query_loss};
+  void backward(const Batch& support, const InnerSpec<S>& spec, BackwardDebug debug, bool want_alpha) {
+    if (want_alpha) dalpha_.clear();
+    backward_pass<SparseBackward>(support, spec, debug, want_alpha);
   }
 
  private:
@@ -373,8 +352,8 @@ class MamlWorkspace {
   // g holds g_k = ∇L_q(θ_k). For j = k−1 .. 0: restore θ_j; dα −= (P∇L_s(θ_j)) ⊙ g_{j+1};
   // g_j = g_{j+1} − H_s(θ_j) (α ⊙ P g_{j+1}). Ends with θ_w = θ₀ and g = dL_q(θ_k)/dθ₀.
   template <bool SparseBackward>
-  void backward(const Batch& support, const InnerSpec<S>& spec, BackwardDebug debug,
-                bool want_alpha) {
+  void backward_pass(const Batch& support, const InnerSpec<S>& spec, BackwardDebug debug,
+                     bool want_alpha) {
     const M& model = *model_;
     while (!step_begin_.empty()) {
       // The step's segments and gradients, read before undo_step() drops them.
@@ -448,6 +427,8 @@ class MamlWorkspace {
 }  // namespace detail
 
 /// Adapts θ to one task: k steps of gradient descent on the support batch (see the file comment).
+/// For a model whose update direction is not an exact gradient (an RBM's CD-k), the steps follow
+/// that direction.
 /// Returns θ′ = adapt_k(θ); θ is not modified. Costs one copy of θ plus k support gradients; for
 /// many tasks reuse a `Maml` trainer's workspaces through `Maml::adapt`.
 /// @param alpha optional per-parameter step sizes (Meta-SGD's learned α, size n); `options.lr` is
@@ -465,9 +446,6 @@ template <Model M>
                                                const AdaptOptions& options,
                                                const Vector<typename M::Scalar>* alpha = nullptr) {
   using S = typename M::Scalar;
-  static_assert(has_exact_gradient<M>,
-                "metarec::adapt: the inner loop descends the loss; this model's gradient is not "
-                "exact (exact_gradient = false)");
   const Eigen::Index n = model.num_parameters();
   if (theta.size() != n)
     throw std::invalid_argument("adapt: theta has " + std::to_string(theta.size()) +
@@ -478,7 +456,7 @@ template <Model M>
                                 " entries, the model has " + std::to_string(n) + " parameters");
   detail::check_inner("adapt", model, options.steps, options.lr, options.adapted, options.segments);
   detail::MamlWorkspace<M> ws;
-  ws.bind(model, false, false, false);
+  ws.bind(model, false, false);
   ws.load(theta, 0);
   detail::InnerSpec<S> spec{options.steps, static_cast<S>(options.lr),
                             alpha != nullptr ? alpha->data() : nullptr, options.adapted,

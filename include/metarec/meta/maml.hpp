@@ -2,10 +2,12 @@
 /// @file maml.hpp
 /// @brief `Maml`: one meta-trainer over any `Model` for the MAML family — second-order MAML
 /// (exact, with Hessian-vector products), first-order MAML, Reptile and Meta-SGD — chosen by a
-/// policy type. See docs/maml.md for the formulas, costs, determinism and checkpoints.
+/// policy type (meta/algorithms.hpp). See docs/maml.md for the formulas, costs, determinism and
+/// checkpoints.
 ///
-/// Outer loop: meta-batches of B tasks (a task = support rows + query rows); each task is adapted
-/// by the inner loop of adapt.hpp in a per-thread workspace, its meta-gradient written into its own
+/// Outer loop: meta-batches of B tasks (a task = support rows + query rows, turned into the model's
+/// batches by `MetaBatchTraits`, meta/meta_batch.hpp); each task is adapted by the inner loop of
+/// adapt.hpp in a per-thread workspace, its meta-direction (the algorithm's) written into its own
 /// slot, and the slots summed IN TASK ORDER, so θ is bitwise identical for any number of OpenMP
 /// threads. The mean meta-gradient is applied by the outer optimiser (Adam by default).
 
@@ -14,12 +16,15 @@
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
-#include <metarec/train/serialize.hpp>
-#include <metarec/detail/binary_io.hpp>
-#include <metarec/detail/hooks.hpp>
+#include <metarec/core/detail/atomic_file.hpp>
+#include <metarec/core/detail/binary_io.hpp>
+#include <metarec/core/detail/hooks.hpp>
 #include <metarec/meta/adapt.hpp>
+#include <metarec/meta/algorithms.hpp>
+#include <metarec/meta/meta_batch.hpp>
 #include <metarec/optim/adam.hpp>
 #include <metarec/optim/optimizer.hpp>
+#include <metarec/train/early_stopping.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -44,43 +49,6 @@
 #endif
 
 namespace metarec {
-
-// ---------------------------------------------------------------------------------------------
-// Algorithms (policies)
-// ---------------------------------------------------------------------------------------------
-
-/// Exact second-order MAML (Finn et al. 2017): the meta-gradient of L_q(θ_k(θ₀)) by the backward
-/// recursion g ← g − α H_s(θ_j) P g with the model's exact Hessian-vector products.
-struct SecondOrderMaml {
-  static constexpr bool needs_hvp = true;
-  static constexpr bool learns_alpha = false;
-  static constexpr detail::TaskMode mode = detail::TaskMode::second_order;
-  static constexpr const char* name = "second-order MAML";
-};
-/// First-order MAML: the meta-gradient is ∇L_q(θ_k) (no Hessian).
-struct FirstOrderMaml {
-  static constexpr bool needs_hvp = false;
-  static constexpr bool learns_alpha = false;
-  static constexpr detail::TaskMode mode = detail::TaskMode::first_order;
-  static constexpr const char* name = "first-order MAML";
-};
-/// Reptile (Nichol et al. 2018): the update direction is the mean of θ₀ − θ_k over the
-/// meta-batch, applied by the outer optimiser or, with `reptile_epsilon > 0`, by
-/// θ ← θ − ε · mean(θ₀ − θ_k).
-struct Reptile {
-  static constexpr bool needs_hvp = false;
-  static constexpr bool learns_alpha = false;
-  static constexpr detail::TaskMode mode = detail::TaskMode::reptile;
-  static constexpr const char* name = "Reptile";
-};
-/// Meta-SGD (Li et al. 2017): second-order MAML with a learned per-parameter inner step α,
-/// updated by a copy of the outer optimiser with dL/dα = −Σ_j (P∇L_s(θ_j)) ⊙ g_{j+1}.
-struct MetaSgd {
-  static constexpr bool needs_hvp = true;
-  static constexpr bool learns_alpha = true;
-  static constexpr detail::TaskMode mode = detail::TaskMode::second_order;
-  static constexpr const char* name = "Meta-SGD";
-};
 
 /// Test-only corruptions of the meta-gradient. They exist so the test suite can prove that its
 /// gradient checks and its cold-start margin fail when the backward pass is wrong. Never use them
@@ -144,24 +112,6 @@ struct MamlResult {
   std::uint64_t best_epoch = 0;   ///< epoch whose θ was restored (with validation)
   bool early_stopped = false;
   bool stopped_by_callback = false;
-};
-
-/// Customisation point: how the trainer builds a model batch from a task's rows. The primary
-/// template aggregate-initialises `B{&data, rows, seed}` (`RatingBatch`); specialise it for other
-/// batch types.
-template <class B>
-struct MetaBatchTraits {
-  template <class Data>
-  static B make(const Data& data, std::span<const RowIndex> rows, std::uint64_t seed) {
-    return B{&data, rows, seed};
-  }
-};
-
-/// A task: `support` and `query` row lists (`Task`, `TaskView`, or your own type).
-template <class T>
-concept MetaTask = requires(const T& t) {
-  std::span<const RowIndex>(t.support);
-  std::span<const RowIndex>(t.query);
 };
 
 /// A source of meta-batches deterministic from (seed, epoch), such as `TaskSampler`.
@@ -236,14 +186,11 @@ class Maml {
                 "Hessian-vector product `void hessian_vector_product(theta, batch, v, VectorRef<S> "
                 "out) const`, which this model does not have. Use metarec::FirstOrderMaml or "
                 "metarec::Reptile instead (see docs/maml.md).");
-  static_assert(!Algorithm::needs_hvp || has_exact_gradient<M>,
+  static_assert(!Algorithm::needs_exact_gradient || has_exact_gradient<M>,
                 "metarec::Maml: second-order MAML and Meta-SGD differentiate through the inner "
                 "loop, but this model's gradient is not exact (exact_gradient = false, e.g. "
                 "contrastive divergence). Use metarec::FirstOrderMaml or metarec::Reptile instead "
                 "(see docs/maml.md).");
-  static_assert(has_exact_gradient<M> || Algorithm::mode == detail::TaskMode::reptile ||
-                    Algorithm::mode == detail::TaskMode::first_order,
-                "metarec::Maml: unsupported algorithm for a model without an exact gradient");
   static_assert(DenseOptimizer<Outer, typename M::Scalar>,
                 "metarec::Maml: the outer optimiser needs reset(n), step(theta, grad), set_lr, lr() "
                 "(see include/metarec/optim/optimizer.hpp)");
@@ -269,7 +216,8 @@ class Maml {
           "Maml: negative patience, min_delta or reptile_epsilon (patience " +
           std::to_string(opt_.patience) + ", min_delta " + std::to_string(opt_.min_delta) +
           ", reptile_epsilon " + std::to_string(opt_.reptile_epsilon) + ")");
-    if (opt_.reptile_epsilon > 0.0 && Algorithm::mode != detail::TaskMode::reptile)
+    early_ = EarlyStopping({.patience = opt_.patience, .min_delta = opt_.min_delta});
+    if (opt_.reptile_epsilon > 0.0 && !Algorithm::interpolates)
       throw std::invalid_argument(
           "Maml: reptile_epsilon is only used by metarec::Reptile; set it to 0 for " +
           std::string(Algorithm::name));
@@ -318,7 +266,9 @@ class Maml {
     return AdaptOptions{opt_.inner_steps, opt_.inner_lr, opt_.adapted, opt_.adapted_segments};
   }
 
-  /// Adapts θ to a support batch with this trainer's inner loop (and Meta-SGD's learned α).
+  /// Adapts θ to a support batch with this trainer's inner loop (and Meta-SGD's learned α):
+  /// `metarec::adapt` with `adapt_options()`. Like it, this builds a workspace of its own (one copy
+  /// of θ per call) and is const, so it may be called from several threads at once.
   /// @throws std::invalid_argument on a wrong θ size.
   [[nodiscard]] Vector<S> adapt(const ConstVectorRef<S>& theta, const Batch& support) const {
     return metarec::adapt(*model_, theta, support, adapt_options(),
@@ -341,8 +291,8 @@ class Maml {
     ws.load(theta, ++load_tag_);
     if (slots_.empty()) slots_.resize(1);
     TaskResult& slot = slots_[0];
-    const auto losses = ws.template run_task<sparse_backward>(
-        support, query, inner_spec(), Algorithm::mode, backward_debug(), &slot.meta,
+    const auto losses = detail::run_task<Algorithm, sparse_backward>(
+        ws, support, query, inner_spec(), backward_debug(), &slot.meta,
         Algorithm::learns_alpha ? &slot.alpha : nullptr);
     ws.invalidate();
     meta_.clear();
@@ -365,44 +315,19 @@ class Maml {
   /// @throws numerical_error naming the task when a loss is not finite.
   template <class Data, std::ranges::random_access_range Tasks>
     requires MetaTask<std::ranges::range_value_t<Tasks>>
-  [[nodiscard]] double evaluate(const ConstVectorRef<S>& theta, const Data& data,
-                                const Tasks& tasks) {
-    check_theta("Maml::evaluate", theta.size());
+  [[nodiscard]] double validation_loss(const ConstVectorRef<S>& theta, const Data& data,
+                                       const Tasks& tasks) {
+    check_theta("Maml::validation_loss", theta.size());
     const std::size_t count = static_cast<std::size_t>(std::ranges::size(tasks));
     if (count == 0) return std::numeric_limits<double>::quiet_NaN();
-    prepare_workspaces();
-    if (slots_.size() < count) slots_.resize(count);
-    const std::uint64_t tag = ++load_tag_;
-    const detail::InnerSpec<S> spec = inner_spec();
     auto first = std::ranges::begin(tasks);
-    const auto body = [&](std::size_t t) {
-      TaskResult& slot = slots_[t];
-      detail::MamlWorkspace<M>& ws = ws_[static_cast<std::size_t>(detail::thread_id())];
-      slot.error = nullptr;
-      try {
-        const auto& task = first[static_cast<std::ptrdiff_t>(t)];
-        ws.load(theta, tag);
-        const std::uint64_t s = derive_seed(opt_.seed, detail::tag_validation, t);
-        const Batch sb = MetaBatchTraits<Batch>::make(data, std::span<const RowIndex>(task.support),
-                                                      derive_seed(s, detail::tag_support));
-        const Batch qb = MetaBatchTraits<Batch>::make(data, std::span<const RowIndex>(task.query),
-                                                      derive_seed(s, detail::tag_query));
-        const auto l = ws.template run_task<sparse_backward>(sb, qb, spec, detail::TaskMode::adapt_only,
-                                                             detail::BackwardDebug::none, nullptr,
-                                                             nullptr);
-        slot.support_loss = l.first;
-        slot.query_loss = l.second;
-      } catch (...) {
-        slot.error = std::current_exception();
-        ws.invalidate();
-      }
-    };
-    run_parallel(count, work_of(first, count) >= opt_.min_parallel_work, body);
+    run_tasks<detail::AdaptOnly>(theta, data, first, count, detail::tag_validation,
+                                 detail::BackwardDebug::none);
     double total = 0.0;
     for (std::size_t t = 0; t < count; ++t) {
       if (slots_[t].error) std::rethrow_exception(slots_[t].error);
       if (!std::isfinite(slots_[t].query_loss) || !std::isfinite(slots_[t].support_loss))
-        throw numerical_error("Maml::evaluate: non-finite loss (support " +
+        throw numerical_error("Maml::validation_loss: non-finite loss (support " +
                               std::to_string(slots_[t].support_loss) + ", query " +
                               std::to_string(slots_[t].query_loss) + ") at epoch " +
                               std::to_string(epoch_) + ", step " + std::to_string(step_) +
@@ -470,22 +395,16 @@ class Maml {
           einfo.epoch = finished_epoch;
           einfo.step = step_;
           if (validate) {
-            const double v = evaluate(theta, data, validation);
+            const double v = validation_loss(theta, data, validation);
             einfo.validation_loss = v;
-            if (!has_best_ || v < best_loss_ - opt_.min_delta) {
-              has_best_ = true;
-              best_loss_ = v;
-              best_epoch_ = finished_epoch;
+            if (early_.update(v, finished_epoch)) {
               best_theta_ = theta;
               best_alpha_ = alpha_;
-              bad_epochs_ = 0;
               einfo.improved = true;
-            } else {
-              ++bad_epochs_;
             }
-            einfo.best_validation_loss = best_loss_;
-            einfo.bad_epochs = bad_epochs_;
-            if (opt_.patience > 0 && bad_epochs_ >= opt_.patience) {
+            einfo.best_validation_loss = early_.best();
+            einfo.bad_epochs = early_.bad_epochs();
+            if (early_.should_stop()) {
               finished_ = true;
               result.early_stopped = true;
             }
@@ -504,12 +423,11 @@ class Maml {
         if (finished_) stop = true;
       }
     }
-    if (finished_ && has_best_) restore_best(theta);
+    if (finished_ && early_.has_best()) restore_best(theta);
     result.epochs = epoch_;
     result.steps = step_;
-    result.best_validation_loss =
-        has_best_ ? best_loss_ : std::numeric_limits<double>::quiet_NaN();
-    result.best_epoch = best_epoch_;
+    result.best_validation_loss = early_.best();
+    result.best_epoch = early_.best_epoch();
     result.stopped_by_callback = result.stopped_by_callback && !finished_;
     return result;
   }
@@ -525,7 +443,7 @@ class Maml {
   /// Sets θ (and Meta-SGD's α) to the best validation state, if there is one.
   void restore_best(VectorRef<S> theta) {
     check_theta("Maml::restore_best", theta.size());
-    if (!has_best_) return;
+    if (!early_.has_best()) return;
     theta = best_theta_;
     if constexpr (Algorithm::learns_alpha) alpha_ = best_alpha_;
   }
@@ -549,17 +467,17 @@ class Maml {
       detail::write_pod(out, step_);
       detail::write_pod(out, static_cast<std::uint8_t>(started_));
       detail::write_pod(out, static_cast<std::uint8_t>(finished_));
-      detail::write_pod(out, static_cast<std::uint8_t>(has_best_));
-      detail::write_pod(out, best_loss_);
-      detail::write_pod(out, best_epoch_);
-      detail::write_pod(out, static_cast<std::int32_t>(bad_epochs_));
+      detail::write_pod(out, static_cast<std::uint8_t>(early_.has_best()));
+      detail::write_pod(out, early_.has_best() ? early_.best() : std::numeric_limits<double>::infinity());
+      detail::write_pod(out, early_.best_epoch());
+      detail::write_pod(out, static_cast<std::int32_t>(early_.bad_epochs()));
       detail::write_vector(out, Vector<S>(theta));
       detail::write_vector(out, alpha_);
       detail::write_vector(out, best_theta_);
       detail::write_vector(out, best_alpha_);
       outer_.save_state(out);
       if constexpr (Algorithm::learns_alpha) alpha_opt_.save_state(out);
-      detail::write_bytes_atomically(path, out.str(), "Maml::save_checkpoint");
+      detail::write_file_atomically(path, out.str(), "Maml::save_checkpoint");
     } else {
       throw std::invalid_argument("Maml::save_checkpoint: the outer optimiser cannot save state");
     }
@@ -614,10 +532,7 @@ class Maml {
       step_ = step;
       started_ = started != 0;
       finished_ = finished != 0;
-      has_best_ = has_best != 0;
-      best_loss_ = best_loss;
-      best_epoch_ = best_epoch;
-      bad_epochs_ = bad;
+      early_.restore(has_best != 0, best_loss, best_epoch, bad);
       theta = th;
       alpha_ = std::move(alpha);
       best_theta_ = std::move(best_theta);
@@ -672,8 +587,7 @@ class Maml {
     const auto want = static_cast<std::size_t>(detail::max_threads());
     while (ws_.size() < want) {
       ws_.emplace_back();
-      ws_.back().bind(*model_, Algorithm::needs_hvp, Algorithm::learns_alpha,
-                      Algorithm::mode == detail::TaskMode::reptile);
+      ws_.back().bind(*model_, Algorithm::needs_hvp, Algorithm::learns_alpha);
     }
   }
 
@@ -702,16 +616,17 @@ class Maml {
 #endif
   }
 
-  template <class Data, class TaskRange>
-  MamlStepInfo outer_step(VectorRef<S> theta, const Data& data, const TaskRange& mb) {
-    const std::size_t count = static_cast<std::size_t>(std::ranges::size(mb));
+  /// Runs `A` on `count` tasks from `first` in the per-thread workspaces (OpenMP across tasks when
+  /// the work is large enough), each task's results in its own slot. Task t's batches have the
+  /// seeds derive_seed(derive_seed(seed, stream, t), SUPPORT / QUERY): `stream` is the outer step,
+  /// or VALI for validation.
+  template <class A, class Data, class TaskIt>
+  void run_tasks(const ConstVectorRef<S>& theta, const Data& data, TaskIt first, std::size_t count,
+                 std::uint64_t stream, detail::BackwardDebug debug) {
     prepare_workspaces();
     if (slots_.size() < count) slots_.resize(count);
     const std::uint64_t tag = ++load_tag_;
     const detail::InnerSpec<S> spec = inner_spec();
-    const detail::BackwardDebug debug = backward_debug();
-    const std::uint64_t step = step_;
-    auto first = std::ranges::begin(mb);
     const auto body = [&](std::size_t t) {
       TaskResult& slot = slots_[t];
       detail::MamlWorkspace<M>& ws = ws_[static_cast<std::size_t>(detail::thread_id())];
@@ -719,14 +634,11 @@ class Maml {
       try {
         const auto& task = first[static_cast<std::ptrdiff_t>(t)];
         ws.load(theta, tag);
-        const std::uint64_t s = derive_seed(opt_.seed, step, t);
-        const Batch sb = MetaBatchTraits<Batch>::make(data, std::span<const RowIndex>(task.support),
-                                                      derive_seed(s, detail::tag_support));
-        const Batch qb = MetaBatchTraits<Batch>::make(data, std::span<const RowIndex>(task.query),
-                                                      derive_seed(s, detail::tag_query));
-        const auto l = ws.template run_task<sparse_backward>(
-            sb, qb, spec, Algorithm::mode, debug, &slot.meta,
-            Algorithm::learns_alpha ? &slot.alpha : nullptr);
+        const std::uint64_t s = derive_seed(opt_.seed, stream, t);
+        const auto tb = MetaBatchTraits<Batch>::make(data, task, derive_seed(s, detail::tag_support),
+                                                     derive_seed(s, detail::tag_query));
+        const auto l = detail::run_task<A, sparse_backward>(
+            ws, tb.support, tb.query, spec, debug, &slot.meta, A::learns_alpha ? &slot.alpha : nullptr);
         slot.support_loss = l.first;
         slot.query_loss = l.second;
       } catch (...) {
@@ -735,6 +647,13 @@ class Maml {
       }
     };
     run_parallel(count, work_of(first, count) >= opt_.min_parallel_work, body);
+  }
+
+  template <class Data, class TaskRange>
+  MamlStepInfo outer_step(VectorRef<S> theta, const Data& data, const TaskRange& mb) {
+    const std::size_t count = static_cast<std::size_t>(std::ranges::size(mb));
+    auto first = std::ranges::begin(mb);
+    run_tasks<Algorithm>(theta, data, first, count, step_, backward_debug());
 
     // Serial reduction in task order: bitwise identical for any number of threads.
     MamlStepInfo info;
@@ -778,7 +697,7 @@ class Maml {
     info.query_loss = query_total / static_cast<double>(count);
     info.meta_gradient_norm = std::sqrt(norm2);
 
-    if (Algorithm::mode == detail::TaskMode::reptile && opt_.reptile_epsilon > 0.0) {
+    if (Algorithm::interpolates && opt_.reptile_epsilon > 0.0) {
       const S eps = static_cast<S>(opt_.reptile_epsilon);
       for (const Segment& s : meta_.touched())
         theta.segment(s.offset, s.size) -= eps * md.segment(s.offset, s.size);
@@ -819,10 +738,7 @@ class Maml {
   std::uint64_t step_ = 0;
   bool started_ = false;
   bool finished_ = false;
-  bool has_best_ = false;
-  double best_loss_ = std::numeric_limits<double>::infinity();
-  std::uint64_t best_epoch_ = 0;
-  int bad_epochs_ = 0;
+  EarlyStopping early_;
   Vector<S> best_theta_;
   Vector<S> best_alpha_;
 };
