@@ -1,4 +1,4 @@
-#include <metarec/metrics/evaluation.hpp>
+#include <metarec/metrics/full_ranking.hpp>
 
 #include <catch.hpp>
 

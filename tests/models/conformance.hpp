@@ -174,29 +174,101 @@ void check_seed_and_sizes(const M& model, const typename M::Batch& batch) {
   CHECK_THROWS_AS(model.loss_and_gradient(a, batch, g_wrong), std::invalid_argument);
 }
 
-/// The whole suite on one model, θ drawn from initialize(seed) then perturbed so no entry is 0.
+/// What `run_conformance` did: the number of checks it ran, so that a test can assert that none was
+/// skipped (a Catch2 SECTION in a helper called twice in one TEST_CASE runs only once; this suite
+/// has no sections, and every test asserts the count).
+struct ConformanceReport {
+  int checks = 0;
+};
+
+/// How many checks `run_conformance` runs on a model of type M (by its capabilities).
 template <Model M>
-void run_conformance(const M& model, const typename M::Batch& batch,
-                     FdTolerance<typename M::Scalar> tol = {}) {
+constexpr int conformance_checks() {
+  int n = 2;  // seeding and sizes; sparse == dense (a no-op check without sparse gradients)
+  if constexpr (has_exact_gradient<M>) n += 2;  // gradient, descent
+  if constexpr (HasHessianVectorProduct<M>) n += 1;
+  return n;
+}
+
+/// The whole suite on one model, θ drawn from initialize(seed) then perturbed so no entry is 0.
+/// Every check runs, in order, on every call (no SECTIONs); returns how many ran.
+template <Model M>
+ConformanceReport run_conformance(const M& model, const typename M::Batch& batch,
+                                  FdTolerance<typename M::Scalar> tol = {}) {
   using S = typename M::Scalar;
   static_assert(check_model<M>());
+  ConformanceReport report;
   Vector<S> theta(model.num_parameters());
   Rng rng(2024);
   model.initialize(theta, rng);
   for (Eigen::Index k = 0; k < theta.size(); ++k) theta[k] += static_cast<S>(0.05 * rng.normal());
-  SECTION("initialisation is seeded; wrong sizes throw") { check_seed_and_sizes(model, batch); }
-  if constexpr (has_exact_gradient<M>) {
-    SECTION("gradient matches central differences") { check_gradient(model, theta, batch, tol); }
-    SECTION("a small gradient step lowers the loss") { check_descent(model, theta, batch); }
+  {
+    INFO("initialisation is seeded; wrong sizes throw");
+    check_seed_and_sizes(model, batch);
+    ++report.checks;
   }
-  if constexpr (HasHessianVectorProduct<M>) {
-    SECTION("Hessian-vector product matches differences of gradients") {
-      check_hessian_vector_product(model, theta, batch, tol);
+  if constexpr (has_exact_gradient<M>) {
+    {
+      INFO("gradient matches central differences");
+      check_gradient(model, theta, batch, tol);
+      ++report.checks;
+    }
+    {
+      INFO("a small gradient step lowers the loss");
+      check_descent(model, theta, batch);
+      ++report.checks;
     }
   }
-  SECTION("sparse gradient and HVP equal the dense ones") {
-    check_sparse_matches_dense(model, theta, batch);
+  if constexpr (HasHessianVectorProduct<M>) {
+    INFO("Hessian-vector product matches differences of gradients");
+    check_hessian_vector_product(model, theta, batch, tol);
+    ++report.checks;
   }
+  {
+    INFO("sparse gradient and HVP equal the dense ones");
+    check_sparse_matches_dense(model, theta, batch);
+    ++report.checks;
+  }
+  return report;
+}
+
+/// `run_conformance` and a check that it ran every check this model type has.
+template <Model M>
+void conforms(const M& model, const typename M::Batch& batch, FdTolerance<typename M::Scalar> tol = {}) {
+  const ConformanceReport r = run_conformance(model, batch, tol);
+  CHECK(r.checks == conformance_checks<M>());
+}
+
+/// The suite for a model whose update is NOT a gradient (`exact_gradient = false`: an RBM's CD-k
+/// direction): initialisation is seeded and wrong sizes throw, the direction is finite and not
+/// zero, it is a function of (θ, batch) — the same batch seed gives a bitwise-identical direction,
+/// another seed (other Gibbs samples) another — and the loss is finite. Returns how many checks ran.
+template <Model M>
+ConformanceReport run_direction_conformance(const M& model, const typename M::Batch& batch,
+                                            const typename M::Batch& reseeded) {
+  using S = typename M::Scalar;
+  static_assert(!has_exact_gradient<M>, "use run_conformance for models with an exact gradient");
+  ConformanceReport report;
+  check_seed_and_sizes(model, batch);
+  ++report.checks;
+  Vector<S> theta(model.num_parameters());
+  Rng rng(2024);
+  model.initialize(theta, rng);
+  Vector<S> a(theta.size()), b(theta.size()), c(theta.size());
+  const S la = model.loss_and_gradient(theta, batch, a);
+  const S lb = model.loss_and_gradient(theta, batch, b);
+  const S lc = model.loss_and_gradient(theta, reseeded, c);
+  CHECK(std::isfinite(static_cast<double>(la)));
+  CHECK(a.allFinite());
+  CHECK(a.norm() > 0);
+  ++report.checks;
+  CHECK(la == lb);
+  CHECK(a == b);  // bitwise: the same seed draws the same samples
+  CHECK(a != c);  // another seed, other samples
+  ++report.checks;
+  check_sparse_matches_dense(model, theta, batch);
+  ++report.checks;
+  return report;
 }
 
 }  // namespace metarec::test

@@ -24,7 +24,7 @@ TEMPLATE_TEST_CASE("FactorizationMachine conforms (ids, side fields, time bins)"
                                                .global_mean = ds.mean_rating(), .time_bins = 4});
   CHECK(fm.num_features() == 7 + 9 + 40 + 7 + 4);
   CHECK(fm.num_parameters() == 1 + 4 * fm.num_features());
-  test::run_conformance(fm, RatingBatch{&ds, rows});
+  test::conforms(fm, RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("FactorizationMachine conforms (ids only, i.e. biased MF)", "[models][fm]",
@@ -34,7 +34,7 @@ TEMPLATE_TEST_CASE("FactorizationMachine conforms (ids only, i.e. biased MF)", "
   const FactorizationMachine<TestType> fm(
       ds, {.dims = 2, .user_features = false, .item_features = false});
   CHECK(fm.num_features() == 7 + 9);
-  test::run_conformance(fm, RatingBatch{&ds, rows});
+  test::conforms(fm, RatingBatch{&ds, rows});
 }
 
 TEST_CASE("FactorizationMachine: field offsets never collide", "[models][fm]") {

@@ -35,7 +35,7 @@ TEMPLATE_TEST_CASE("MatrixFactorization (biased) conforms", "[models][mf]", floa
   const MatrixFactorization<TestType> mf(ds.num_users(), ds.num_items(),
                                          {.dims = 4, .reg = 0.05, .bias_reg = 0.03,
                                           .global_mean = ds.mean_rating()});
-  test::run_conformance(mf, RatingBatch{&ds, rows});
+  test::conforms(mf, RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("MatrixFactorization (vanilla) conforms", "[models][mf]", float, double) {
@@ -43,7 +43,7 @@ TEMPLATE_TEST_CASE("MatrixFactorization (vanilla) conforms", "[models][mf]", flo
   const auto rows = test::all_rows(ds);
   const MatrixFactorization<TestType> mf(ds.num_users(), ds.num_items(),
                                          {.dims = 3, .biases = false, .reg = 0.01});
-  test::run_conformance(mf, RatingBatch{&ds, rows});
+  test::conforms(mf, RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("MatrixFactorization (shared user vector) conforms", "[models][mf]", float,
@@ -53,7 +53,7 @@ TEMPLATE_TEST_CASE("MatrixFactorization (shared user vector) conforms", "[models
   const MatrixFactorization<TestType> mf(ds.num_users(), ds.num_items(),
                                          {.dims = 3, .shared_user = true});
   CHECK(mf.num_parameters() == 3 * (1 + ds.num_items()) + 1 + ds.num_items());
-  test::run_conformance(mf, RatingBatch{&ds, rows});
+  test::conforms(mf, RatingBatch{&ds, rows});
 }
 
 TEST_CASE("MatrixFactorization: prediction formula and local segments", "[models][mf]") {

@@ -22,7 +22,7 @@ TEMPLATE_TEST_CASE("MixtureMF conforms", "[models][mf][mixture]", float, double)
   const MixtureMF<TestType> mix(ds.num_users(), ds.num_items(),
                                 {.dims = 4, .tastes = 3, .reg = 0.05, .bias_reg = 0.03,
                                  .init_std = 0.5, .global_mean = ds.mean_rating()});
-  test::run_conformance(mix, RatingBatch{&ds, rows});
+  test::conforms(mix, RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("MixtureMF (shared user, one taste) conforms", "[models][mf][mixture]", float,
@@ -32,7 +32,7 @@ TEMPLATE_TEST_CASE("MixtureMF (shared user, one taste) conforms", "[models][mf][
   const MixtureMF<TestType> mix(ds.num_users(), ds.num_items(),
                                 {.dims = 3, .tastes = 1, .init_std = 0.5, .shared_user = true});
   CHECK(mix.num_parameters() == 3 * 2 + 3 * ds.num_items() + 1 + ds.num_items());
-  test::run_conformance(mix, RatingBatch{&ds, rows});
+  test::conforms(mix, RatingBatch{&ds, rows});
 }
 
 TEST_CASE("MixtureMF: HVP is symmetric (uᵀHv = vᵀHu) and linear in v", "[models][mf][mixture]") {

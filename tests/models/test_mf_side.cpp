@@ -32,7 +32,7 @@ TEMPLATE_TEST_CASE("SideFeatureMF conforms", "[models][mf][side]", float, double
   const SideFeatureMF<TestType> m(ds, {.dims = 3, .reg = 0.05, .bias_reg = 0.03,
                                        .feature_reg = 0.04, .global_mean = ds.mean_rating()});
   CHECK(m.num_parameters() == 3 * (7 + 9 + 40 + 7) + 7 + 9 + 40 + 7);
-  test::run_conformance(m, RatingBatch{&ds, rows});
+  test::conforms(m, RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("SideFeatureMF (shared user vector) conforms", "[models][mf][side]", float,
@@ -41,7 +41,7 @@ TEMPLATE_TEST_CASE("SideFeatureMF (shared user vector) conforms", "[models][mf][
   const auto rows = test::all_rows(ds);
   const SideFeatureMF<TestType> m(ds, {.dims = 3, .shared_user = true});
   CHECK(m.num_parameters() == 3 * (1 + 9 + 40 + 7) + 1 + 9 + 40 + 7);
-  test::run_conformance(m, RatingBatch{&ds, rows});
+  test::conforms(m, RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("SideFeatureMF without user fields (ML-10M-like) conforms",
@@ -51,7 +51,7 @@ TEMPLATE_TEST_CASE("SideFeatureMF without user fields (ML-10M-like) conforms",
   const SideFeatureMF<TestType> m(ds, {.dims = 2, .user_features = false});
   CHECK(m.user_fields().empty());
   CHECK(m.num_parameters() == 2 * (7 + 9 + 7) + 7 + 9 + 7);
-  test::run_conformance(m, RatingBatch{&ds, rows});
+  test::conforms(m, RatingBatch{&ds, rows});
 }
 
 TEST_CASE("SideFeatureMF: prediction formula with mean-pooled multi-hot genres",

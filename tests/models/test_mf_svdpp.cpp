@@ -4,11 +4,12 @@
 #include "entry_point_sizes.hpp"
 #include "tiny_data.hpp"
 
+#include <metarec/train/fused_sgd.hpp>
 #include <metarec/data/split.hpp>
 #include <metarec/data/synthetic.hpp>
 #include <metarec/models/mf/svdpp.hpp>
 #include <metarec/optim/sgd.hpp>
-#include <metarec/train/evaluate.hpp>
+#include <metarec/train/validation.hpp>
 #include <metarec/train/trainer.hpp>
 
 #include <cmath>
@@ -44,7 +45,7 @@ TEMPLATE_TEST_CASE("SvdppMF conforms", "[models][svdpp]", float, double) {
   const SvdppMF<TestType> model(ds, imp, {.dims = 3, .reg = 0.05, .bias_reg = 0.03, .implicit_reg = 0.07,
                                           .init_std = 0.1, .global_mean = ds.mean_rating()});
   CHECK(model.num_parameters() == 3 * (ds.num_users() + 2 * ds.num_items()) + ds.num_users() + ds.num_items());
-  test::run_conformance(model, RatingBatch{&ds, rows});
+  test::conforms(model, RatingBatch{&ds, rows});
 }
 
 TEST_CASE("SvdppMF: N(u) from the training rows only; prediction formula; local segments", "[models][svdpp]") {

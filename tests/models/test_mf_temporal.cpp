@@ -28,7 +28,7 @@ TEMPLATE_TEST_CASE("TemporalMF conforms (few bins, strong smoothness)", "[models
   const auto rows = test::all_rows(ds);
   const TemporalMF<TestType> m(ds, {.dims = 3, .time_bins = 6, .reg = 0.05, .bias_reg = 0.03,
                                     .smooth_reg = 0.7, .global_mean = ds.mean_rating()});
-  test::run_conformance(m, RatingBatch{&ds, rows});
+  test::conforms(m, RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("TemporalMF conforms (default 30 bins, no rank feature)",
@@ -37,7 +37,7 @@ TEMPLATE_TEST_CASE("TemporalMF conforms (default 30 bins, no rank feature)",
   const auto rows = test::all_rows(ds);
   const TemporalMF<TestType> m(ds, {.dims = 2, .rank_feature = false});
   CHECK(m.layout().blocks()[kAlpha].size() == 0);
-  test::run_conformance(m, RatingBatch{&ds, rows});
+  test::conforms(m, RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("TemporalMF conforms (drift and per-day user bias, separate time regularisers)",
@@ -55,7 +55,7 @@ TEMPLATE_TEST_CASE("TemporalMF conforms (drift and per-day user bias, separate t
                                train);
   CHECK(m.layout().blocks()[kBeta].size() == ds.num_users());
   CHECK(m.layout().blocks()[kDay].size() > 0);
-  test::run_conformance(m, RatingBatch{&ds, rows});
+  test::conforms(m, RatingBatch{&ds, rows});
 }
 
 TEST_CASE("TemporalMF: drift and per-day bias enter the prediction as defined",

@@ -22,7 +22,7 @@ TEMPLATE_TEST_CASE("VariationalMF conforms", "[models][mf][variational]", float,
                                     {.dims = 4, .kl_weight = 0.05, .prior_std = 0.8,
                                      .bias_reg = 0.03, .init_std = 0.5, .init_sigma = 0.3,
                                      .global_mean = ds.mean_rating()});
-  test::run_conformance(vmf, RatingBatch{&ds, rows, 77});
+  test::conforms(vmf, RatingBatch{&ds, rows, 77});
 }
 
 TEMPLATE_TEST_CASE("VariationalMF (two samples, shared user) conforms",
@@ -33,7 +33,7 @@ TEMPLATE_TEST_CASE("VariationalMF (two samples, shared user) conforms",
                                     {.dims = 3, .samples = 2, .kl_weight = 0.1,
                                      .init_std = 0.5, .init_sigma = 0.5, .shared_user = true});
   CHECK(vmf.num_parameters() == 2 * 3 * (1 + ds.num_items()) + 1 + ds.num_items());
-  test::run_conformance(vmf, RatingBatch{&ds, rows, 5});
+  test::conforms(vmf, RatingBatch{&ds, rows, 5});
 }
 
 TEST_CASE("VariationalMF: HVP is symmetric and linear in v", "[models][mf][variational]") {

@@ -23,7 +23,7 @@ void run_relu_conformance() {
   const auto rows = all_rows(ds);
   FieldNetworkOptions o = small_fm(true);
   o.activation = nn::Activation::relu;
-  run_conformance(M(ds, o), RatingBatch{&ds, rows});
+  conforms(M(ds, o), RatingBatch{&ds, rows});
 }
 
 // The logit of one row, from the model's prediction.

@@ -1,5 +1,6 @@
 #include "fm_family_common.hpp"
 
+#include <metarec/train/fused_sgd.hpp>
 #include <metarec/models/mlp/deepfm.hpp>
 #include <metarec/models/mlp/wide_deep.hpp>
 #include <metarec/optim/sgd.hpp>
@@ -13,11 +14,11 @@ static_assert(HasLocalSegments<DeepFm<double>>);
 TEMPLATE_TEST_CASE("DeepFm conforms", "[models][mlp][deepfm]", float, double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  test::run_conformance(DeepFm<TestType>(ds, test::small_fm(false)), RatingBatch{&ds, rows});
+  test::conforms(DeepFm<TestType>(ds, test::small_fm(false)), RatingBatch{&ds, rows});
   FieldNetworkOptions o = test::small_fm(true, nn::LossKind::squared_error);
   o.hidden = {4, 3};
   o.dropout = 0.25;
-  test::run_conformance(DeepFm<TestType>(ds, o), RatingBatch{&ds, rows, 4});
+  test::conforms(DeepFm<TestType>(ds, o), RatingBatch{&ds, rows, 4});
 }
 
 TEST_CASE("DeepFm with ReLU conforms - double", "[models][mlp]") {
@@ -52,7 +53,7 @@ TEST_CASE("DeepFm with batch normalisation conforms - double", "[models][mlp][de
   FieldNetworkOptions o = test::small_fm(true);
   o.hidden = {4, 3};
   o.batch_norm = true;
-  test::run_conformance(DeepFm<double>(ds, o), RatingBatch{&ds, rows});
+  test::conforms(DeepFm<double>(ds, o), RatingBatch{&ds, rows});
 }
 
 TEST_CASE("DeepFm with batch normalisation: predict uses the running statistics",

@@ -30,7 +30,7 @@ TEST_CASE("Melu (squared error, ReLU) conforms - double", "[models][mlp][melu]")
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
   const Melu<double> m(ds, small_melu());
-  test::run_conformance(m, RatingBatch{&ds, rows, 5});
+  test::conforms(m, RatingBatch{&ds, rows, 5});
 }
 
 TEST_CASE("Melu (ReLU): float agrees with double", "[models][mlp][melu]") {
@@ -66,7 +66,7 @@ TEMPLATE_TEST_CASE("Melu (BCE, tanh, ids, sum pooling, dropout) conforms", "[mod
   o.pooling = nn::Pooling::sum;
   o.init = nn::DenseInit::xavier_uniform;
   const Melu<TestType> m(ds, o);
-  test::run_conformance(m, RatingBatch{&ds, rows, 17});
+  test::conforms(m, RatingBatch{&ds, rows, 17});
 }
 
 TEMPLATE_TEST_CASE("Melu (SELU, sigmoid-free default sizes) conforms", "[models][mlp][melu]", float,
@@ -76,7 +76,7 @@ TEMPLATE_TEST_CASE("Melu (SELU, sigmoid-free default sizes) conforms", "[models]
   MeluModelOptions o{.embedding_dim = 4, .hidden = {6}, .activation = nn::Activation::selu};
   o.init = nn::DenseInit::lecun_normal;
   const Melu<TestType> m(ds, o);
-  test::run_conformance(m, RatingBatch{&ds, rows});
+  test::conforms(m, RatingBatch{&ds, rows});
 }
 
 TEST_CASE("Melu: default architecture is six 32-d embeddings into 64-64-1", "[models][mlp][melu]") {

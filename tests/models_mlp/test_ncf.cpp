@@ -23,7 +23,7 @@ NcfOptions small_ncf(NcfVariant variant) {
 TEMPLATE_TEST_CASE("Ncf GMF conforms", "[models][mlp][ncf]", float, double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  test::run_conformance(Ncf<TestType>(ds, small_ncf(NcfVariant::gmf)), RatingBatch{&ds, rows});
+  test::conforms(Ncf<TestType>(ds, small_ncf(NcfVariant::gmf)), RatingBatch{&ds, rows});
 }
 
 TEMPLATE_TEST_CASE("Ncf MLP (side features, dropout) conforms", "[models][mlp][ncf]", float, double) {
@@ -32,17 +32,17 @@ TEMPLATE_TEST_CASE("Ncf MLP (side features, dropout) conforms", "[models][mlp][n
   NcfOptions o = small_ncf(NcfVariant::mlp);
   o.side_features = true;
   o.dropout = 0.2;
-  test::run_conformance(Ncf<TestType>(ds, o), RatingBatch{&ds, rows, 9});
+  test::conforms(Ncf<TestType>(ds, o), RatingBatch{&ds, rows, 9});
 }
 
 TEMPLATE_TEST_CASE("Ncf NeuMF conforms (BCE and squared error)", "[models][mlp][ncf]", float,
                    double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  test::run_conformance(Ncf<TestType>(ds, small_ncf(NcfVariant::neumf)), RatingBatch{&ds, rows});
+  test::conforms(Ncf<TestType>(ds, small_ncf(NcfVariant::neumf)), RatingBatch{&ds, rows});
   NcfOptions o = small_ncf(NcfVariant::neumf);
   o.loss = nn::LossKind::squared_error;
-  test::run_conformance(Ncf<TestType>(ds, o), RatingBatch{&ds, rows});
+  test::conforms(Ncf<TestType>(ds, o), RatingBatch{&ds, rows});
 }
 
 TEST_CASE("Ncf NeuMF with the paper's ReLU tower conforms - double", "[models][mlp][ncf]") {
@@ -50,7 +50,7 @@ TEST_CASE("Ncf NeuMF with the paper's ReLU tower conforms - double", "[models][m
   const auto rows = test::all_rows(ds);
   NcfOptions o = small_ncf(NcfVariant::neumf);
   o.activation = nn::Activation::relu;
-  test::run_conformance(Ncf<double>(ds, o), RatingBatch{&ds, rows});
+  test::conforms(Ncf<double>(ds, o), RatingBatch{&ds, rows});
 }
 
 TEST_CASE("Ncf: GMF and MLP embedding tables are separate", "[models][mlp][ncf]") {

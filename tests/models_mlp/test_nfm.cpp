@@ -11,8 +11,8 @@ static_assert(HasSparseHessianVectorProduct<Nfm<double>>);
 TEMPLATE_TEST_CASE("Nfm conforms", "[models][mlp][nfm]", float, double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  test::run_conformance(Nfm<TestType>(ds, test::small_fm(false)), RatingBatch{&ds, rows});
-  test::run_conformance(Nfm<TestType>(ds, test::small_fm(true, nn::LossKind::squared_error)),
+  test::conforms(Nfm<TestType>(ds, test::small_fm(false)), RatingBatch{&ds, rows});
+  test::conforms(Nfm<TestType>(ds, test::small_fm(true, nn::LossKind::squared_error)),
                         RatingBatch{&ds, rows});
 }
 

@@ -9,8 +9,8 @@ static_assert(Model<WideDeep<float>> && Model<WideDeep<double>>);
 TEMPLATE_TEST_CASE("WideDeep conforms", "[models][mlp][wide_deep]", float, double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  test::run_conformance(WideDeep<TestType>(ds, test::small_fm(false)), RatingBatch{&ds, rows});
-  test::run_conformance(WideDeep<TestType>(ds, test::small_fm(true, nn::LossKind::squared_error)),
+  test::conforms(WideDeep<TestType>(ds, test::small_fm(false)), RatingBatch{&ds, rows});
+  test::conforms(WideDeep<TestType>(ds, test::small_fm(true, nn::LossKind::squared_error)),
                         RatingBatch{&ds, rows});
 }
 

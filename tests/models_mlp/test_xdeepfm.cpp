@@ -11,8 +11,8 @@ static_assert(HasSparseHessianVectorProduct<XDeepFm<float>>);
 TEMPLATE_TEST_CASE("XDeepFm conforms", "[models][mlp][xdeepfm]", float, double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  test::run_conformance(XDeepFm<TestType>(ds, test::small_fm(false)), RatingBatch{&ds, rows});
-  test::run_conformance(XDeepFm<TestType>(ds, test::small_fm(true, nn::LossKind::squared_error)),
+  test::conforms(XDeepFm<TestType>(ds, test::small_fm(false)), RatingBatch{&ds, rows});
+  test::conforms(XDeepFm<TestType>(ds, test::small_fm(true, nn::LossKind::squared_error)),
                         RatingBatch{&ds, rows});
 }
 

@@ -2,6 +2,7 @@
 // plain `Sgd` and batch size 1) computes the same θ as the generic sparse-gradient path.
 // Speed is measured in benchmarks/bench_mf, not here.
 
+#include <metarec/train/fused_sgd.hpp>
 #include <metarec/data/synthetic.hpp>
 #include <metarec/models/mf/factorization_machine.hpp>
 #include <metarec/models/mf/matrix_factorization.hpp>

@@ -2,6 +2,7 @@
 // whole-epoch `sgd_update_rows`) of side MF, FM, mixture MF and variational MF allocate nothing
 // (Eigen's allocator is switched off around them) at the sizes their stack scratch covers.
 #undef NDEBUG  // eigen_assert must fire for EIGEN_RUNTIME_NO_MALLOC to check anything
+#include <metarec/train/fused_sgd.hpp>
 #include <metarec/models/mf/factorization_machine.hpp>
 #include <metarec/models/mf/mixture_mf.hpp>
 #include <metarec/models/mf/side_feature_mf.hpp>
