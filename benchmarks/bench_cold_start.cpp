@@ -26,8 +26,13 @@
 // initial values).
 // Exits 0 with a message when ML-1M is absent.
 
-#include "../examples/cli/meta_train.hpp"
 #include "bench_common.hpp"
+
+#include <metarec/data/movielens.hpp>
+#include <metarec/data/protocols.hpp>
+#include <metarec/registry/command_line.hpp>
+#include <metarec/registry/meta.hpp>
+#include <metarec/report/task_scores.hpp>
 
 #include <metarec/metrics/median_calibration.hpp>
 
@@ -44,8 +49,15 @@
 #include <tuple>
 #include <vector>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 using namespace metarec;
-using namespace metarec::cli;
+using namespace metarec::registry;
+using report::predict_tasks;
+using report::QueryMetrics;
+using report::TaskPredictions;
 
 namespace {
 
@@ -174,7 +186,7 @@ metrics::MedianCalibration fit_calibration(const TaskPredictions& v, const Datas
   return metrics::MedianCalibration::fit(std::span<const float>(truth), std::span<const float>(clipped));
 }
 
-/// `evaluate_tasks` plus the variant nDCG@3 and the calibrated MAE / RMSE, from one adaptation
+/// `report::adapt_and_score` plus the variant nDCG@3 and the calibrated MAE / RMSE, from one adaptation
 /// per task.
 template <class M>
 Result score(const std::string& model_name, const std::string& method, const std::string& scenario,
@@ -182,7 +194,7 @@ Result score(const std::string& model_name, const std::string& method, const std
              const std::vector<Task>& tasks, const AdaptOptions& ao, double seconds,
              const metrics::MedianCalibration& cal, const Vector<float>* alpha = nullptr) {
   const TaskPredictions tp = predict_tasks(model, theta, ds, tasks, ao, alpha);
-  Result r{model_name, method, scenario, score_predictions(ds, tp), seconds, 0, 0, 0};
+  Result r{model_name, method, scenario, report::score_tasks(ds, tp), seconds, 0, 0, 0};
   const std::vector<float> truth = truth_of(ds, tp);
   r.ndcg3_variant = ndcg_melu_variant(truth, tp.score, tp.offset, 3);  // ranked unclipped
   std::vector<float> calibrated(tp.score.size());
@@ -264,7 +276,7 @@ std::pair<double, double> pick_finetune_lr(const M& model, const Vector<float>& 
   for (const double lr : finetune_grid(c)) {
     AdaptOptions ao = adapt_options(c);
     ao.lr = lr;
-    const double mae = evaluate_tasks(model, theta, ds, validation, ao).mae;
+    const double mae = report::adapt_and_score(model, theta, ds, validation, ao).mae;
     if (std::isfinite(mae) && mae < best_mae) best_mae = mae, best = lr;
   }
   return {best, best_mae};
@@ -406,7 +418,7 @@ Tuned tune(const M& model, const Vector<float>& global, const Dataset& ds,
     try {
       run = meta_train_with<Algorithm>(model, theta, ds, train, c, validation);
       const Vector<float>* alpha = run.alpha.size() ? &run.alpha : nullptr;
-      mae = evaluate_tasks(model, theta, ds, validation, adapt_options(c), alpha).mae;
+      mae = report::adapt_and_score(model, theta, ds, validation, adapt_options(c), alpha).mae;
     } catch (const numerical_error& e) {
       std::printf("    inner %g outer %g: diverged (%s)\n", inner, outer, e.what());
     }
@@ -575,11 +587,9 @@ int main(int argc, char** argv) try {
       for (const auto& [algo, label] : methods) {
         MetaConfig c = base;
         c.algo = algo;
-        Tuned t;
-        if (algo == "maml") t = tune<SecondOrderMaml>(model, global, ds, train_tasks, val_tasks, c, quick);
-        if (algo == "fomaml") t = tune<FirstOrderMaml>(model, global, ds, train_tasks, val_tasks, c, quick);
-        if (algo == "reptile") t = tune<Reptile>(model, global, ds, train_tasks, val_tasks, c, quick);
-        if (algo == "metasgd") t = tune<MetaSgd>(model, global, ds, train_tasks, val_tasks, c, quick);
+        const Tuned t = with_algorithm(algo, [&]<class Algorithm>(std::type_identity<Algorithm>) {
+          return tune<Algorithm>(model, global, ds, train_tasks, val_tasks, c, quick);
+        });
         const Vector<float>* alpha = t.alpha.size() ? &t.alpha : nullptr;
         const auto cal = fit_calibration(
             predict_tasks(model, t.theta, ds, val_tasks, adapt_options(t.config), alpha), ds);
@@ -604,8 +614,8 @@ int main(int argc, char** argv) try {
         for (const std::size_t k : curve_k) {
           const auto tasks = with_support(splits[1].test_tasks, k, curve_k.back(), seed);
           curve_tasks = tasks.size();
-          mm.push_back(evaluate_tasks(model, maml_theta, ds, tasks, adapt_options(maml_config)).mae);
-          ff.push_back(evaluate_tasks(model, global, ds, tasks, adapt_options(ft)).mae);
+          mm.push_back(report::adapt_and_score(model, maml_theta, ds, tasks, adapt_options(maml_config)).mae);
+          ff.push_back(report::adapt_and_score(model, global, ds, tasks, adapt_options(ft)).mae);
         }
         curve.push_back({name + " MAML", mm});
         curve.push_back({name + " fine-tuned", ff});
@@ -786,7 +796,7 @@ int main(int argc, char** argv) try {
     }
   }
   std::printf("\n%s", md.str().c_str());
-  if (auto f = args.get("--md")) metarec::detail::write_file_atomically(*f, md.str());
+  if (auto f = args.get("--md")) metarec::detail::write_file_atomically(*f, md.str(), "bench_cold_start");
   if (auto f = args.get("--out")) {
     std::ostringstream csv;
     csv << "model,method,scenario,mae,rmse,ndcg1,ndcg3,ndcg3_melu_tf_variant,tasks,seconds,"
@@ -804,10 +814,10 @@ int main(int argc, char** argv) try {
       for (const Cost& c : t.runs)
         csv << "timing," << t.label << " " << t.threads << " thread(s),cpu_ms " << c.cpu_ms
             << ",wall_ms " << c.wall_ms << ",,,,,,,,\n";
-    metarec::detail::write_file_atomically(*f, csv.str());
+    metarec::detail::write_file_atomically(*f, csv.str(), "bench_cold_start");
   }
   if (auto f = args.get("--svg"); f && !curve.empty())
-    metarec::detail::write_file_atomically(*f, svg_curve(curve_k, curve));
+    metarec::detail::write_file_atomically(*f, svg_curve(curve_k, curve), "bench_cold_start");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_cold_start: %s\n", e.what());

@@ -1,7 +1,7 @@
 #pragma once
 // What every benchmark prints beside its figures: the machine, the compiler, and CPU clocks (the
 // machine may be shared, so speed is reported in CPU seconds as well as wall seconds).
-#include <metarec/detail/atomic_file.hpp>
+#include <metarec/core/detail/atomic_file.hpp>
 
 #include <ctime>
 #include <fstream>

@@ -12,7 +12,7 @@
 // model trains on the rest of the training rows with early stopping on that validation split
 // (patience 3) to choose the number of epochs, then is retrained on ALL training rows for that many
 // epochs and evaluated once on the test rows. During that retraining the test MSE is also measured
-// after every epoch (TrainConfig::trace_test: a measurement that chooses nothing, its CPU time not
+// after every epoch (RunOptions::trace_test: a measurement that chooses nothing, its CPU time not
 // counted as training), which gives the column "CPU s to original's MSE": the training CPU seconds
 // at the end of the first epoch whose test MSE is at or below the original study's figure
 // (seed-mf only; "-" when never reached). --dims/--epochs/--lr/
@@ -23,8 +23,12 @@
 //
 // Exits 0 with a message when the data is absent. Single-threaded and deterministic.
 
-#include "../examples/cli/train.hpp"
 #include "bench_common.hpp"
+
+#include <metarec/data/movielens.hpp>
+#include <metarec/data/protocols.hpp>
+#include <metarec/registry/command_line.hpp>
+#include <metarec/registry/mf.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -54,44 +58,6 @@ const std::map<std::string, double>& original_seed_mf() {
       {"mf", 0.8174},        {"mf-bias", 0.7895}, {"mf-side", 0.7843},   {"mf-temporal", 0.7939},
       {"fm", 0.8225},        {"mf-mixture", 0.7878}, {"mf-variational", 0.8385}};
   return m;
-}
-
-// Per-model settings, chosen on the validation split carved from the seed-mf training ratings
-// (docs/benchmarks.md lists the grid that was tried): per-rating SGD (batch 1, the fused
-// sgd_update path for every model here but mf-temporal), early stopping on that validation split.
-// mf-temporal's line was chosen the same way on ML-100K (its time-term regularisers are
-// TemporalMFOptions defaults; grid in docs/models_mf.md).
-struct ModelSetting {
-  int dims;
-  int epochs;   // maximum; early stopping usually ends sooner
-  double lr;
-  double reg;   // λ on factors (= bias and feature reg unless bias_reg is set)
-  double bias_reg = -1;  // < 0: same as reg
-  double lr_decay = 1;   // lr × lr_decay per epoch
-  double init_std = -1;  // < 0: the model's default
-};
-const std::map<std::string, ModelSetting>& model_settings() {
-  static const std::map<std::string, ModelSetting> m{
-      {"mf", {128, 40, 0.005, 0.05}},         {"mf-bias", {128, 40, 0.005, 0.05}},
-      {"mf-side", {32, 25, 0.005, 0.05}},     {"mf-temporal", {128, 80, 0.005, 0.1}},
-      {"fm", {32, 25, 0.005, 0.05}},          {"mf-mixture", {32, 40, 0.02, 0.02}},
-      {"mf-variational", {8, 8, 0.01, 0.05}},
-      // SVD++: chosen on the ml1m-90-10 validation split (5% of its training rows, carved as below;
-      // docs/benchmarks.md): dims 256, lr 0.01 × 0.95 per epoch, λ 0.05 (p, q, y), λ_b 0.02,
-      // init N(0, 0.01²), implicit step at 0.05 × lr.
-      {"svdpp", {256, 60, 0.01, 0.05, 0.02, 0.95, 0.01}}};
-  return m;
-}
-
-// The training rows minus a random `frac` of them, which become the validation rows.
-Split carve_validation(const Dataset& ds, const Split& s, double frac, std::uint64_t seed) {
-  std::vector<RowIndex> train = s.train;
-  std::sort(train.begin(), train.end());
-  Split part = random_ratio_split(ds, train, {.train = 1.0 - frac, .valid = frac, .test = 0.0}, seed);
-  Split out = s;
-  out.train = std::move(part.train);
-  out.valid = std::move(part.valid);
-  return out;
 }
 
 // Hand-written per-rating SGD for biased MF (the same update as fit with Sgd and batch size 1:
@@ -157,7 +123,7 @@ Rate fit_throughput(const Dataset& ds, std::span<const RowIndex> rows, int dims,
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace metarec::cli;
+  using namespace metarec::registry;
   try {
     const std::vector<std::string> argv_s(argv + 1, argv + argc);
     const Args args(argv_s,
@@ -179,68 +145,57 @@ int main(int argc, char** argv) {
     const std::string md_path = args.get_or("--md", "build/bench_mf.md");
     const std::string dir100k = args.get_or("--data100k", std::string(METAREC_SOURCE_DIR) + "/../shared/data/ml-100k");
     std::ostringstream md;  // the Markdown report, written at the end
-    // The MF family only (train_model_names() also lists the MLP family, see bench_mlp).
     const std::vector<std::string> models =
         args.words("--models", {"mf", "mf-bias", "mf-side", "mf-temporal", "fm", "mf-mixture", "mf-variational", "svdpp"});
     const std::vector<std::string> protocols = args.words("--protocols", {"seed-mf", "ml1m-90-10"});
-    // Overrides (for tuning runs); < 0 = the per-model setting of model_settings().
-    const int o_dims = args.number<int>("--dims", -1);
-    const int o_epochs = args.number<int>("--epochs", -1);
-    const double o_lr = args.number<double>("--lr", -1);
-    const double o_reg = args.number<double>("--reg", -1);
+    // Overrides (for tuning runs: read valid_rmse in the CSV); unset = the model's recipe, the
+    // settings the registry gives `metarec train` (registry/mf.hpp).
+    Settings overrides;
+    for (const char* o : {"dims", "epochs", "lr", "reg", "batch", "optimizer", "valid-frac"})
+      if (const auto v = args.get(std::string("--") + o)) overrides.set(o, *v);
+    const std::uint64_t seed = args.number<std::uint64_t>("--seed", 42);
     const double valid_frac = args.number<double>("--valid-frac", 0.05);
-    TrainConfig base;
-    base.batch = args.number<std::size_t>("--batch", 1);
-    base.optimizer = args.get_or("--optimizer", "sgd");
-    base.seed = args.number<std::uint64_t>("--seed", 42);
-    base.patience = 3;
-    base.progress = false;
-    auto config_for = [&](const std::string& m) {
-      TrainConfig c = base;
-      c.model = m;
-      const auto it = model_settings().find(m);
-      const ModelSetting st = it != model_settings().end() ? it->second : ModelSetting{64, 20, 0.005, 0.05};
-      c.dims = o_dims > 0 ? o_dims : st.dims;
-      c.epochs = o_epochs > 0 ? o_epochs : st.epochs;
-      c.lr = o_lr > 0 ? o_lr : st.lr * static_cast<double>(c.batch);
-      c.reg = o_reg >= 0 ? o_reg : st.reg;
-      c.bias_reg = st.bias_reg;
-      c.lr_decay = st.lr_decay;
-      c.init_std = st.init_std;
-      return c;
+    const std::vector<ModelEntry> entries = mf_models();
+    auto entry_of = [&](const std::string& m) -> const ModelEntry& {
+      for (const auto& e : entries)
+        if (e.name == m) return e;
+      throw UsageError("--models: '" + m + "' is not a model of the MF family");
     };
-    auto settings_text = [](const TrainConfig& c) {
+    auto settings_text = [](const Settings& c) {
       char b[160];
-      std::snprintf(b, sizeof b, "dims %d, lr %g, reg %g, %s batch %zu, <= %d epochs", c.dims, c.lr, c.reg,
-                    c.optimizer.c_str(), c.batch, c.epochs);
+      std::snprintf(b, sizeof b, "dims %s, lr %s, reg %s, %s batch %s, <= %s epochs", c.text("dims").c_str(),
+                    c.text("lr").c_str(), c.text("reg").c_str(), c.text("optimizer").c_str(),
+                    c.text("batch").c_str(), c.text("epochs").c_str());
       std::string s(b);
-      if (c.bias_reg >= 0) s += ", bias reg " + metarec::detail::json_number(c.bias_reg);
-      if (c.lr_decay != 1.0) s += ", lr decay " + metarec::detail::json_number(c.lr_decay);
-      if (c.init_std > 0) s += ", init std " + metarec::detail::json_number(c.init_std);
+      if (c.number("bias-reg") >= 0) s += ", bias reg " + c.text("bias-reg");
+      if (c.number("lr-decay") != 1.0) s += ", lr decay " + c.text("lr-decay");
+      if (c.number("init-std") > 0) s += ", init std " + c.text("init-std");
       return s;
     };
-    // Two runs per model and protocol: (1) train on the training rows minus the validation rows
-    // with early stopping on them (choosing the number of epochs); (2) retrain from the same
-    // initialisation on ALL training rows for that many epochs; report (2) on the test rows, with
-    // its CPU seconds (this thread; the machine is shared, so wall time is noisy) and the
-    // validation RMSE of (1). The test rows are used once, at the end of (2).
-    auto timed_train = [&](const Dataset& d, const Split& sp, const TrainConfig& c, double& cpu_s) {
-      TrainReport sel = train_model(d, sp, c);
-      if (!sel.available) return sel;
-      Split full = sp;
-      full.train.insert(full.train.end(), sp.valid.begin(), sp.valid.end());
-      std::sort(full.train.begin(), full.train.end());
-      full.valid.clear();
-      TrainConfig c2 = c;
-      c2.epochs = sel.best_epoch >= 0 ? sel.best_epoch + 1 : sel.epochs_run;
-      c2.trace_test = true;
-      const double t0 = thread_cpu_seconds();
-      TrainReport r = train_model(d, full, c2);
-      cpu_s = thread_cpu_seconds() - t0 - r.trace_cpu_seconds;
-      r.valid = sel.valid;
-      r.best_epoch = sel.best_epoch;
+    // The registry's training (registry/train_driver.hpp) does what this benchmark has always
+    // done: (1) train on the training rows minus a random `valid-frac` of them with early stopping
+    // on those (choosing the number of epochs); (2) retrain from the same initialisation on ALL
+    // training rows for that many epochs; report (2) on the test rows, with its CPU seconds and
+    // the validation RMSE of (1). The test rows are used once, at the end of (2); the test MSE
+    // after each epoch of (2) is a trace that chooses nothing (its CPU time not counted).
+    auto timed_train = [&](const ModelEntry& e, const Dataset& d, const ProtocolSplit& ps,
+                           const std::string& recipe_protocol, const Settings& c, bool refit,
+                           double& cpu_s) {
+      RunOptions run;
+      run.trace_test = true;
+      run.refit = refit;
+      const TrainRequest req{e.name, d, ps, recipe_protocol, c, seed, run};
+      report::TrainReport r = e.train(req);
+      cpu_s = r.cpu_seconds;
       return r;
     };
+    auto settings_for = [&](const ModelEntry& e, const std::string& protocol) {
+      Settings o = overrides;
+      if (!o.has("valid-frac")) o.set("valid-frac", std::to_string(valid_frac));
+      return resolve_settings(e, protocol, o);
+    };
+    auto mse = [](const report::TrainReport& r, const char* part) { return r.part(part).get("mse"); };
+    auto rmse = [](const report::TrainReport& r, const char* part) { return r.part(part).get("rmse"); };
 
     const auto t_load = std::chrono::steady_clock::now();
     const Dataset ds = load_movielens(dir);
@@ -248,8 +203,8 @@ int main(int argc, char** argv) {
                 ds.num_users(), ds.num_items(), ds.num_ratings(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count());
     std::printf("machine: %s; compiler: %s; seed %llu; single thread\n", cpu_model().c_str(),
-                compiler().c_str(), static_cast<unsigned long long>(base.seed));
-    md << "machine: " << cpu_model() << "; compiler: " << compiler() << "; seed " << base.seed
+                compiler().c_str(), static_cast<unsigned long long>(seed));
+    md << "machine: " << cpu_model() << "; compiler: " << compiler() << "; seed " << seed
        << "; single thread; validation = " << valid_frac
        << " of the training ratings (random), early stopping with patience 3 chooses the epochs, then the "
           "model is retrained on all training ratings for that many epochs; CPU seconds = the retraining\n\n";
@@ -268,54 +223,56 @@ int main(int argc, char** argv) {
           "|---|---|---|---|---|---|---|---|---|---|\n";
       std::printf("%s", head);
       md << head;
-      std::map<std::string, Split> splits;
-      for (const auto& p : protocols)
-        splits.emplace(p, carve_validation(ds, make_protocol_split(p, ds, base.seed).split, valid_frac, base.seed));
+      std::map<std::string, ProtocolSplit> splits;
+      for (const auto& p : protocols) splits.emplace(p, make_protocol_split(p, ds, seed));
       // The first epoch of the retraining whose test MSE reached `target` (its 1-based number and
       // the training CPU s at its end); {0, NaN} when none did.
-      auto reached = [](const TrainReport& r, double target) -> std::pair<int, double> {
+      auto reached = [](const report::TrainReport& r, double target) -> std::pair<int, double> {
         for (const auto& pt : r.test_trace)
-          if (pt.test_mse <= target) return {pt.epoch + 1, pt.train_cpu_seconds};
+          if (pt.test_metric <= target) return {pt.epoch + 1, pt.train_cpu_seconds};
         return {0, NAN};
       };
-      auto csv_row = [&](const char* data, const std::string& m, const std::string& p, const TrainReport& r,
-                         const TrainConfig& c, double cpu_s, bool is_mse) {
+      auto csv_row = [&](const char* data, const std::string& m, const std::string& p, const report::TrainReport& r,
+                         const Settings& c, double cpu_s, bool is_mse) {
         const double orig = original_seed_mf().count(m) ? original_seed_mf().at(m) : NAN;
         const bool vs_orig = p == "seed-mf" && std::string(data) == "ml-1m";
         const auto [ep, to] = vs_orig ? reached(r, orig) : std::pair<int, double>{0, NAN};
         csv << data << ',' << m << ',' << p << ',' << (is_mse ? "test_mse" : "test_rmse") << ','
-            << (is_mse ? r.test.mse : r.test.rmse) << ',' << orig << ',' << r.valid.rmse << ',' << r.epochs_run << ','
-            << r.best_epoch << ',' << cpu_s << ',' << r.seconds << ',' << c.dims << ',' << c.lr << ',' << c.reg << ','
-            << c.batch << ',' << c.optimizer << ',' << c.seed << ',' << to << ',' << ep << ',';
-        for (std::size_t k = 0; k < r.test_trace.size(); ++k) csv << (k ? ";" : "") << r.test_trace[k].test_mse;
+            << (is_mse ? mse(r, "test") : rmse(r, "test")) << ',' << orig << ',' << rmse(r, "valid") << ','
+            << r.epochs_run << ',' << r.best_epoch << ',' << cpu_s << ',' << r.seconds << ',' << c.text("dims")
+            << ',' << c.text("lr") << ',' << c.text("reg") << ',' << c.text("batch") << ',' << c.text("optimizer")
+            << ',' << seed << ',' << to << ',' << ep << ',';
+        for (std::size_t k = 0; k < r.test_trace.size(); ++k) csv << (k ? ";" : "") << r.test_trace[k].test_metric;
         csv << '\n';
       };
       for (const auto& m : models) {
-        const TrainConfig c = config_for(m);
-        std::map<std::string, std::pair<TrainReport, double>> reps;
+        const ModelEntry& e = entry_of(m);
+        std::map<std::string, std::pair<report::TrainReport, double>> reps;
         std::string failure;
+        Settings shown;
         for (const auto& p : protocols) {
           double cpu_s = 0;
-          TrainReport r;
+          const Settings c = settings_for(e, p);
+          shown = c;
+          report::TrainReport r;
           try {
-            r = timed_train(ds, splits.at(p), c, cpu_s);
-          } catch (const std::invalid_argument& e) {  // e.g. TemporalMF on data without times
-            failure = e.what();
+            r = timed_train(e, ds, splits.at(p), p, c, false, cpu_s);
+          } catch (const std::invalid_argument& ex) {  // e.g. TemporalMF on data without times
+            failure = ex.what();
             break;
           }
-          if (!r.available) break;
           csv_row("ml-1m", m, p, r, c, cpu_s, p == "seed-mf");
           reps[p] = {r, cpu_s};
         }
         const double orig = original_seed_mf().count(m) ? original_seed_mf().at(m) : NAN;
-        auto get = [&](const char* p) -> const std::pair<TrainReport, double>* {
+        auto get = [&](const char* p) -> const std::pair<report::TrainReport, double>* {
           const auto it = reps.find(p);
-          return it == reps.end() || !it->second.first.available ? nullptr : &it->second;
+          return it == reps.end() ? nullptr : &it->second;
         };
         const auto* a = get("seed-mf");
         const auto* b = get("ml1m-90-10");
         if (!a && !b) {
-          const std::string why = failure.empty() ? "not available in this build" : "not run: " + failure;
+          const std::string why = failure.empty() ? "not run" : "not run: " + failure;
           char line[1024];
           std::snprintf(line, sizeof line, "| %s | | %.4f | %s | | | | | | |\n", m.c_str(), orig, why.c_str());
           std::printf("%s", line);
@@ -330,10 +287,10 @@ int main(int argc, char** argv) {
         char line[1024];
         std::snprintf(line, sizeof line,
                       "| %s | %s | %.4f | %.4f | %s | %.4f | %.4f / %.4f | %d / %d | %.1f / %.1f | %.1f / %.1f |\n",
-                      m.c_str(), settings_text(c).c_str(), orig, a ? a->first.test.mse : NAN, to_orig,
-                      b ? b->first.test.rmse : NAN, a ? a->first.valid.rmse : NAN, b ? b->first.valid.rmse : NAN,
-                      a ? a->first.epochs_run : 0, b ? b->first.epochs_run : 0, a ? a->second : NAN,
-                      b ? b->second : NAN, a ? a->first.seconds : NAN, b ? b->first.seconds : NAN);
+                      m.c_str(), settings_text(shown).c_str(), orig, a ? mse(a->first, "test") : NAN, to_orig,
+                      b ? rmse(b->first, "test") : NAN, a ? rmse(a->first, "valid") : NAN,
+                      b ? rmse(b->first, "valid") : NAN, a ? a->first.epochs_run : 0, b ? b->first.epochs_run : 0,
+                      a ? a->second : NAN, b ? b->second : NAN, a ? a->first.seconds : NAN, b ? b->first.seconds : NAN);
         md << line;
         std::printf("%s", line);
         std::fflush(stdout);
@@ -341,21 +298,19 @@ int main(int argc, char** argv) {
 
       // Temporal MF vs biased MF on ML-100K (has times): seed-mf and a per-user temporal 80/20
       // split; validation carved from the training rows (random for seed-mf; each user's latest
-      // training rows for the temporal split).
+      // training rows for the temporal split). Both with the models' seed-mf recipes.
       if (std::filesystem::exists(std::filesystem::path(dir100k) / "u.data")) {
         const Dataset d100 = load_movielens(dir100k);
-        std::vector<std::pair<std::string, Split>> sp;
-        sp.emplace_back("seed-mf", carve_validation(d100, make_protocol_split("seed-mf", d100, base.seed).split,
-                                                    valid_frac, base.seed));
+        const ProtocolSplit seed_mf = make_protocol_split("seed-mf", d100, seed);
+        ProtocolSplit temporal;
         {
           const Split t = per_user_temporal_split(d100, {.train = 0.8, .valid = 0.0, .test = 0.2});
           std::vector<RowIndex> tr = t.train;
           std::sort(tr.begin(), tr.end());
           Split v = per_user_temporal_split(d100, tr, {.train = 1.0 - valid_frac, .valid = valid_frac, .test = 0.0});
-          Split both = t;
-          both.train = std::move(v.train);
-          both.valid = std::move(v.valid);
-          sp.emplace_back("per-user-temporal-80-20", std::move(both));
+          temporal.split = t;
+          temporal.split.train = std::move(v.train);
+          temporal.split.valid = std::move(v.valid);
         }
         const char* h100 =
             "\nML-100K, test MSE (temporal MF must beat biased MF):\n\n| model | settings | seed-mf test MSE | "
@@ -364,25 +319,27 @@ int main(int argc, char** argv) {
         std::printf("%s", h100);
         md << h100;
         for (const std::string m : {"mf-bias", "mf-temporal"}) {
-          const TrainConfig c = config_for(m);
+          const ModelEntry& e = entry_of(m);
+          const Settings c = settings_for(e, "seed-mf");
           double ca = 0, cb = 0;
-          const TrainReport a = timed_train(d100, sp[0].second, c, ca);
-          const TrainReport b = timed_train(d100, sp[1].second, c, cb);
-          csv_row("ml-100k", m, sp[0].first, a, c, ca, true);
-          csv_row("ml-100k", m, sp[1].first, b, c, cb, true);
+          const report::TrainReport a = timed_train(e, d100, seed_mf, "seed-mf", c, false, ca);
+          const report::TrainReport b = timed_train(e, d100, temporal, "seed-mf", c, true, cb);
+          csv_row("ml-100k", m, "seed-mf", a, c, ca, true);
+          csv_row("ml-100k", m, "per-user-temporal-80-20", b, c, cb, true);
           char line[512];
           std::snprintf(line, sizeof line, "| %s | %s | %.4f | %.4f | %.4f / %.4f | %.1f / %.1f |\n", m.c_str(),
-                        settings_text(c).c_str(), a.test.mse, b.test.mse, a.valid.rmse, b.valid.rmse, ca, cb);
+                        settings_text(c).c_str(), mse(a, "test"), mse(b, "test"), rmse(a, "valid"), rmse(b, "valid"),
+                        ca, cb);
           std::printf("%s", line);
           md << line;
         }
       }
-      metarec::detail::write_file_atomically(out, csv.str());
+      metarec::detail::write_file_atomically(out, csv.str(), "bench_mf");
       std::printf("\nCSV written to %s\n", out_path.c_str());
     }
 
     if (!args.has("--skip-throughput")) {
-      const ProtocolSplit ps = make_protocol_split("seed-mf", ds, base.seed);
+      const ProtocolSplit ps = make_protocol_split("seed-mf", ds, seed);
       const double mean = ds.mean_rating(ps.split.train);
       const int te = args.number<int>("--throughput-epochs", 2);
       const Rate fused = fit_throughput(ds, ps.split.train, 64, 0.005, 0.05, te, mean, true);
@@ -404,7 +361,7 @@ int main(int argc, char** argv) {
     {
       std::filesystem::path mdp(md_path);
       if (mdp.has_parent_path()) std::filesystem::create_directories(mdp.parent_path());
-      metarec::detail::write_file_atomically(mdp, md.str());
+      metarec::detail::write_file_atomically(mdp, md.str(), "bench_mf");
       std::printf("Markdown written to %s\n", md_path.c_str());
     }
     return 0;

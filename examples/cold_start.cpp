@@ -15,7 +15,7 @@
 #include <metarec/data/movielens.hpp>
 #include <metarec/data/protocols.hpp>
 #include <metarec/meta/maml.hpp>
-#include <metarec/metrics/evaluation.hpp>
+#include <metarec/metrics/full_ranking.hpp>
 #include <metarec/metrics/regression.hpp>
 #include <metarec/models/mf/side_feature_mf.hpp>
 #include <metarec/optim/adam.hpp>

@@ -11,3 +11,5 @@
 #include <metarec/optim.hpp>
 #include <metarec/train.hpp>
 #include <metarec/meta.hpp>
+#include <metarec/report.hpp>
+#include <metarec/registry.hpp>

@@ -4,7 +4,7 @@
 /// full-ranking and rating-query evaluation, and the score-file reader. See docs/metrics.md.
 
 #include <metarec/metrics/classification.hpp>
-#include <metarec/metrics/evaluation.hpp>
+#include <metarec/metrics/full_ranking.hpp>
 #include <metarec/metrics/median_calibration.hpp>
 #include <metarec/metrics/ranking.hpp>
 #include <metarec/metrics/regression.hpp>

@@ -8,7 +8,7 @@
 /// so the same rating sees the same mask in any batch with the same seed. Given the mask, dropout
 /// is linear: forward y = m∘x, backward ∂x = m∘∂y, R{y} = m∘R{x}. Off at prediction.
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/nn/common.hpp>
 

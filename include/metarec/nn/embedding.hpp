@@ -13,11 +13,11 @@
 /// The map θ → e is linear, so its R-operator pass is the same gather applied to v, and its
 /// Hessian is zero. Gradients go only to the table columns the batch touches (sparse).
 
-#include <metarec/core/batch.hpp>
+#include <metarec/data/batch.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
-#include <metarec/detail/prefetch.hpp>
-#include <metarec/detail/prefetch_row.hpp>
+#include <metarec/core/detail/prefetch.hpp>
+#include <metarec/data/detail/prefetch_row.hpp>
 #include <metarec/nn/common.hpp>
 
 #include <algorithm>

@@ -1,0 +1,18 @@
+#pragma once
+/// @file all_models.hpp
+/// @brief `all_models()`: a `Registry` of every model of every family.
+
+#include <metarec/registry/mf.hpp>
+#include <metarec/registry/mlp.hpp>
+#include <metarec/registry/registry.hpp>
+
+namespace metarec::registry {
+
+/// Every model of every family, family by family (MF, MLP, ...).
+inline Registry all_models() {
+  Registry r(mf_models());
+  r.add(mlp_models());
+  return r;
+}
+
+}  // namespace metarec::registry

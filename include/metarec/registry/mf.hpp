@@ -1,0 +1,143 @@
+#pragma once
+/// @file mf.hpp
+/// @brief Registry entries of the MF family (docs/models_mf.md): mf, mf-bias, mf-side,
+/// mf-temporal, fm, mf-mixture, mf-variational, svdpp. Their recipes are the settings bench_mf
+/// chose on a validation split carved from the training ratings (docs/benchmarks.md), so
+/// `metarec train --model M --protocol P` reproduces bench_mf's row.
+
+#include <metarec/models/mf/factorization_machine.hpp>
+#include <metarec/models/mf/matrix_factorization.hpp>
+#include <metarec/models/mf/mixture_mf.hpp>
+#include <metarec/models/mf/side_feature_mf.hpp>
+#include <metarec/models/mf/svdpp.hpp>
+#include <metarec/models/mf/temporal_mf.hpp>
+#include <metarec/models/mf/variational_mf.hpp>
+#include <metarec/registry/model_entry.hpp>
+#include <metarec/registry/train_driver.hpp>
+
+#include <string>
+#include <vector>
+
+namespace metarec::registry {
+
+namespace detail {
+
+/// The options of every MF model, after the fit options (per-rating SGD, 5% validation).
+inline std::vector<OptionSpec> mf_options() {
+  std::vector<OptionSpec> o = fit_options({.epochs = "20", .lr = "0.005", .batch = "1",
+                                           .optimizer = "sgd", .patience = "3",
+                                           .valid_frac = "0.05", .negatives = "4"});
+  o.push_back({"dims", OptionKind::integer, "64", "latent dimensions", {}, 1});
+  o.push_back({"reg", OptionKind::number, "0.05", "L2 on the factors (per rating)", {}, 0});
+  o.push_back({"bias-reg", OptionKind::number, "-1", "L2 on the biases (-1: same as --reg)", {}, -1});
+  o.push_back({"init-std", OptionKind::number, "-1",
+               "factors start N(0, X^2) (-1: the model's default)", {}, -1});
+  return o;
+}
+
+/// Sets the fields an MF option struct has from the settings (μ from the training rows).
+template <class O>
+O mf_model_options(const Settings& s, double mean) {
+  O o;
+  const double reg = s.number("reg");
+  const double breg = s.number("bias-reg") < 0 ? reg : s.number("bias-reg");
+  if constexpr (requires { o.dims; }) o.dims = s.integer32("dims");
+  if constexpr (requires { o.reg; }) o.reg = reg;
+  if constexpr (requires { o.feature_reg; }) o.feature_reg = reg;
+  if constexpr (requires { o.bias_reg; }) o.bias_reg = breg;
+  if constexpr (requires { o.global_mean; }) o.global_mean = mean;
+  if constexpr (requires { o.init_std; })
+    if (s.number("init-std") > 0) o.init_std = s.number("init-std");
+  return o;
+}
+
+/// The recipe of bench_mf for both rating protocols (seed-mf, ml1m-90-10).
+inline std::vector<Recipe> mf_recipes(Settings s) {
+  const std::string source =
+      "bench_mf: chosen on a 5% validation split of the training ratings (docs/benchmarks.md)";
+  return {{"seed-mf", s, source}, {"ml1m-90-10", s, source}};
+}
+
+/// An MF entry: name, summary, needs, recipe, and how to build the model for a split.
+template <class Build>
+ModelEntry mf_entry(std::string name, std::string summary, std::vector<std::string> needs,
+                    Settings recipe, Build build) {
+  ModelEntry e;
+  e.name = std::move(name);
+  e.family = Family::mf;
+  e.summary = std::move(summary);
+  e.needs = std::move(needs);
+  e.protocols = {"seed-mf", "ml1m-90-10"};
+  e.options = mf_options();
+  e.recipes = mf_recipes(std::move(recipe));
+  e.train = [build](const TrainRequest& r) {
+    return train_rating_rows([&](const Split& sp) { return build(r, sp); }, r, FitPlan::from(r.settings),
+                             Evaluation::rating);
+  };
+  return e;
+}
+
+}  // namespace detail
+
+/// The MF family's entries, in the order of docs/models_mf.md.
+inline std::vector<ModelEntry> mf_models() {
+  using detail::mf_entry;
+  using detail::mf_model_options;
+  auto mean = [](const TrainRequest& r, const Split& sp) { return r.data.mean_rating(sp.train); };
+  auto mf = [mean](bool biases) {
+    return [mean, biases](const TrainRequest& r, const Split& sp) {
+      auto o = mf_model_options<MatrixFactorizationOptions>(r.settings, mean(r, sp));
+      o.biases = biases;
+      return MatrixFactorization<float>(r.data.num_users(), r.data.num_items(), o);
+    };
+  };
+  std::vector<ModelEntry> v;
+  v.push_back(mf_entry("mf", "vanilla matrix factorisation, r = p_u . q_i", {},
+                       {{"dims", "128"}, {"epochs", "40"}, {"lr", "0.005"}, {"reg", "0.05"}}, mf(false)));
+  v.push_back(mf_entry("mf-bias", "biased MF, r = mu + b_u + b_i + p_u . q_i", {},
+                       {{"dims", "128"}, {"epochs", "40"}, {"lr", "0.005"}, {"reg", "0.05"}}, mf(true)));
+  v.push_back(mf_entry("mf-side", "MF with user and item side features (SVDFeature)", {"side features"},
+                       {{"dims", "32"}, {"epochs", "25"}, {"lr", "0.005"}, {"reg", "0.05"}},
+                       [mean](const TrainRequest& r, const Split& sp) {
+                         return SideFeatureMF<float>(r.data, mf_model_options<SideFeatureMFOptions>(r.settings, mean(r, sp)));
+                       }));
+  v.push_back(mf_entry("mf-temporal", "timeSVD-style MF with time-bin and per-day terms", {"times"},
+                       {{"dims", "128"}, {"epochs", "80"}, {"lr", "0.005"}, {"reg", "0.1"}},
+                       [mean](const TrainRequest& r, const Split& sp) {
+                         return TemporalMF<float>(r.data, mf_model_options<TemporalMFOptions>(r.settings, mean(r, sp)), sp.train);
+                       }));
+  v.back().recipes[0].source = v.back().recipes[1].source =
+      "bench_mf: chosen on ML-100K validation (docs/models_mf.md); needs rating times";
+  v.push_back(mf_entry("fm", "factorisation machine over ids, side features and time", {},
+                       {{"dims", "32"}, {"epochs", "25"}, {"lr", "0.005"}, {"reg", "0.05"}},
+                       [mean](const TrainRequest& r, const Split& sp) {
+                         return FactorizationMachine<float>(r.data, mf_model_options<FactorizationMachineOptions>(r.settings, mean(r, sp)));
+                       }));
+  v.push_back(mf_entry("mf-mixture", "mixture-of-tastes MF (attention over user tastes)", {},
+                       {{"dims", "32"}, {"epochs", "40"}, {"lr", "0.02"}, {"reg", "0.02"}},
+                       [mean](const TrainRequest& r, const Split& sp) {
+                         return MixtureMF<float>(r.data.num_users(), r.data.num_items(),
+                                                 mf_model_options<MixtureMFOptions>(r.settings, mean(r, sp)));
+                       }));
+  v.push_back(mf_entry("mf-variational", "variational MF (Gaussian factors, reparameterised)", {},
+                       {{"dims", "8"}, {"epochs", "8"}, {"lr", "0.01"}, {"reg", "0.05"}},
+                       [mean](const TrainRequest& r, const Split& sp) {
+                         return VariationalMF<float>(r.data.num_users(), r.data.num_items(),
+                                                     mf_model_options<VariationalMFOptions>(r.settings, mean(r, sp)));
+                       }));
+  v.push_back(mf_entry("svdpp", "SVD++ (implicit feedback of the training items)", {},
+                       {{"dims", "256"}, {"epochs", "60"}, {"lr", "0.01"}, {"reg", "0.05"},
+                        {"bias-reg", "0.02"}, {"lr-decay", "0.95"}, {"init-std", "0.01"}},
+                       [mean](const TrainRequest& r, const Split& sp) {
+                         // N(u) = the items of u's training rows, so held-out rows never enter
+                         // the implicit sets; λ_y = --reg.
+                         auto o = mf_model_options<SvdppOptions>(r.settings, mean(r, sp));
+                         o.implicit_reg = r.settings.number("reg");
+                         return SvdppMF<float>(r.data, sp.train, o);
+                       }));
+  v.back().recipes[0].source = v.back().recipes[1].source =
+      "bench_mf: chosen on a 5% validation split of the ml1m-90-10 training ratings (docs/benchmarks.md)";
+  return v;
+}
+
+}  // namespace metarec::registry
