@@ -66,6 +66,13 @@ class LinearItemItem {
       for (const RowIndex t : ex.target) out[at++] = score(theta, batch, ex, batch.column(t));
   }
   void local_segments(const Batch&, std::vector<Segment>& out) const { out.push_back(biases()); }
+  /// Every item's score for each example (report/item_scores.hpp `HasRowScores`).
+  void score_all(const ConstVectorRef<S>& theta, const Batch& batch, Eigen::Ref<Matrix<S>> out) const {
+    for (std::size_t e = 0; e < batch.size(); ++e)
+      for (Eigen::Index j = 0; j < n_; ++j)
+        out(j, static_cast<Eigen::Index>(e)) =
+            score(theta, batch, batch.examples[e], static_cast<std::uint32_t>(j));
+  }
 
  private:
   void check(Eigen::Index n, const char* what) const {

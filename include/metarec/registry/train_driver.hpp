@@ -21,6 +21,7 @@
 #include <metarec/data/batch.hpp>
 #include <metarec/data/batch_source.hpp>
 #include <metarec/data/dataset.hpp>
+#include <metarec/data/row_batch.hpp>
 #include <metarec/data/split.hpp>
 #include <metarec/metrics/classification.hpp>
 #include <metarec/optim/adagrad.hpp>
@@ -156,11 +157,15 @@ struct TestTrace {
   double cpu0 = 0, eval_cpu = 0;
   std::vector<report::EpochTestPoint> points;
   void on_epoch_end(const EpochInfo& e) {
-    if (model == nullptr) return;
-    const double t = thread_cpu_seconds();
-    const double mse = rating_errors(*model, *theta, *data, rows).mse;
-    points.push_back({e.epoch, t - cpu0 - eval_cpu, mse});
-    eval_cpu += thread_cpu_seconds() - t;
+    if constexpr (std::same_as<typename M::Batch, RatingBatch>) {
+      if (model == nullptr) return;
+      const double t = thread_cpu_seconds();
+      const double mse = rating_errors(*model, *theta, *data, rows).mse;
+      points.push_back({e.epoch, t - cpu0 - eval_cpu, mse});
+      eval_cpu += thread_cpu_seconds() - t;
+    } else {
+      (void)e;
+    }
   }
 };
 
@@ -355,6 +360,207 @@ report::TrainReport train_rating_rows(Build&& build, const TrainRequest& req, co
     rep.parts.emplace_back("valid", refit ? valid_values
                                           : detail::error_values(rating_errors(model, theta, ds, split.valid)));
     rep.parts.emplace_back("test", detail::error_values(rating_errors(model, theta, ds, split.test)));
+  }
+  if (!req.run.save.empty())
+    save_parameters<float>(req.run.save, req.model, detail::parameter_config(req), theta);
+  return rep;
+}
+
+/// Optional: a model solved in closed form (EASE): `void fit_closed_form(VectorRef<S> theta,
+/// const Batch& all) const` overwrites θ with the minimiser of its loss on the batch of every
+/// training example. `train_whole_rows` uses it instead of gradient steps.
+template <class M>
+concept HasClosedFormFit =
+    Model<M> && requires(const M& m, Vector<typename M::Scalar>& t, const typename M::Batch& b) {
+      m.fit_closed_form(VectorRef<typename M::Scalar>(t), b);
+    };
+
+namespace detail {
+
+/// Rating errors of a whole-row model: each example's targets predicted from its inputs.
+template <class M>
+report::MetricValues row_error_values(const M& model, const ConstVectorRef<typename M::Scalar>& theta,
+                                      const WholeRows& rows) {
+  RatingErrors e;
+  const RowBatch b = rows.batch();
+  e.count = b.num_targets();
+  if (e.count > 0) {
+    Vector<typename M::Scalar> p(static_cast<Eigen::Index>(e.count));
+    model.predict(theta, b, p);
+    double se = 0, ae = 0;
+    Eigen::Index k = 0;
+    for (const RowExample& ex : b.examples)
+      for (const RowIndex r : ex.target) {
+        const double err = static_cast<double>(p[k++]) - static_cast<double>(rows.data().rating(r));
+        se += err * err;
+        ae += std::abs(err);
+      }
+    e.mse = se / static_cast<double>(e.count);
+    e.rmse = std::sqrt(e.mse);
+    e.mae = ae / static_cast<double>(e.count);
+  }
+  return error_values(e);
+}
+
+}  // namespace detail
+
+/// Trains a whole-row model (`Batch = RowBatch`: autoencoders, Boltzmann machines) as the request
+/// says and reports it. Examples are the `side` rows (users or items) of the training split, input
+/// = target = their training ratings; `batch` examples a step. Model selection as
+/// `train_rating_rows`: early stopping on the protocol's validation rows, or on a held-out
+/// `valid-frac` of the training rows (per user for top-N protocols) with a retraining on all of
+/// them; RMSE for rating protocols, NDCG@k (the first cut-off) for top-N ones. Evaluation: rating
+/// protocols predict each held-out rating from its row's training ratings; top-N protocols rank
+/// every item for each user from their training ratings. A model with `fit_closed_form` (EASE) is
+/// solved instead of trained.
+template <class Build>
+report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, const FitPlan& plan,
+                                     Evaluation ev, RowSide side) {
+  using M = std::remove_cvref_t<decltype(build(std::declval<const Split&>()))>;
+  static_assert(std::same_as<typename M::Batch, RowBatch>, "train_whole_rows: a whole-row model");
+  static_assert(std::same_as<typename M::Scalar, float>, "the registry trains in float");
+  const Dataset& ds = req.data;
+  const TopNOptions& top = req.top;
+  const bool top_n = ev == Evaluation::top_n;
+  const Split& protocol_split = req.split.split;
+  const bool carve = protocol_split.valid.empty() && plan.valid_frac > 0.0;
+  Split split = protocol_split;
+  if (carve) {
+    if (top_n) {
+      std::vector<RowIndex> train = protocol_split.train;
+      std::sort(train.begin(), train.end());
+      const Split part = per_user_random_split(
+          ds, train, {.train = 1.0 - plan.valid_frac, .valid = plan.valid_frac, .test = 0.0}, req.seed);
+      split.train = part.train;
+      split.valid = part.valid;
+    } else {
+      split = detail::carve_validation(ds, protocol_split, plan.valid_frac, req.seed);
+    }
+  }
+  if (top_n && side != RowSide::user)
+    throw std::invalid_argument("train_whole_rows: top-N protocols rank items for users; use a "
+                                "user-based model (rows = users)");
+  if (top_n && !report::HasRowScores<M>)
+    throw std::invalid_argument("train_whole_rows: this model cannot score every item "
+                                "(score_all), so it does not run on top-N protocols");
+
+  report::TrainReport rep;
+  std::optional<M> built;
+  Vector<float> theta;
+  const std::size_t k0 = top.ks.empty() ? 10 : top.ks.front();
+
+  auto run_fit = [&](const Split& fit_split, int epochs, bool select) {
+    built.emplace(build(fit_split));
+    const M& model = *built;
+    rep.parameters = model.num_parameters();
+    theta.resize(model.num_parameters());
+    Rng rng(derive_seed(req.seed, detail::tag_init));
+    model.initialize(theta, rng);
+    const WholeRows rows(ds, fit_split.train, side);
+    if constexpr (HasClosedFormFit<M>) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const double cpu0 = detail::process_cpu_seconds();
+      model.fit_closed_form(VectorRef<float>(theta), rows.batch());
+      rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
+      rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rep.epochs_run = 1;
+      rep.best_epoch = 0;
+      rep.history.clear();
+      (void)epochs;
+      (void)select;
+    } else {
+      const bool validate = select && !fit_split.valid.empty();
+      const TrainOptions options{.epochs = epochs, .patience = validate ? plan.patience : 0,
+                                 .higher_is_better = top_n, .lr_decay = plan.lr_decay};
+      detail::Observers<M> obs;
+      if (req.run.progress) obs.bar.emplace(stderr);
+      if (!req.run.log.empty()) obs.log.emplace(std::filesystem::path(req.run.log));
+      RowBatches source(rows, plan.batch, req.seed);
+      std::optional<WholeRows> valid_rows;
+      if (validate && !top_n) valid_rows.emplace(ds, fit_split.train, fit_split.valid, side);
+      auto go = [&](auto& opt) {
+        if (!validate) return fit(model, theta, opt, source, options, NoValidation{}, obs);
+        if constexpr (report::HasRowScores<M>) {
+          if (top_n)
+            return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
+              const Vector<float> tv = t;
+              const report::ItemScorer<M> scorer(model, tv, ds, &rows);
+              return report::ranking_metrics(ds, fit_split.train, fit_split.valid, scorer, {k0}, false,
+                                             top.threads)
+                  .get("ndcg@" + std::to_string(k0));
+            }, obs);
+        }
+        return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
+          return detail::row_error_values(model, t, *valid_rows).get("rmse");
+        }, obs);
+      };
+      const double cpu0 = detail::process_cpu_seconds();
+      TrainResult r;
+      if (plan.optimizer == "sgd") {
+        Sgd<float> opt{SgdOptions{.lr = plan.lr}};
+        r = go(opt);
+      } else if (plan.optimizer == "adam") {
+        Adam<float> opt{AdamOptions{.lr = plan.lr, .weight_decay = plan.weight_decay}};
+        r = go(opt);
+      } else {
+        Adagrad<float> opt{AdagradOptions{.lr = plan.lr}};
+        r = go(opt);
+      }
+      rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
+      rep.seconds = r.seconds;
+      rep.epochs_run = r.epochs_run;
+      rep.best_epoch = r.best_epoch;
+      rep.history = std::move(r.history);
+    }
+  };
+
+  // The validation part: of the model as trained on the split's training rows.
+  auto valid_part = [&](const M& model) {
+    if constexpr (report::HasRowScores<M>) {
+      if (top_n) {
+        const WholeRows in(ds, split.train, side);
+        const report::ItemScorer<M> scorer(model, theta, ds, &in);
+        return report::ranking_metrics(ds, split.train, split.valid, scorer, top.ks, top.capped_recall,
+                                       top.threads);
+      }
+    }
+    return detail::row_error_values(model, theta, WholeRows(ds, split.train, split.valid, side));
+  };
+  report::MetricValues valid_values;
+  const bool refit = carve && !HasClosedFormFit<M>;
+  if (refit) {
+    run_fit(split, plan.epochs, true);
+    valid_values = valid_part(*built);
+    const int best = rep.best_epoch;
+    const int chosen = best >= 0 ? best + 1 : rep.epochs_run;
+    Split all = split;
+    all.train.insert(all.train.end(), split.valid.begin(), split.valid.end());
+    std::sort(all.train.begin(), all.train.end());
+    all.valid.clear();
+    run_fit(all, chosen, false);
+    rep.best_epoch = best;
+  } else {
+    run_fit(carve ? protocol_split : split, plan.epochs, true);
+    if (!split.valid.empty() && !carve) valid_values = valid_part(*built);
+  }
+  const M& model = *built;
+  // What the final model was trained on: every training row after a retraining (or a closed form
+  // on the protocol's training rows), else the split's.
+  const Split& final_split = carve ? protocol_split : split;
+  const WholeRows inputs(ds, final_split.train, side);
+  if (top_n) {
+    if constexpr (report::HasRowScores<M>) {
+      const report::ItemScorer<M> scorer(model, theta, ds, &inputs);
+      if (!valid_values.empty()) rep.parts.emplace_back("valid", valid_values);
+      std::vector<RowIndex> seen(final_split.train.begin(), final_split.train.end());
+      seen.insert(seen.end(), final_split.valid.begin(), final_split.valid.end());
+      rep.parts.emplace_back("test", report::ranking_metrics(ds, seen, final_split.test, scorer, top.ks,
+                                                             top.capped_recall, top.threads));
+    }
+  } else {
+    rep.parts.emplace_back("train", detail::row_error_values(model, theta, inputs));
+    if (!valid_values.empty()) rep.parts.emplace_back("valid", valid_values);
+    rep.parts.emplace_back("test", detail::row_error_values(model, theta, WholeRows(ds, final_split.train, final_split.test, side)));
   }
   if (!req.run.save.empty())
     save_parameters<float>(req.run.save, req.model, detail::parameter_config(req), theta);

@@ -1,0 +1,141 @@
+// The registry's settings (defaults < validated recipe < user), its checks and messages, and the
+// training drivers on tiny data (a toy whole-row model, biased MF).
+
+#include <metarec/data/protocols.hpp>
+#include <metarec/models/mf/matrix_factorization.hpp>
+#include <metarec/registry/model_entry.hpp>
+#include <metarec/registry/registry.hpp>
+#include <metarec/registry/train_driver.hpp>
+
+#include "meta/whole_row_toy.hpp"
+#include "models/tiny_data.hpp"
+
+#include <catch.hpp>
+
+#include <cmath>
+
+using namespace metarec;
+using namespace metarec::registry;
+
+namespace {
+
+ModelEntry toy_entry() {
+  ModelEntry e;
+  e.name = "toy";
+  e.family = Family::autoencoder;
+  e.summary = "linear item-item toy";
+  e.protocols = {"seed-mf", "ml1m-90-10", "seed-ae"};
+  e.options = fit_options({.epochs = "5", .lr = "0.05", .batch = "2", .optimizer = "adam",
+                           .patience = "2", .valid_frac = "0.2", .negatives = "4"});
+  e.options.push_back({"reg", OptionKind::number, "0.01", "L2 on W", {}, 0});
+  e.options.push_back({"mode", OptionKind::word, "a", "a word", {"a", "b"}});
+  e.recipes = {{"seed-mf", {{"epochs", "7"}, {"reg", "0.02"}}, "a test recipe"}};
+  e.train = [](const TrainRequest& r) {
+    return train_whole_rows(
+        [&](const Split&) { return test::LinearItemItem<float>(r.data.num_items(), r.settings.number("reg")); },
+        r, FitPlan::from(r.settings), evaluation_of(r.protocol), RowSide::user);
+  };
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("registry settings: option defaults, then the protocol's recipe, then the user", "[registry]") {
+  const ModelEntry e = toy_entry();
+  std::map<std::string, SettingSource> src;
+  const Settings s = resolve_settings(e, "seed-mf", Settings{{"lr", "0.1"}}, &src);
+  CHECK(s.integer("epochs") == 7);  // recipe
+  CHECK(src["epochs"] == SettingSource::recipe);
+  CHECK(s.number("reg") == 0.02);
+  CHECK(s.number("lr") == 0.1);      // user
+  CHECK(src["lr"] == SettingSource::user);
+  CHECK(s.integer("batch") == 2);    // option default
+  CHECK(src["batch"] == SettingSource::option_default);
+  const Settings other = resolve_settings(e, "ml1m-90-10", {});
+  CHECK(other.integer("epochs") == 5);  // no recipe for this protocol
+  CHECK_THROWS_WITH(resolve_settings(e, "seed-mlp", {}),
+                    Catch::Contains("does not run on protocol 'seed-mlp'") && Catch::Contains("seed-mf"));
+  CHECK_THROWS_WITH(evaluation_of("melu-user-cold"), Catch::Contains("not a training protocol"));
+  CHECK_THROWS_WITH(resolve_settings(e, "seed-mf", Settings{{"dims", "4"}}),
+                    Catch::Contains("--dims is not an option of model 'toy'") && Catch::Contains("--reg"));
+  CHECK_THROWS_WITH(resolve_settings(e, "seed-mf", Settings{{"lr", "x"}}),
+                    Catch::Contains("--lr: expected a number, got 'x'"));
+  CHECK_THROWS_WITH(resolve_settings(e, "seed-mf", Settings{{"lr", "0"}}), Catch::Contains("--lr must be > 0"));
+  CHECK_THROWS_WITH(resolve_settings(e, "seed-mf", Settings{{"valid-frac", "0.7"}}),
+                    Catch::Contains("--valid-frac must be in [0, 0.5)"));
+  CHECK_THROWS_WITH(resolve_settings(e, "seed-mf", Settings{{"mode", "c"}}),
+                    Catch::Contains("--mode must be one of a, b (got 'c')"));
+  CHECK_THROWS_WITH(resolve_settings(e, "seed-mf", Settings{{"epochs", "2.5"}}),
+                    Catch::Contains("--epochs: expected a whole number"));
+  CHECK(Settings::parse_list("hidden", "64,32") == std::vector<long long>{64, 32});
+  CHECK_THROWS_WITH(Settings::parse_list("hidden", "64,x"), Catch::Contains("--hidden: expected a number, got 'x'"));
+}
+
+TEST_CASE("registry: models by name", "[registry]") {
+  Registry r({toy_entry()});
+  CHECK(r.find("toy").summary == "linear item-item toy");
+  CHECK_THROWS_WITH(r.find("tyo"), Catch::Contains("unknown --model 'tyo' (known: toy)"));
+  CHECK_THROWS_AS(r.add({toy_entry()}), std::logic_error);
+}
+
+TEST_CASE("train_whole_rows: selection on held-out training rows, retraining, rating report", "[registry]") {
+  const Dataset ds = test::tiny_dataset();
+  const ModelEntry e = toy_entry();
+  const ProtocolSplit ps = make_protocol_split("seed-mf", ds, 3);
+  const Settings s = resolve_settings(e, "seed-mf", {});
+  const TrainRequest req{e.name, ds, ps, "seed-mf", s, 3};
+  const report::TrainReport a = e.train(req);
+  REQUIRE(a.parts.size() == 3);
+  CHECK(a.parts[0].first == "train");
+  CHECK(a.parts[1].first == "valid");
+  CHECK(a.parts[2].first == "test");
+  CHECK(a.part("test").get("rows") == static_cast<double>(ps.split.test.size()));
+  CHECK(std::isfinite(a.part("test").get("rmse")));
+  CHECK(a.part("train").get("rows") == static_cast<double>(ps.split.train.size()));
+  CHECK(a.epochs_run <= 7);
+  const report::TrainReport b = e.train(req);  // deterministic
+  CHECK(b.part("test").get("rmse") == a.part("test").get("rmse"));
+  CHECK(a.part("test").json().find("\"rows\":" + std::to_string(ps.split.test.size())) != std::string::npos);
+}
+
+TEST_CASE("train_rating_rows: biased MF on tiny data, with and without the held-out selection", "[registry]") {
+  const Dataset ds = test::tiny_dataset();
+  const ProtocolSplit ps = make_protocol_split("seed-mf", ds, 3);
+  auto run = [&](const char* valid_frac) {
+    const Settings s{{"epochs", "6"}, {"lr", "0.02"}, {"batch", "1"}, {"optimizer", "sgd"},
+                     {"patience", "2"}, {"lr-decay", "1"}, {"valid-frac", valid_frac}, {"negatives", "4"}};
+    const TrainRequest req{"mf-bias", ds, ps, "seed-mf", s, 3};
+    return train_rating_rows(
+        [&](const Split& sp) {
+          return MatrixFactorization<float>(ds.num_users(), ds.num_items(),
+                                            {.dims = 3, .global_mean = ds.mean_rating(sp.train)});
+        },
+        req, FitPlan::from(s), Evaluation::rating);
+  };
+  const report::TrainReport fixed = run("0");
+  CHECK(fixed.epochs_run == 6);
+  CHECK(fixed.part("valid").get("rows") == 0);
+  const report::TrainReport selected = run("0.2");
+  CHECK(selected.part("valid").get("rows") > 0);
+  CHECK(selected.epochs_run == selected.best_epoch + 1);  // retrained for the chosen epochs
+  CHECK(std::isfinite(selected.part("test").get("mse")));
+}
+
+TEST_CASE("train_whole_rows: top-N report by full ranking, training items removed", "[registry]") {
+  const Dataset ds = test::tiny_dataset();
+  const ModelEntry e = toy_entry();
+  const ProtocolSplit ps = make_protocol_split("seed-ae", ds, 5);
+  TrainRequest req{e.name, ds, ps, "seed-ae", resolve_settings(e, "seed-ae", {}), 5};
+  req.top.ks = {2, 5};
+  const report::TrainReport r = e.train(req);
+  REQUIRE(r.parts.size() == 2);  // valid (held out of the training rows), test
+  CHECK(r.parts[0].first == "valid");
+  const auto& t = r.part("test");
+  for (const char* m : {"precision@2", "recall@5", "ndcg@5", "map@2", "hit@5"}) {
+    INFO(m);
+    CHECK(t.get(m) >= 0.0);
+    CHECK(t.get(m) <= 1.0);
+  }
+  CHECK(t.get("users") >= 1);
+  CHECK(r.epochs_run == r.best_epoch + 1);
+}
