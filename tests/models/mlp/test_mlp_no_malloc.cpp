@@ -5,7 +5,7 @@
 #include <stdexcept>
 #define eigen_assert(x) \
   if (!(x)) throw std::runtime_error("Eigen assertion failed: " #x)
-#include "../models/tiny_data.hpp"
+#include "models/tiny_data.hpp"
 
 #include <metarec/models/mlp/melu.hpp>
 

@@ -1,5 +1,5 @@
 #include "fm_family_common.hpp"
-#include "../models/entry_point_sizes.hpp"
+#include "models/entry_point_sizes.hpp"
 
 #include <metarec/models/mlp/nfm.hpp>
 

@@ -1,8 +1,8 @@
 // SVD++ (SvdppMF): conformance, the prediction formula with training-only implicit sets, the
 // generic per-rating step, and the whole-epoch delayed-implicit SGD against a plain reference.
-#include "conformance.hpp"
-#include "entry_point_sizes.hpp"
-#include "tiny_data.hpp"
+#include "models/conformance.hpp"
+#include "models/entry_point_sizes.hpp"
+#include "models/tiny_data.hpp"
 
 #include <metarec/train/fused_sgd.hpp>
 #include <metarec/data/split.hpp>

@@ -1,8 +1,8 @@
 #pragma once
 // Shared by the FM-family model tests (one translation unit per model, so no single test file
 // dominates the compile time of the sanitizer build).
-#include "../models/conformance.hpp"
-#include "../models/tiny_data.hpp"
+#include "models/conformance.hpp"
+#include "models/tiny_data.hpp"
 
 #include <metarec/models/mlp/field_network.hpp>
 

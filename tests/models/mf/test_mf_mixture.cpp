@@ -1,6 +1,6 @@
-#include "conformance.hpp"
-#include "entry_point_sizes.hpp"
-#include "tiny_data.hpp"
+#include "models/conformance.hpp"
+#include "models/entry_point_sizes.hpp"
+#include "models/tiny_data.hpp"
 
 #include <metarec/models/mf/matrix_factorization.hpp>
 #include <metarec/models/mf/mixture_mf.hpp>

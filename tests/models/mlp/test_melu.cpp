@@ -1,6 +1,6 @@
-#include "../models/conformance.hpp"
-#include "../models/entry_point_sizes.hpp"
-#include "../models/tiny_data.hpp"
+#include "models/conformance.hpp"
+#include "models/entry_point_sizes.hpp"
+#include "models/tiny_data.hpp"
 
 #include <metarec/models/mlp/melu.hpp>
 
