@@ -53,9 +53,42 @@ namespace detail {
 inline void check_batch_size(const char* who, std::size_t batch_size) {
   if (batch_size == 0) throw std::invalid_argument(std::string(who) + ": batch_size must be >= 1 (got 0)");
 }
-[[nodiscard]] inline std::size_t batch_count(std::size_t examples, std::size_t batch_size) noexcept {
-  return (examples + batch_size - 1) / batch_size;
-}
+/// What every source here shares: this epoch's order of examples, cut into batches of
+/// `batch_size`, batch b with the noise seed derive_seed(seed, epoch, b).
+template <class T>
+class ShuffledBatches {
+ public:
+  [[nodiscard]] std::size_t num_batches() const noexcept {
+    return (order_.size() + batch_size_ - 1) / batch_size_;
+  }
+  [[nodiscard]] std::size_t num_examples() const noexcept { return order_.size(); }
+  [[nodiscard]] std::size_t batch_size() const noexcept { return batch_size_; }
+
+ protected:
+  ShuffledBatches(std::vector<T> order, std::size_t batch_size, std::uint64_t seed, const char* who)
+      : order_(std::move(order)), batch_size_(batch_size), seed_(seed) {
+    check_batch_size(who, batch_size);
+  }
+  /// Shuffles the current order with Rng(derive_seed(seed, epoch)) and makes `epoch` current.
+  void shuffle(std::uint64_t epoch) {
+    epoch_ = epoch;
+    Rng rng(derive_seed(seed_, epoch));
+    rng.shuffle(std::span<T>(order_));
+  }
+  /// The examples of batch b of this epoch.
+  [[nodiscard]] std::span<const T> slice(std::size_t b) const noexcept {
+    const std::size_t start = b * batch_size_;
+    return std::span<const T>(order_).subspan(start, std::min(batch_size_, order_.size() - start));
+  }
+  [[nodiscard]] std::uint64_t batch_seed(std::size_t b) const noexcept {
+    return derive_seed(seed_, epoch_, static_cast<std::uint64_t>(b));
+  }
+
+  std::vector<T> order_;
+  std::size_t batch_size_;
+  std::uint64_t seed_;
+  std::uint64_t epoch_ = 0;
+};
 
 }  // namespace detail
 
@@ -63,84 +96,59 @@ inline void check_batch_size(const char* who, std::size_t batch_size) {
 /// order (the given rows before epoch 0) with `Rng(derive_seed(seed, e))` and cuts it into batches of `batch_size` rows (the last one may
 /// be shorter); batch b has the noise seed derive_seed(seed, e, b). This is the source `fit`
 /// builds from (data, rows, options), so both calls give the same θ.
-class RatingBatches {
+class RatingBatches : public detail::ShuffledBatches<RowIndex> {
  public:
   using Batch = RatingBatch;
 
   /// @throws std::invalid_argument on no rows, a row outside the data set or batch_size 0.
   RatingBatches(const Dataset& data, std::span<const RowIndex> rows, std::size_t batch_size,
                 std::uint64_t seed, const char* who = "RatingBatches")
-      : data_(&data), order_(rows.begin(), rows.end()), batch_size_(batch_size), seed_(seed) {
-    detail::check_batch_size(who, batch_size);
+      : ShuffledBatches({rows.begin(), rows.end()}, batch_size, seed, who), data_(&data) {
     if (rows.empty()) throw std::invalid_argument(std::string(who) + ": no training rows");
     detail::check_rows(data, rows, who, false, "training row");
   }
 
-  void start_epoch(std::uint64_t epoch) {
-    epoch_ = epoch;
-    Rng rng(derive_seed(seed_, epoch));
-    rng.shuffle(std::span<RowIndex>(order_));
-  }
-  [[nodiscard]] std::size_t num_batches() const noexcept { return detail::batch_count(order_.size(), batch_size_); }
-  [[nodiscard]] std::size_t num_examples() const noexcept { return order_.size(); }
+  void start_epoch(std::uint64_t epoch) { shuffle(epoch); }
   [[nodiscard]] RatingBatch batch(std::size_t b) const noexcept {
-    const std::size_t start = b * batch_size_;
-    const std::size_t len = std::min(batch_size_, order_.size() - start);
-    return RatingBatch{data_, std::span<const RowIndex>(order_).subspan(start, len), seeds()(b)};
+    return RatingBatch{data_, slice(b), batch_seed(b)};
   }
 
   // What `fit`'s fused per-rating path reads (train/fused_sgd.hpp).
   [[nodiscard]] const Dataset& data() const noexcept { return *data_; }
   /// The rows in this epoch's order.
   [[nodiscard]] std::span<const RowIndex> order() const noexcept { return order_; }
-  [[nodiscard]] std::size_t batch_size() const noexcept { return batch_size_; }
   /// The noise seeds of this epoch's batches.
   [[nodiscard]] BatchSeeds seeds() const noexcept { return BatchSeeds{seed_, epoch_}; }
 
  private:
   const Dataset* data_;
-  std::vector<RowIndex> order_;
-  std::size_t batch_size_;
-  std::uint64_t seed_;
-  std::uint64_t epoch_ = 0;
 };
 
 /// Whole rows in mini-batches: the examples of a `WholeRows` in their canonical order, shuffled for
 /// epoch e with `Rng(derive_seed(seed, e))`, `batch_size` examples a batch, batch b with noise seed
 /// derive_seed(seed, e, b). The `WholeRows` must outlive the source.
-class RowBatches {
+class RowBatches : public detail::ShuffledBatches<RowExample> {
  public:
   using Batch = RowBatch;
 
   /// @throws std::invalid_argument on no examples or batch_size 0.
   RowBatches(const WholeRows& rows, std::size_t batch_size, std::uint64_t seed)
-      : rows_(&rows), order_(rows.examples().begin(), rows.examples().end()),
-        batch_size_(batch_size), seed_(seed) {
-    detail::check_batch_size("RowBatches", batch_size);
+      : ShuffledBatches({rows.examples().begin(), rows.examples().end()}, batch_size, seed,
+                        "RowBatches"),
+        rows_(&rows) {
     if (order_.empty()) throw std::invalid_argument("RowBatches: no examples (every entity has no target rows)");
   }
 
   void start_epoch(std::uint64_t epoch) {
-    epoch_ = epoch;
     std::copy(rows_->examples().begin(), rows_->examples().end(), order_.begin());
-    Rng rng(derive_seed(seed_, epoch));
-    rng.shuffle(std::span<RowExample>(order_));
+    shuffle(epoch);
   }
-  [[nodiscard]] std::size_t num_batches() const noexcept { return detail::batch_count(order_.size(), batch_size_); }
-  [[nodiscard]] std::size_t num_examples() const noexcept { return order_.size(); }
   [[nodiscard]] RowBatch batch(std::size_t b) const noexcept {
-    const std::size_t start = b * batch_size_;
-    const std::size_t len = std::min(batch_size_, order_.size() - start);
-    return RowBatch{&rows_->data(), std::span<const RowExample>(order_).subspan(start, len),
-                    derive_seed(seed_, epoch_, static_cast<std::uint64_t>(b)), rows_->side()};
+    return RowBatch{&rows_->data(), slice(b), batch_seed(b), rows_->side()};
   }
 
  private:
   const WholeRows* rows_;
-  std::vector<RowExample> order_;
-  std::size_t batch_size_;
-  std::uint64_t seed_;
-  std::uint64_t epoch_ = 0;
 };
 
 /// Options of `NegativeSampledRatings`.
@@ -157,7 +165,7 @@ struct NegativeSamplingOptions {
 /// `Rng(derive_seed(derive_seed(seed, NEG, e), u))`). The epoch's rows form a data set with the same users,
 /// items and side features as the original (`with_same_entities`), shuffled and cut into batches as
 /// `RatingBatches` does. Batches are valid until the next `start_epoch`.
-class NegativeSampledRatings {
+class NegativeSampledRatings : public detail::ShuffledBatches<RowIndex> {
  public:
   using Batch = RatingBatch;
 
@@ -165,10 +173,10 @@ class NegativeSampledRatings {
   ///         batch_size 0.
   NegativeSampledRatings(const Dataset& data, std::span<const RowIndex> positives,
                          NegativeSamplingOptions options, std::uint64_t seed)
-      : data_(&data), opt_(options), seed_(seed),
+      : ShuffledBatches({}, options.batch_size, seed, "NegativeSampledRatings"), data_(&data),
+        opt_(options),
         by_user_(CompressedIndex::group(checked(data, positives), data.num_users(),
                                         [&](RowIndex r) { return data.user(r); })) {
-    detail::check_batch_size("NegativeSampledRatings", options.batch_size);
     if (positives.empty()) throw std::invalid_argument("NegativeSampledRatings: no positive rows");
     if (options.negatives < 0)
       throw std::invalid_argument("NegativeSampledRatings: negatives must be >= 0 (got " +
@@ -177,22 +185,13 @@ class NegativeSampledRatings {
   }
 
   void start_epoch(std::uint64_t epoch) {
-    epoch_ = epoch;
     resample(epoch);
     order_.resize(epoch_data_.num_ratings());
     std::iota(order_.begin(), order_.end(), RowIndex{0});
-    Rng rng(derive_seed(seed_, epoch));
-    rng.shuffle(std::span<RowIndex>(order_));
+    shuffle(epoch);
   }
-  [[nodiscard]] std::size_t num_batches() const noexcept {
-    return detail::batch_count(order_.size(), opt_.batch_size);
-  }
-  [[nodiscard]] std::size_t num_examples() const noexcept { return order_.size(); }
   [[nodiscard]] RatingBatch batch(std::size_t b) const noexcept {
-    const std::size_t start = b * opt_.batch_size;
-    const std::size_t len = std::min(opt_.batch_size, order_.size() - start);
-    return RatingBatch{&epoch_data_, std::span<const RowIndex>(order_).subspan(start, len),
-                       derive_seed(seed_, epoch_, static_cast<std::uint64_t>(b))};
+    return RatingBatch{&epoch_data_, slice(b), batch_seed(b)};
   }
   /// This epoch's rows (positives and negatives) as a data set.
   [[nodiscard]] const Dataset& epoch_data() const noexcept { return epoch_data_; }
@@ -245,12 +244,9 @@ class NegativeSampledRatings {
 
   const Dataset* data_;
   NegativeSamplingOptions opt_;
-  std::uint64_t seed_;
   CompressedIndex by_user_;
   std::size_t num_positives_ = 0;
-  std::uint64_t epoch_ = 0;
   Dataset epoch_data_;
-  std::vector<RowIndex> order_;
 };
 
 }  // namespace metarec

@@ -215,6 +215,21 @@ struct FitPlan {
   double valid_frac = 0.0;
   int negatives = 4;
 
+  /// Calls `f(optimizer)` with the plan's optimiser (float) and returns what it returns.
+  template <class F>
+  decltype(auto) with_optimizer(F&& f) const {
+    if (optimizer == "sgd") {
+      Sgd<float> opt{SgdOptions{.lr = lr}};
+      return f(opt);
+    }
+    if (optimizer == "adam") {
+      Adam<float> opt{AdamOptions{.lr = lr, .weight_decay = weight_decay}};
+      return f(opt);
+    }
+    Adagrad<float> opt{AdagradOptions{.lr = lr}};
+    return f(opt);
+  }
+
   static FitPlan from(const Settings& s) {
     FitPlan p;
     p.epochs = s.integer32("epochs");
@@ -297,17 +312,7 @@ report::TrainReport train_rating_rows(Build&& build, const TrainRequest& req, co
     };
     const double cpu0 = detail::process_cpu_seconds();
     trace.cpu0 = detail::thread_cpu_seconds();
-    TrainResult r;
-    if (plan.optimizer == "sgd") {
-      Sgd<float> opt{SgdOptions{.lr = plan.lr}};
-      r = go(opt);
-    } else if (plan.optimizer == "adam") {
-      Adam<float> opt{AdamOptions{.lr = plan.lr, .weight_decay = plan.weight_decay}};
-      r = go(opt);
-    } else {
-      Adagrad<float> opt{AdagradOptions{.lr = plan.lr}};
-      r = go(opt);
-    }
+    const TrainResult r = plan.with_optimizer(go);
     rep.cpu_seconds = detail::process_cpu_seconds() - cpu0 - trace.eval_cpu;
     rep.seconds = r.seconds;
     rep.test_trace = std::move(trace.points);
@@ -381,25 +386,15 @@ namespace detail {
 template <class M>
 report::MetricValues row_error_values(const M& model, const ConstVectorRef<typename M::Scalar>& theta,
                                       const WholeRows& rows) {
-  RatingErrors e;
   const RowBatch b = rows.batch();
-  e.count = b.num_targets();
-  if (e.count > 0) {
-    Vector<typename M::Scalar> p(static_cast<Eigen::Index>(e.count));
-    model.predict(theta, b, p);
-    double se = 0, ae = 0;
-    Eigen::Index k = 0;
-    for (const RowExample& ex : b.examples)
-      for (const RowIndex r : ex.target) {
-        const double err = static_cast<double>(p[k++]) - static_cast<double>(rows.data().rating(r));
-        se += err * err;
-        ae += std::abs(err);
-      }
-    e.mse = se / static_cast<double>(e.count);
-    e.rmse = std::sqrt(e.mse);
-    e.mae = ae / static_cast<double>(e.count);
-  }
-  return error_values(e);
+  Vector<typename M::Scalar> p(static_cast<Eigen::Index>(b.num_targets()));
+  if (p.size() > 0) model.predict(theta, b, p);
+  std::vector<RowIndex> targets;
+  targets.reserve(b.num_targets());
+  for (const RowExample& ex : b.examples) targets.insert(targets.end(), ex.target.begin(), ex.target.end());
+  ErrorSums sums;
+  sums.add(p, rows.data(), targets);
+  return error_values(sums.errors());
 }
 
 }  // namespace detail
@@ -495,17 +490,7 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
         }, obs);
       };
       const double cpu0 = detail::process_cpu_seconds();
-      TrainResult r;
-      if (plan.optimizer == "sgd") {
-        Sgd<float> opt{SgdOptions{.lr = plan.lr}};
-        r = go(opt);
-      } else if (plan.optimizer == "adam") {
-        Adam<float> opt{AdamOptions{.lr = plan.lr, .weight_decay = plan.weight_decay}};
-        r = go(opt);
-      } else {
-        Adagrad<float> opt{AdagradOptions{.lr = plan.lr}};
-        r = go(opt);
-      }
+      const TrainResult r = plan.with_optimizer(go);
       rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
       rep.seconds = r.seconds;
       rep.epochs_run = r.epochs_run;

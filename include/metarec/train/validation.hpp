@@ -23,6 +23,34 @@ struct RatingErrors {
   std::size_t count = 0;                                   ///< number of rows
 };
 
+/// Running sums of squared and absolute errors (in double), in the order rows are added.
+struct ErrorSums {
+  double se = 0.0, ae = 0.0;
+  std::size_t count = 0;
+  /// Adds the errors of predictions `p` (one per row of `rows`, in order) against the ratings.
+  template <class P>
+  void add(const P& p, const Dataset& data, std::span<const RowIndex> rows) {
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const double e = static_cast<double>(p[static_cast<Eigen::Index>(k)]) -
+                       static_cast<double>(data.rating(rows[k]));
+      se += e * e;
+      ae += std::abs(e);
+    }
+    count += rows.size();
+  }
+  /// MSE, RMSE and MAE of what was added (NaN with no rows).
+  [[nodiscard]] RatingErrors errors() const {
+    RatingErrors out;
+    out.count = count;
+    if (count == 0) return out;
+    const double n = static_cast<double>(count);
+    out.mse = se / n;
+    out.rmse = std::sqrt(out.mse);
+    out.mae = ae / n;
+    return out;
+  }
+};
+
 /// Predicts every row in chunks of `chunk` rows and accumulates the errors in double.
 /// Predictions are used as the model returns them (no clipping to the rating scale).
 /// @code
@@ -35,29 +63,18 @@ template <Model M>
   requires std::same_as<typename M::Batch, RatingBatch>
 {
   using S = typename M::Scalar;
-  RatingErrors out;
-  out.count = rows.size();
-  if (rows.empty()) return out;
+  if (rows.empty()) return RatingErrors{};
   chunk = std::max<std::size_t>(chunk, 1);
   Vector<S> pred(static_cast<Eigen::Index>(std::min(chunk, rows.size())));
-  double se = 0.0, ae = 0.0;
+  ErrorSums sums;
   for (std::size_t start = 0; start < rows.size(); start += chunk) {
     const std::size_t len = std::min(chunk, rows.size() - start);
     const RatingBatch batch{&data, rows.subspan(start, len), 0};
     auto head = pred.head(static_cast<Eigen::Index>(len));
     model.predict(theta, batch, head);
-    for (std::size_t k = 0; k < len; ++k) {
-      const double e = static_cast<double>(head[static_cast<Eigen::Index>(k)]) -
-                       static_cast<double>(data.rating(batch.rows[k]));
-      se += e * e;
-      ae += std::abs(e);
-    }
+    sums.add(head, data, batch.rows);
   }
-  const double n = static_cast<double>(rows.size());
-  out.mse = se / n;
-  out.rmse = std::sqrt(out.mse);
-  out.mae = ae / n;
-  return out;
+  return sums.errors();
 }
 
 /// Validation callable for `fit`: RMSE of the model on fixed rows (lower is better).

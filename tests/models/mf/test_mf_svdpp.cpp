@@ -252,3 +252,40 @@ TEMPLATE_TEST_CASE("SvdppMF: gradient and HVP reject wrong sizes",
   const SvdppMF<TestType> m(ds, implicit_rows(ds), {.dims = 3});
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "SvdppMF");
 }
+
+TEST_CASE("SvdppMF: a progress callback observes fit's whole-epoch SGD and changes nothing", "[models][svdpp]") {
+  const Dataset ds = make_synthetic(SyntheticOptions{.users = 80, .items = 60, .max_ratings_per_user = 40, .seed = 4}).dataset;
+  const auto rows = test::all_rows(ds);
+  const SvdppMF<float> model(ds, rows, {.dims = 8, .global_mean = ds.mean_rating()});
+  Vector<float> start(model.num_parameters());
+  Rng rng(2);
+  model.initialize(start, rng);
+  const TrainOptions o{.epochs = 3, .batch_size = 1, .seed = 6};
+  struct Steps {  // a progress bar's hook: it only counts
+    std::size_t calls = 0;
+    double sum = 0;
+    void on_batch_end(const BatchInfo& b) { ++calls, sum += b.loss; }
+  };
+  Vector<float> plain = start, observed = start;
+  Sgd<float> oa{SgdOptions{.lr = 0.01}}, ob{SgdOptions{.lr = 0.01}};
+  const TrainResult a = fit(model, plain, oa, ds, rows, o);
+  Steps steps;
+  const TrainResult b = fit(model, observed, ob, ds, rows, o, NoValidation{}, steps);
+  CHECK(plain == observed);  // bitwise: the callback chose no other update path
+  CHECK(a.final_train_loss == b.final_train_loss);
+  CHECK(steps.calls == 3 * rows.size());
+  CHECK(steps.sum > 0);
+  // A callback that stops after 10 steps ends training there (θ moved by those steps only).
+  struct StopAt {
+    std::size_t n = 0;
+    bool on_batch_end(const BatchInfo&) { return ++n >= 10; }
+  } stop;
+  Vector<float> stopped = start;
+  Sgd<float> oc{SgdOptions{.lr = 0.01}};
+  const TrainResult c = fit(model, stopped, oc, ds, rows, o, NoValidation{}, stop);
+  CHECK(c.stopped_by_callback);
+  CHECK(c.epochs_run == 1);
+  CHECK(stop.n == 10);
+  CHECK(stopped != start);
+  CHECK(stopped != plain);
+}

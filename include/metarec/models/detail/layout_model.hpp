@@ -6,9 +6,10 @@
 /// autoencoders and the Boltzmann machines derive from it, as the MLP family derives from
 /// `NetworkModel`.
 ///
-/// A model (the CRTP `Derived`) declares `static constexpr const char* model_name` and fills
-/// `layout_` in its constructor; it provides `gradient_into` / `hvp_into` for
-/// `SinkModelEntryPoints` (which this base derives from) and befriends both bases.
+/// A model (the CRTP `Derived`, which befriends this base) declares `static constexpr const char*
+/// model_name` and fills `layout_` in its constructor; it provides `gradient_into` / `hvp_into`
+/// (templates over the gradient sink) and, optionally, `validate_batch(what, batch)`, which this
+/// base hands to `SinkModelEntryPoints` (the public gradient and HVP entry points).
 
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
@@ -25,7 +26,9 @@
 namespace metarec::detail {
 
 template <class Derived, class S, class B = RatingBatch>
-class LayoutModel : public SinkModelEntryPoints<Derived, S, B> {
+class LayoutModel : public SinkModelEntryPoints<LayoutModel<Derived, S, B>, S, B> {
+  friend SinkModelEntryPoints<LayoutModel, S, B>;
+
  public:
   using Scalar = S;
   using Batch = B;
@@ -92,6 +95,22 @@ class LayoutModel : public SinkModelEntryPoints<Derived, S, B> {
   }
 
   ParameterLayout layout_;
+
+ private:
+  [[nodiscard]] const Derived& self() const noexcept { return static_cast<const Derived&>(*this); }
+  // What SinkModelEntryPoints calls: the model's own passes and batch check.
+  template <class Sink>
+  S gradient_into(const ConstVectorRef<S>& theta, const B& batch, Sink& sink) const {
+    return self().gradient_into(theta, batch, sink);
+  }
+  template <class Sink>
+  void hvp_into(const ConstVectorRef<S>& theta, const B& batch, const ConstVectorRef<S>& v,
+                Sink& sink) const {
+    self().hvp_into(theta, batch, v, sink);
+  }
+  void check_batch(const char* what, const B& batch) const {
+    if constexpr (requires { self().validate_batch(what, batch); }) self().validate_batch(what, batch);
+  }
 };
 
 }  // namespace metarec::detail

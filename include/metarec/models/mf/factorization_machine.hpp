@@ -91,22 +91,16 @@ struct FmField {
 /// @endcode
 template <class S = float>
 class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>, S> {
-  using Base = detail::LayoutModel<FactorizationMachine<S>, S>;
-  friend Base;
-  friend detail::SinkModelEntryPoints<FactorizationMachine<S>, S>;
-  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
+  friend detail::LayoutModel<FactorizationMachine<S>, S>;
 
  public:
   static constexpr const char* model_name = "FactorizationMachine";
-  using typename Base::Batch;
-  using Base::layout, Base::num_parameters;
-  using Options = FactorizationMachineOptions;
 
   /// @param ds data set whose sizes, feature schema and time range define the fields
   /// @param options hyperparameters and field selection
   /// @throws std::invalid_argument when dims < 1, time_bins < 0, `time_bins > 0` on data without
   ///         timestamps, or no field has any feature.
-  explicit FactorizationMachine(const Dataset& ds, Options options = {})
+  explicit FactorizationMachine(const Dataset& ds, FactorizationMachineOptions options = {})
       : opt_(options), num_users_(ds.num_users()), num_items_(ds.num_items()) {
     if (opt_.dims < 1 || opt_.time_bins < 0)
       throw std::invalid_argument("FactorizationMachine: dims must be >= 1 and time_bins >= 0 "
@@ -145,10 +139,12 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
       throw std::invalid_argument("FactorizationMachine: no features (all fields disabled or "
                                   "empty); enable user_id or item_id");
     num_features_ = n;
-    w0_ = layout_.add("global_bias", 1, 1);
-    w_ = layout_.add("linear_weights", 1, n);
-    V_ = layout_.add("factors", opt_.dims, n);
+    w0_ = this->layout_.add("global_bias", 1, 1);
+    w_ = this->layout_.add("linear_weights", 1, n);
+    V_ = this->layout_.add("factors", opt_.dims, n);
   }
+
+  using Options = FactorizationMachineOptions;
 
   /// Blocks in order: w₀ (1), w (n), V (k × n).
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
@@ -188,9 +184,9 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
 
   /// Mean loss over the batch (squared error + per-rating L2 on active features).
   /// @throws std::invalid_argument on a wrong-size θ or an incompatible batch data set.
-  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
-    check_size("loss", theta.size());
-    check_batch("loss", batch);
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
+    this->check_size("loss", theta.size());
+    validate_batch("loss", batch);
     if (batch.rows.empty()) return S(0);
     Scratch sc(opt_.dims);
     double total = 0.0;
@@ -206,9 +202,9 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
   // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
   /// One prediction per batch row (out overwritten).
-  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_predict(theta, out.size(), batch.size());
-    check_batch("predict", batch);
+  void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
+    this->check_predict(theta, out.size(), batch.size());
+    validate_batch("predict", batch);
     Scratch sc(opt_.dims);
     for (std::size_t k = 0; k < batch.rows.size(); ++k)
       out[static_cast<Eigen::Index>(k)] = forward(theta, *batch.data, batch.rows[k], sc.s, nullptr);
@@ -218,11 +214,11 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
   /// one-row batch and, when it is finite, θ ← θ − lr·∇ on w₀ and the weights and factors of the
   /// row's active features, in place, with exactly the arithmetic of `loss_and_gradient` +
   /// `Sgd::step` (same θ bit for bit without FMA contraction). No gradient buffer; no allocation
-  /// up to 256 dims. No checks (innermost loop): θ must have num_parameters() entries and `data`
+  /// up to 256 dims. No checks (innermost loop): θ must have this->num_parameters() entries and `data`
   /// this model's schema (`fit` checks θ; the schema is the caller's duty).
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
     Scratch sc(opt_.dims);
-    return with_dims([&](auto kc) { return sgd_step<decltype(kc)::value>(theta.data(), data, row, lr, sc.s); });
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) { return sgd_step<decltype(kc)::value>(theta.data(), data, row, lr, sc.s); });
   }
 
   /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
@@ -238,7 +234,7 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
         detail::prefetch<true>(theta.data() + w_.offset + j);
       });
     };
-    return with_dims([&](auto kc) {  // the dims dispatch once per run
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) {  // the dims dispatch once per run
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
         return sgd_step<decltype(kc)::value>(theta.data(), data, r, lr, sc.s);
       }, hint, observe);
@@ -246,9 +242,9 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
   }
 
   /// Task-local segments: the user-id feature's weight and factor of each user, once each.
-  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
+  void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
     if (!opt_.user_id) return;
-    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               const Eigen::Index j = fields_[0].offset + u;
                               o.insert(o.end(), {w_.column(j), V_.column(j)});
@@ -282,7 +278,7 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
     for (const std::uint32_t c : vals) f(fld.offset + c, x);
   }
 
-  void check_batch(const char* what, const Batch& b) const {
+  void validate_batch(const char* what, const RatingBatch& b) const {
     if (b.data == nullptr) {
       if (b.rows.empty()) return;
       throw std::invalid_argument(std::string("FactorizationMachine::") + what +
@@ -336,18 +332,13 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
     Scratch& operator=(const Scratch&) = delete;
   };
 
-  // Calls f(std::integral_constant<int, K>) with K = dims for the common sizes (fixed-size Eigen
-  // maps: unrolled, no runtime alignment peeling) and K = Dynamic otherwise. The reductions of
-  // ŷ (‖v_j‖², ‖s‖²) go through forward_k with this K in every path (loss, gradient, HVP, fused
-  // step, prediction), so they all round the same way.
-  template <class F>
-  decltype(auto) with_dims(F&& f) const {
-    return detail::with_fixed_dims(opt_.dims, std::forward<F>(f));
-  }
+  // The width dispatch (detail::with_fixed_dims over opt_.dims) routes every reduction of one
+  // quantity through the same K in every path (loss, gradient, fused step, prediction), so they
+  // all round the same way.
   template <int K>
   using VecK = Eigen::Matrix<S, K, 1>;
 
-  // One fused SGD step (see sgd_update) with scratch s of dims entries; K as with_dims.
+  // One fused SGD step (see sgd_update) with scratch s of dims entries; K as detail::with_fixed_dims.
   template <int K>
   S sgd_step(S* t, const Dataset& d, RowIndex r, S lr, S* s) const {
     double pen = 0.0;
@@ -374,7 +365,7 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
   /// ŷ of row r; fills s = Σ x_j v_j; adds the row's penalty to *pen when pen is not null.
   S forward(const ConstVectorRef<S>& t, const Dataset& d, RowIndex r, S* s_buf,
             double* pen) const {
-    return with_dims([&](auto kc) { return forward_k<decltype(kc)::value>(t.data(), d, r, s_buf, pen); });
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) { return forward_k<decltype(kc)::value>(t.data(), d, r, s_buf, pen); });
   }
   template <int K>
   S forward_k(const S* t, const Dataset& d, RowIndex r, S* s_buf, double* pen) const {
@@ -393,7 +384,7 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
   }
 
   template <class Sink>
-  S gradient_into(const ConstVectorRef<S>& t, const Batch& batch, Sink& g) const {
+  S gradient_into(const ConstVectorRef<S>& t, const RatingBatch& batch, Sink& g) const {
     if (batch.rows.empty()) return S(0);
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
@@ -418,7 +409,7 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
   }
 
   template <class Sink>
-  void hvp_into(const ConstVectorRef<S>& t, const Batch& batch, const ConstVectorRef<S>& dv,
+  void hvp_into(const ConstVectorRef<S>& t, const RatingBatch& batch, const ConstVectorRef<S>& dv,
                 Sink& out) const {
     if (batch.rows.empty()) return;
     const Dataset& d = *batch.data;

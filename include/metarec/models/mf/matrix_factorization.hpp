@@ -65,30 +65,26 @@ struct MatrixFactorizationOptions {
 /// @endcode
 template <class S = float>
 class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S> {
-  using Base = detail::LayoutModel<MatrixFactorization<S>, S>;
-  friend Base;
-  friend detail::SinkModelEntryPoints<MatrixFactorization<S>, S>;
-  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
+  friend detail::LayoutModel<MatrixFactorization<S>, S>;
 
  public:
   static constexpr const char* model_name = "MatrixFactorization";
-  using typename Base::Batch;
-  using Base::layout, Base::num_parameters;
-  using Options = MatrixFactorizationOptions;
 
   /// @throws std::invalid_argument when dims < 1 or there are no items.
-  MatrixFactorization(std::uint32_t num_users, std::uint32_t num_items, Options options = {})
+  MatrixFactorization(std::uint32_t num_users, std::uint32_t num_items, MatrixFactorizationOptions options = {})
       : opt_(options), num_users_(num_users), num_items_(num_items) {
-    require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
-    require_entities(num_users, num_items, opt_.shared_user);
+    this->require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
+    this->require_entities(num_users, num_items, opt_.shared_user);
     const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
-    P_ = layout_.add("user_factors", opt_.dims, user_rows);
-    Q_ = layout_.add("item_factors", opt_.dims, num_items);
+    P_ = this->layout_.add("user_factors", opt_.dims, user_rows);
+    Q_ = this->layout_.add("item_factors", opt_.dims, num_items);
     if (opt_.biases) {
-      bu_ = layout_.add("user_bias", 1, user_rows);
-      bi_ = layout_.add("item_bias", 1, num_items);
+      bu_ = this->layout_.add("user_bias", 1, user_rows);
+      bi_ = this->layout_.add("item_bias", 1, num_items);
     }
   }
+
+  using Options = MatrixFactorizationOptions;
 
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
 
@@ -97,15 +93,15 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
     this->zero_then_normal(theta, rng, {P_, Q_}, opt_.init_std);
   }
 
-  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
-    check_size("loss", theta.size());
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
+    this->check_size("loss", theta.size());
     double total = 0.0;
     for (const RowIndex r : batch.rows) {
       const auto [u, i] = ids(batch, r);
       const S* p = theta.data() + P_.offset + static_cast<Eigen::Index>(u) * P_.rows;
       const S* q = theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * Q_.rows;
       S pn, qn;
-      S s = with_dims([&](auto kc) { return reduce_k<decltype(kc)::value, true>(p, q, &pn, &qn); });
+      S s = detail::with_fixed_dims(opt_.dims, [&](auto kc) { return reduce_k<decltype(kc)::value, true>(p, q, &pn, &qn); });
       if (opt_.biases)
         s += static_cast<S>(opt_.global_mean) + theta[bu_.offset + u] + theta[bi_.offset + i];
       const double e = static_cast<double>(s) - batch.data->rating(r);
@@ -119,8 +115,8 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
   // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
   // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
-  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_predict(theta, out.size(), batch.size());
+  void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
+    this->check_predict(theta, out.size(), batch.size());
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const auto [u, i] = ids(batch, batch.rows[k]);
       out[static_cast<Eigen::Index>(k)] = score(theta, u, i);
@@ -128,8 +124,8 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
   }
 
   /// Task-local segments: the factors (and bias) of each user in the batch, once each.
-  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+  void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               o.push_back(P_.column(u));
                               if (opt_.biases) o.push_back(bu_.column(u));
@@ -141,10 +137,10 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
   ///     p_u ← p_u − lr·2(e q_i + λ p_u),  q_i ← q_i − lr·2(e p_u + λ q_i)   (both from the old values)
   ///     b_u ← b_u − lr·2(e + λ_b b_u),    b_i ← b_i − lr·2(e + λ_b b_i)
   /// with exactly the operations of `loss_and_gradient` + `Sgd::step`. Returns ℓ (before the step).
-  /// No size checks (innermost loop): θ must have num_parameters() entries and `row` must be a row
+  /// No size checks (innermost loop): θ must have this->num_parameters() entries and `row` must be a row
   /// of `data` (`fit` checks both once).
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const noexcept {
-    return with_dims([&](auto kc) { return sgd_update_k<decltype(kc)::value>(theta.data(), data, row, lr); });
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) { return sgd_update_k<decltype(kc)::value>(theta.data(), data, row, lr); });
   }
 
   /// Fused plain-SGD steps over `rows`, in order (the optional `sgd_update_rows` of `fit`'s fused
@@ -155,7 +151,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
   template <class Observe = detail::NoRowObserver>
   std::size_t sgd_update_rows(VectorRef<S> theta, const Dataset& data, std::span<const RowIndex> rows,
                               S lr, double& loss_sum, Observe&& observe = {}) const {
-    return with_dims([&](auto kc) {
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) {
       return sgd_rows_k<decltype(kc)::value>(theta.data(), data, rows, lr, loss_sum, observe);
     });
   }
@@ -173,7 +169,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
   [[nodiscard]] S score(const ConstVectorRef<S>& theta, std::uint32_t u, std::uint32_t i) const {
     const S* p = theta.data() + P_.offset + static_cast<Eigen::Index>(u) * P_.rows;
     const S* q = theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * Q_.rows;
-    S s = with_dims([&](auto kc) { return dot_k<decltype(kc)::value>(p, q); });
+    S s = detail::with_fixed_dims(opt_.dims, [&](auto kc) { return dot_k<decltype(kc)::value>(p, q); });
     if (opt_.biases)
       s += static_cast<S>(opt_.global_mean) + theta[bu_.offset + u] + theta[bi_.offset + i];
     return s;
@@ -182,13 +178,6 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
  private:
   static double sq(S x) noexcept { return static_cast<double>(x) * static_cast<double>(x); }
 
-  // Calls f(std::integral_constant<int, K>) with K = dims for the common sizes (fixed-size Eigen
-  // maps: unrolled, no runtime peeling) and K = -1 (dynamic) otherwise. Every dot product and
-  // squared norm of one embedding goes through it, so all paths round the same way.
-  template <class F>
-  decltype(auto) with_dims(F&& f) const {
-    return detail::with_fixed_dims(P_.rows, std::forward<F>(f));
-  }
   // The one reduction every path uses for p·q (and ‖p‖², ‖q‖²): a single pass over p and q with
   // Eigen packets two SIMD registers wide (8 floats or 4 doubles per step on SSE2), lanes summed
   // at the end, then a scalar tail. One function for the loss, the gradient, the fused step and
@@ -302,10 +291,10 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
     }
   }
 
-  [[nodiscard]] std::uint32_t user_index(const Batch& b, RowIndex r) const noexcept {
+  [[nodiscard]] std::uint32_t user_index(const RatingBatch& b, RowIndex r) const noexcept {
     return opt_.shared_user ? 0u : b.data->user(r);
   }
-  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const Batch& b, RowIndex r) const noexcept {
+  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const RatingBatch& b, RowIndex r) const noexcept {
     return {user_index(b, r), b.data->item(r)};
   }
 
@@ -315,7 +304,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
   }
 
   template <class Sink>
-  S gradient_into(const ConstVectorRef<S>& theta, const Batch& batch, Sink& g) const {
+  S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
     if (batch.rows.empty()) return S(0);
     const S scale = S(2) / static_cast<S>(batch.size());
     const S reg = static_cast<S>(opt_.reg);
@@ -326,7 +315,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
       const auto p = col(theta, P_, u);
       const auto q = col(theta, Q_, i);
       S pn_s, qn_s;
-      S s = with_dims([&](auto kc) { return reduce_k<decltype(kc)::value, true>(p.data(), q.data(), &pn_s, &qn_s); });
+      S s = detail::with_fixed_dims(opt_.dims, [&](auto kc) { return reduce_k<decltype(kc)::value, true>(p.data(), q.data(), &pn_s, &qn_s); });
       if (opt_.biases)
         s += static_cast<S>(opt_.global_mean) + theta[bu_.offset + u] + theta[bi_.offset + i];
       const S e = s - static_cast<S>(batch.data->rating(r));
@@ -346,7 +335,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
 
   // H·v of (r̂ − r)² + penalties: 2 ∇r̂ (∇r̂ᵀv) + 2e ∇²r̂ v + 2λ v, where ∇²r̂ couples p_u and q_i.
   template <class Sink>
-  void hvp_into(const ConstVectorRef<S>& theta, const Batch& batch, const ConstVectorRef<S>& v,
+  void hvp_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, const ConstVectorRef<S>& v,
                 Sink& out) const {
     if (batch.rows.empty()) return;
     const S scale = S(2) / static_cast<S>(batch.size());

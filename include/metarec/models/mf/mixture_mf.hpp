@@ -79,34 +79,30 @@ struct MixtureMFOptions {
 /// @endcode
 template <class S = float>
 class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
-  using Base = detail::LayoutModel<MixtureMF<S>, S>;
-  friend Base;
-  friend detail::SinkModelEntryPoints<MixtureMF<S>, S>;
-  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
+  friend detail::LayoutModel<MixtureMF<S>, S>;
 
  public:
   static constexpr const char* model_name = "MixtureMF";
-  using typename Base::Batch;
-  using Base::layout, Base::num_parameters;
-  using Options = MixtureMFOptions;
 
   /// @param num_users number of users (ignored with `shared_user`, except that it may be 0 then)
   /// @param num_items number of items
   /// @param options hyperparameters
   /// @throws std::invalid_argument when dims < 1, tastes < 1, or there are no users or items.
-  MixtureMF(std::uint32_t num_users, std::uint32_t num_items, Options options = {})
+  MixtureMF(std::uint32_t num_users, std::uint32_t num_items, MixtureMFOptions options = {})
       : opt_(options) {
-    require(opt_.dims >= 1 && opt_.tastes >= 1, "dims and tastes must be >= 1 (got dims " +
+    this->require(opt_.dims >= 1 && opt_.tastes >= 1, "dims and tastes must be >= 1 (got dims " +
                                                     std::to_string(opt_.dims) + ", tastes " +
                                                     std::to_string(opt_.tastes) + ")");
-    require_entities(num_users, num_items, opt_.shared_user);
+    this->require_entities(num_users, num_items, opt_.shared_user);
     const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
-    Tu_ = layout_.add("user_tastes", opt_.dims, user_rows * opt_.tastes);
-    Au_ = layout_.add("user_attention", opt_.dims, user_rows * opt_.tastes);
-    Q_ = layout_.add("item_factors", opt_.dims, num_items);
-    bu_ = layout_.add("user_bias", 1, user_rows);
-    bi_ = layout_.add("item_bias", 1, num_items);
+    Tu_ = this->layout_.add("user_tastes", opt_.dims, user_rows * opt_.tastes);
+    Au_ = this->layout_.add("user_attention", opt_.dims, user_rows * opt_.tastes);
+    Q_ = this->layout_.add("item_factors", opt_.dims, num_items);
+    bu_ = this->layout_.add("user_bias", 1, user_rows);
+    bi_ = this->layout_.add("item_bias", 1, num_items);
   }
+
+  using Options = MixtureMFOptions;
 
   /// Blocks in order: user_tastes, user_attention, item_factors, user_bias, item_bias.
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
@@ -119,8 +115,8 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
 
   /// Mean loss (with penalties) over the batch.
   /// @throws std::invalid_argument when θ has the wrong size.
-  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
-    check_size("loss", theta.size());
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
+    this->check_size("loss", theta.size());
     if (batch.rows.empty()) return S(0);
     Scratch<S> sc(opt_);
     double total = 0.0;
@@ -137,8 +133,8 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
 
   /// One prediction per batch row (overwritten).
   /// @throws std::invalid_argument when θ or out has the wrong size.
-  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_predict(theta, out.size(), batch.size());
+  void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
+    this->check_predict(theta, out.size(), batch.size());
     Scratch<S> sc(opt_);
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const auto [u, i] = ids(batch, batch.rows[k]);
@@ -186,8 +182,8 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
   }
 
   /// Task-local segments: each batch user's tastes, attention vectors and bias, once each.
-  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+  void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               o.insert(o.end(), {user_segment(Tu_, u), user_segment(Au_, u), bu_.column(u)});
                             });
@@ -253,10 +249,10 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     Vector<Dual<S>> q;
   };
 
-  [[nodiscard]] std::uint32_t user_index(const Batch& b, RowIndex r) const noexcept {
+  [[nodiscard]] std::uint32_t user_index(const RatingBatch& b, RowIndex r) const noexcept {
     return opt_.shared_user ? 0u : b.data->user(r);
   }
-  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const Batch& b,
+  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const RatingBatch& b,
                                                             RowIndex r) const noexcept {
     return {user_index(b, r), b.data->item(r)};
   }
@@ -353,7 +349,7 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
   }
 
   template <class Sink>
-  S gradient_into(const ConstVectorRef<S>& theta, const Batch& batch, Sink& g) const {
+  S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
     if (batch.rows.empty()) return S(0);
     const S scale = S(1) / static_cast<S>(batch.size());
     Scratch<S> sc(opt_);
@@ -391,7 +387,7 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
   }
 
   template <class Sink>
-  void hvp_into(const ConstVectorRef<S>& theta, const Batch& batch, const ConstVectorRef<S>& v,
+  void hvp_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, const ConstVectorRef<S>& v,
                 Sink& out) const {
     if (batch.rows.empty()) return;
     using D = Dual<S>;

@@ -76,16 +76,10 @@ struct SideFeatureMFOptions {
 /// @endcode
 template <class S = float>
 class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
-  using Base = detail::LayoutModel<SideFeatureMF<S>, S>;
-  friend Base;
-  friend detail::SinkModelEntryPoints<SideFeatureMF<S>, S>;
-  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
+  friend detail::LayoutModel<SideFeatureMF<S>, S>;
 
  public:
   static constexpr const char* model_name = "SideFeatureMF";
-  using typename Base::Batch;
-  using Base::layout, Base::num_parameters;
-  using Options = SideFeatureMFOptions;
 
   /// One side-feature field as laid out in θ: its categories are feature columns
   /// `[offset, offset + cardinality)` of the user (or item) feature tables.
@@ -99,22 +93,24 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   /// @param ds data set whose sizes and feature schema define the model
   /// @param options hyperparameters
   /// @throws std::invalid_argument when dims < 1 or the data set has no users or no items.
-  explicit SideFeatureMF(const Dataset& ds, Options options = {})
+  explicit SideFeatureMF(const Dataset& ds, SideFeatureMFOptions options = {})
       : opt_(options), num_users_(ds.num_users()), num_items_(ds.num_items()) {
-    require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
-    require_entities(num_users_, num_items_);
+    this->require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
+    this->require_entities(num_users_, num_items_);
     const std::uint32_t nuf = opt_.user_features ? collect(ds.user_features(), user_fields_) : 0;
     const std::uint32_t nif = opt_.item_features ? collect(ds.item_features(), item_fields_) : 0;
     const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users_;
-    P_ = layout_.add("user_factors", opt_.dims, user_rows);
-    Q_ = layout_.add("item_factors", opt_.dims, num_items_);
-    Wu_ = layout_.add("user_feature_factors", opt_.dims, nuf);
-    Wi_ = layout_.add("item_feature_factors", opt_.dims, nif);
-    bu_ = layout_.add("user_bias", 1, user_rows);
-    bi_ = layout_.add("item_bias", 1, num_items_);
-    bfu_ = layout_.add("user_feature_bias", 1, nuf);
-    bfi_ = layout_.add("item_feature_bias", 1, nif);
+    P_ = this->layout_.add("user_factors", opt_.dims, user_rows);
+    Q_ = this->layout_.add("item_factors", opt_.dims, num_items_);
+    Wu_ = this->layout_.add("user_feature_factors", opt_.dims, nuf);
+    Wi_ = this->layout_.add("item_feature_factors", opt_.dims, nif);
+    bu_ = this->layout_.add("user_bias", 1, user_rows);
+    bi_ = this->layout_.add("item_bias", 1, num_items_);
+    bfu_ = this->layout_.add("user_feature_bias", 1, nuf);
+    bfi_ = this->layout_.add("item_feature_bias", 1, nif);
   }
+
+  using Options = SideFeatureMFOptions;
 
   /// Blocks in order: P, Q, W_user, W_item, b_u, b_i, b_user_features, b_item_features.
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
@@ -129,9 +125,9 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
 
   /// Mean loss over the batch (squared error + per-rating L2).
   /// @throws std::invalid_argument on a wrong-size θ or a batch with another feature schema.
-  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
-    check_size("loss", theta.size());
-    check_batch("loss", batch);
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
+    this->check_size("loss", theta.size());
+    validate_batch("loss", batch);
     if (batch.rows.empty()) return S(0);
     Scratch sc(opt_.dims);
     double total = 0.0;
@@ -147,9 +143,9 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
 
   /// One prediction per batch row (out overwritten).
   /// @throws std::invalid_argument on wrong sizes or a batch with another feature schema.
-  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_predict(theta, out.size(), batch.size());
-    check_batch("predict", batch);
+  void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
+    this->check_predict(theta, out.size(), batch.size());
+    validate_batch("predict", batch);
     Scratch sc(opt_.dims);
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const RowIndex r = batch.rows[k];
@@ -161,7 +157,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   /// Prediction for a (user, item) pair of `data` by dense index (no batch needed).
   [[nodiscard]] S score(const ConstVectorRef<S>& theta, const Dataset& data, std::uint32_t u,
                         std::uint32_t i) const {
-    check_size("score", theta.size());
+    this->check_size("score", theta.size());
     check_schema("score", data);
     Scratch sc(opt_.dims);
     return raw_score(theta, data, u, i, sc.U, sc.I);
@@ -172,11 +168,11 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   /// q_i, the feature factors and all biases), in place, with exactly the arithmetic of
   /// `loss_and_gradient` + `Sgd::step` (same θ bit for bit without FMA contraction). No gradient
   /// buffer; no allocation up to 256 dims. No checks (innermost loop): θ must have
-  /// num_parameters() entries and `data` this model's feature schema (`fit` checks θ; the schema
+  /// this->num_parameters() entries and `data` this model's feature schema (`fit` checks θ; the schema
   /// is the caller's duty).
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
     Scratch sc(opt_.dims);
-    return with_dims([&](auto kc) {
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) {
       return sgd_step<decltype(kc)::value>(theta.data(), data, row, lr, sc.U, sc.I);
     });
   }
@@ -195,7 +191,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
       detail::prefetch<true>(theta.data() + bu_.offset + pu);
       detail::prefetch<true>(theta.data() + bi_.offset + i);
     };
-    return with_dims([&](auto kc) {  // the dims dispatch once per run
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) {  // the dims dispatch once per run
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
         return sgd_step<decltype(kc)::value>(theta.data(), data, r, lr, sc.U, sc.I);
       }, hint, observe);
@@ -204,8 +200,8 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
 
   /// Task-local segments: the user's factors and bias (in shared mode the shared p₀ and b₀),
   /// once per user. Feature factors are global: they are shared by all users with that category.
-  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return p_col(batch.data->user(r)); },
+  void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return p_col(batch.data->user(r)); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               o.insert(o.end(), {P_.column(u), bu_.column(u)});
                             });
@@ -248,7 +244,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     check_fields(what, "item", d.item_features(), item_fields_);
   }
 
-  void check_batch(const char* what, const Batch& b) const {
+  void validate_batch(const char* what, const RatingBatch& b) const {
     if (b.data == nullptr) {
       if (b.rows.empty()) return;
       throw std::invalid_argument(std::string("SideFeatureMF::") + what +
@@ -278,15 +274,9 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     }
   }
 
-  // Calls f(std::integral_constant<int, K>) with K = dims for the common sizes (fixed-size Eigen
-  // maps: unrolled, no runtime alignment peeling) and K = Dynamic otherwise. Every reduction of
-  // the loss (U·I, the squared norms of the penalty) goes through the K-templated functions below
-  // with this K, in every path (loss, gradient, fused step, prediction), so they all round the
-  // same way.
-  template <class F>
-  decltype(auto) with_dims(F&& f) const {
-    return detail::with_fixed_dims(opt_.dims, std::forward<F>(f));
-  }
+  // The width dispatch (detail::with_fixed_dims over opt_.dims) routes every reduction of one
+  // quantity through the same K in every path (loss, gradient, fused step, prediction), so they
+  // all round the same way.
   template <int K>
   using VecK = Eigen::Matrix<S, K, 1>;
   template <int K>
@@ -297,7 +287,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   /// Fills U = p_u + Σ a w, I = q_i + Σ a w (dims entries each), returns r̂.
   S raw_score(const ConstVectorRef<S>& x, const Dataset& d, std::uint32_t u, std::uint32_t i, S* Ub,
               S* Ib) const {
-    return with_dims([&](auto kc) { return raw_score_k<decltype(kc)::value>(x.data(), d, u, i, Ub, Ib); });
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) { return raw_score_k<decltype(kc)::value>(x.data(), d, u, i, Ub, Ib); });
   }
   template <int K>
   S raw_score_k(const S* x, const Dataset& d, std::uint32_t u, std::uint32_t i, S* Ub, S* Ib) const {
@@ -317,7 +307,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     return s + U.dot(I);
   }
 
-  S error(const ConstVectorRef<S>& theta, const Batch& b, RowIndex r, S* U, S* I) const {
+  S error(const ConstVectorRef<S>& theta, const RatingBatch& b, RowIndex r, S* U, S* I) const {
     return raw_score(theta, *b.data, b.data->user(r), b.data->item(r), U, I) -
            static_cast<S>(b.data->rating(r));
   }
@@ -345,7 +335,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     Scratch& operator=(const Scratch&) = delete;
   };
 
-  // One fused SGD step (see sgd_update), with U and I scratch of dims entries; K as with_dims.
+  // One fused SGD step (see sgd_update), with U and I scratch of dims entries; K as detail::with_fixed_dims.
   template <int K>
   S sgd_step(S* t, const Dataset& d, RowIndex r, S lr, S* Ub, S* Ib) const {
     const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
@@ -381,7 +371,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
 
   /// Per-rating L2 penalty of row r.
   double penalty(const ConstVectorRef<S>& x, const Dataset& d, RowIndex r) const {
-    return with_dims([&](auto kc) { return penalty_k<decltype(kc)::value>(x.data(), d, r); });
+    return detail::with_fixed_dims(opt_.dims, [&](auto kc) { return penalty_k<decltype(kc)::value>(x.data(), d, r); });
   }
   template <int K>
   double penalty_k(const S* x, const Dataset& d, RowIndex r) const {
@@ -402,7 +392,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
 
   // ∂r̂/∂p_u = I, ∂r̂/∂w_c = a_c I (user side); ∂r̂/∂q_i = U, ∂r̂/∂w_d = a_d U (item side).
   template <class Sink>
-  S gradient_into(const ConstVectorRef<S>& theta, const Batch& batch, Sink& g) const {
+  S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
     if (batch.rows.empty()) return S(0);
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
@@ -437,7 +427,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   // δI = v_q + Σ a v_w (item side), ∇r̂ᵀv = δUᵀI + UᵀδI + (bias directions), and ∇²r̂ v is
   // a_x δI on a user-side factor x and a_x δU on an item-side factor x. Plus 2λ v per penalty.
   template <class Sink>
-  void hvp_into(const ConstVectorRef<S>& theta, const Batch& batch, const ConstVectorRef<S>& v,
+  void hvp_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, const ConstVectorRef<S>& v,
                 Sink& out) const {
     if (batch.rows.empty()) return;
     const Dataset& d = *batch.data;

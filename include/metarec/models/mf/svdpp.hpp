@@ -84,33 +84,27 @@ struct SvdppOptions {
 /// @endcode
 template <class S = float>
 class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
-  using Base = detail::LayoutModel<SvdppMF<S>, S>;
-  friend Base;
-  friend detail::SinkModelEntryPoints<SvdppMF<S>, S>;
-  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
+  friend detail::LayoutModel<SvdppMF<S>, S>;
 
  public:
   static constexpr const char* model_name = "SvdppMF";
-  using typename Base::Batch;
-  using Base::layout, Base::num_parameters;
-  using Options = SvdppOptions;
 
   /// @param data            the data set (its users and items size the tables)
   /// @param implicit_rows   the rows whose items form N(u): the training rows
   /// @throws std::invalid_argument when dims < 1, there are no users or items, or a row is outside
   ///         the data set.
-  SvdppMF(const Dataset& data, std::span<const RowIndex> implicit_rows, Options options = {})
+  SvdppMF(const Dataset& data, std::span<const RowIndex> implicit_rows, SvdppOptions options = {})
       : opt_(options), num_users_(data.num_users()), num_items_(data.num_items()) {
-    require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
-    require_entities(num_users_, num_items_);
-    P_ = layout_.add("user_factors", opt_.dims, num_users_);
-    Q_ = layout_.add("item_factors", opt_.dims, num_items_);
-    Y_ = layout_.add("implicit_factors", opt_.dims, num_items_);
-    bu_ = layout_.add("user_bias", 1, num_users_);
-    bi_ = layout_.add("item_bias", 1, num_items_);
+    this->require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
+    this->require_entities(num_users_, num_items_);
+    P_ = this->layout_.add("user_factors", opt_.dims, num_users_);
+    Q_ = this->layout_.add("item_factors", opt_.dims, num_items_);
+    Y_ = this->layout_.add("implicit_factors", opt_.dims, num_items_);
+    bu_ = this->layout_.add("user_bias", 1, num_users_);
+    bi_ = this->layout_.add("item_bias", 1, num_items_);
     // N(u) as CSR, each user's items sorted and unique.
     for (const RowIndex r : implicit_rows)
-      require(r < data.num_ratings(), "implicit row " + std::to_string(r) +
+      this->require(r < data.num_ratings(), "implicit row " + std::to_string(r) +
                                           " is outside the data set (" +
                                           std::to_string(data.num_ratings()) + " ratings)");
     const CompressedIndex by_user = CompressedIndex::group(
@@ -130,6 +124,8 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
     }
   }
 
+  using Options = SvdppOptions;
+
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
   /// N(u): the distinct items of user u in the implicit (training) rows, ascending.
   [[nodiscard]] std::span<const std::uint32_t> implicit_items(std::uint32_t u) const noexcept {
@@ -140,8 +136,8 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
     this->zero_then_normal(theta, rng, {P_, Q_}, opt_.init_std);
   }
 
-  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
-    check_size("loss", theta.size());
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
+    this->check_size("loss", theta.size());
     NullSink sink;
     return gradient_into<false>(theta, batch, sink);
   }
@@ -151,8 +147,8 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
 
   /// Predictions; z_u is computed once per distinct user of the batch (so predicting many rows in
   /// one call is cheaper than many small calls).
-  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_predict(theta, out.size(), batch.size());
+  void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
+    this->check_predict(theta, out.size(), batch.size());
     const Eigen::Index k = P_.rows;
     Vector<S> ys(k);
     const S* t = theta.data();
@@ -167,8 +163,8 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
   }
 
   /// Task-local segments: the factors and bias of each user in the batch, once each.
-  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
+  void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               o.insert(o.end(), {P_.column(u), bu_.column(u)});
                             });
@@ -380,7 +376,7 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
   // Calls f(u, positions) once per distinct user of the batch, users ascending, each user's
   // positions (indices into batch.rows) ascending.
   template <class F>
-  void for_each_user(const Batch& batch, F&& f) const {
+  void for_each_user(const RatingBatch& batch, F&& f) const {
     const std::size_t n = batch.size();
     std::vector<std::size_t> pos(n);
     std::iota(pos.begin(), pos.end(), std::size_t{0});
@@ -401,7 +397,7 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
   // Grad = false: the loss alone (`loss`, with a NullSink). The default, true, is what the
   // inherited loss_and_gradient entry points (SinkModelEntryPoints) call.
   template <bool Grad = true, class Sink>
-  S gradient_into(const ConstVectorRef<S>& theta, const Batch& batch, Sink& g) const {
+  S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
     if (batch.rows.empty()) return S(0);
     const Eigen::Index k = P_.rows;
     const S* t = theta.data();
@@ -446,7 +442,7 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
   // H·v: per rating 2[∇r̂ (∇r̂ᵀv) + e ∇²r̂ v + λ v] with ∇²r̂ coupling q_i with p_u and the y_j;
   // per user 2λ_y v_y.
   template <class Sink>
-  void hvp_into(const ConstVectorRef<S>& theta, const Batch& batch, const ConstVectorRef<S>& v,
+  void hvp_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, const ConstVectorRef<S>& v,
                 Sink& out) const {
     if (batch.rows.empty()) return;
     const Eigen::Index k = P_.rows;

@@ -91,16 +91,10 @@ struct TemporalMFOptions {
 /// @endcode
 template <class S = float>
 class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
-  using Base = detail::LayoutModel<TemporalMF<S>, S>;
-  friend Base;
-  friend detail::SinkModelEntryPoints<TemporalMF<S>, S>;
-  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
+  friend detail::LayoutModel<TemporalMF<S>, S>;
 
  public:
   static constexpr const char* model_name = "TemporalMF";
-  using typename Base::Batch;
-  using Base::layout, Base::num_parameters;
-  using Options = TemporalMFOptions;
 
   /// @param ds data set (must have times); its sizes define the model, and the rank feature is
   ///        computed over its rows
@@ -108,7 +102,7 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
   /// @param train_rows rows whose times define [t_min, t_max] (empty: all rows of `ds`)
   /// @throws std::invalid_argument when `ds` has no timestamps, dims < 1, time_bins < 1, the data
   ///         set is empty, or the time range is too wide for exact integer binning.
-  explicit TemporalMF(const Dataset& ds, Options options = {},
+  explicit TemporalMF(const Dataset& ds, TemporalMFOptions options = {},
                       std::span<const RowIndex> train_rows = {})
       : opt_(options), num_users_(ds.num_users()), num_items_(ds.num_items()) {
     ds.require_times("TemporalMF");
@@ -145,18 +139,20 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
     if (opt_.rank_feature) compute_ranks(ds);
     if (opt_.drift_feature || opt_.day_bias) compute_user_days(ds, train_rows);
     const Eigen::Index k = opt_.dims, nb = opt_.time_bins;
-    P_ = layout_.add("user_factors", k, num_users_);
-    Pt_ = layout_.add("user_bin_factors", k, num_users_ * nb);
-    Q_ = layout_.add("item_factors", k, num_items_);
-    bu_ = layout_.add("user_bias", 1, num_users_);
-    but_ = layout_.add("user_bin_bias", 1, num_users_ * nb);
-    bi_ = layout_.add("item_bias", 1, num_items_);
-    bit_ = layout_.add("item_bin_bias", 1, num_items_ * nb);
-    alpha_ = layout_.add("user_rank_slope", 1, opt_.rank_feature ? num_users_ : 0);
-    beta_ = layout_.add("user_drift_slope", 1, opt_.drift_feature ? num_users_ : 0);
-    bud_ = layout_.add("user_day_bias", 1,
+    P_ = this->layout_.add("user_factors", k, num_users_);
+    Pt_ = this->layout_.add("user_bin_factors", k, num_users_ * nb);
+    Q_ = this->layout_.add("item_factors", k, num_items_);
+    bu_ = this->layout_.add("user_bias", 1, num_users_);
+    but_ = this->layout_.add("user_bin_bias", 1, num_users_ * nb);
+    bi_ = this->layout_.add("item_bias", 1, num_items_);
+    bit_ = this->layout_.add("item_bin_bias", 1, num_items_ * nb);
+    alpha_ = this->layout_.add("user_rank_slope", 1, opt_.rank_feature ? num_users_ : 0);
+    beta_ = this->layout_.add("user_drift_slope", 1, opt_.drift_feature ? num_users_ : 0);
+    bud_ = this->layout_.add("user_day_bias", 1,
                        opt_.day_bias ? static_cast<Eigen::Index>(days_.size()) : 0);
   }
+
+  using Options = TemporalMFOptions;
 
   /// Blocks in order: P, P_bin (column u·bins + b), Q, b_u, b_{u,bin}, b_i, b_{i,bin}, α, β
   /// (drift slope), b_{u,day} (the user's training days in increasing order, users in order).
@@ -203,9 +199,9 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
 
   /// Mean loss (squared error + per-rating L2 + per-rating smoothness terms).
   /// @throws std::invalid_argument on a wrong-size θ or a batch of another data set / no times.
-  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
-    check_size("loss", theta.size());
-    check_batch("loss", batch);
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
+    this->check_size("loss", theta.size());
+    validate_batch("loss", batch);
     if (batch.rows.empty()) return S(0);
     Vector<S> pe(opt_.dims);
     double total = 0.0;
@@ -221,18 +217,18 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
   // inherited from detail::SinkModelEntryPoints (sink_entry_points.hpp).
 
   /// One prediction per batch row (out overwritten).
-  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_predict(theta, out.size(), batch.size());
-    check_batch("predict", batch);
+  void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
+    this->check_predict(theta, out.size(), batch.size());
+    validate_batch("predict", batch);
     Vector<S> pe(opt_.dims);
     for (std::size_t k = 0; k < batch.rows.size(); ++k)
       out[static_cast<Eigen::Index>(k)] = predict_row(theta, row(*batch.data, batch.rows[k]), pe);
   }
 
   /// Task-local segments: each user's p_u, all p_{u,b}, b_u, all b_{u,b} and α_u, once per user.
-  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
+  void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
     const Eigen::Index k = opt_.dims, nb = opt_.time_bins;
-    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return batch.data->user(r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
       o.push_back(P_.column(u));
       o.push_back({Pt_.offset + static_cast<Eigen::Index>(u) * nb * k, nb * k});
@@ -310,7 +306,7 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
     }
   }
 
-  void check_batch(const char* what, const Batch& b) const {
+  void validate_batch(const char* what, const RatingBatch& b) const {
     if (b.data == nullptr) {
       if (b.rows.empty()) return;
       throw std::invalid_argument(std::string("TemporalMF::") + what +
@@ -403,7 +399,7 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
   }
 
   template <class Sink>
-  S gradient_into(const ConstVectorRef<S>& t, const Batch& batch, Sink& g) const {
+  S gradient_into(const ConstVectorRef<S>& t, const RatingBatch& batch, Sink& g) const {
     if (batch.rows.empty()) return S(0);
     const S scale = S(2) / static_cast<S>(batch.size());
     const S reg = static_cast<S>(opt_.reg), breg = static_cast<S>(opt_.bias_reg);
@@ -439,7 +435,7 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
   // H·v of (r̂ − r)²: 2 ∇r̂ (∇r̂ᵀv) + 2e ∇²r̂ v; r̂ is bilinear in (p_u + p_{u,b}, q_i) and linear in
   // the rest, so ∇²r̂ v is δq on p_u and p_{u,b}, and δp_u + δp_{u,b} on q_i. Penalties: 2λ v.
   template <class Sink>
-  void hvp_into(const ConstVectorRef<S>& t, const Batch& batch, const ConstVectorRef<S>& v,
+  void hvp_into(const ConstVectorRef<S>& t, const RatingBatch& batch, const ConstVectorRef<S>& v,
                 Sink& out) const {
     if (batch.rows.empty()) return;
     const S scale = S(2) / static_cast<S>(batch.size());

@@ -87,40 +87,36 @@ struct VariationalMFOptions {
 /// @endcode
 template <class S = float>
 class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
-  using Base = detail::LayoutModel<VariationalMF<S>, S>;
-  friend Base;
-  friend detail::SinkModelEntryPoints<VariationalMF<S>, S>;
-  using Base::check_predict, Base::check_size, Base::layout_, Base::require, Base::require_entities;
+  friend detail::LayoutModel<VariationalMF<S>, S>;
 
  public:
   static constexpr const char* model_name = "VariationalMF";
-  using typename Base::Batch;
-  using Base::layout, Base::num_parameters;
-  using Options = VariationalMFOptions;
 
   /// @param num_users number of users (may be 0 with `shared_user`)
   /// @param num_items number of items
   /// @param options hyperparameters
   /// @throws std::invalid_argument when dims < 1, samples < 1, kl_weight < 0, prior_std <= 0,
   ///         init_sigma <= 0, or there are no users or items.
-  VariationalMF(std::uint32_t num_users, std::uint32_t num_items, Options options = {})
+  VariationalMF(std::uint32_t num_users, std::uint32_t num_items, VariationalMFOptions options = {})
       : opt_(options) {
-    require(opt_.dims >= 1 && opt_.samples >= 1, "dims and samples must be >= 1 (got dims " +
+    this->require(opt_.dims >= 1 && opt_.samples >= 1, "dims and samples must be >= 1 (got dims " +
                                                      std::to_string(opt_.dims) + ", samples " +
                                                      std::to_string(opt_.samples) + ")");
-    require(opt_.kl_weight >= 0 && opt_.prior_std > 0 && opt_.init_sigma > 0,
+    this->require(opt_.kl_weight >= 0 && opt_.prior_std > 0 && opt_.init_sigma > 0,
             "need kl_weight >= 0, prior_std > 0 and init_sigma > 0 (got " +
                 std::to_string(opt_.kl_weight) + ", " + std::to_string(opt_.prior_std) + ", " +
                 std::to_string(opt_.init_sigma) + ")");
-    require_entities(num_users, num_items, opt_.shared_user);
+    this->require_entities(num_users, num_items, opt_.shared_user);
     const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
-    Mu_ = layout_.add("user_mean", opt_.dims, user_rows);
-    Ru_ = layout_.add("user_rho", opt_.dims, user_rows);
-    Mi_ = layout_.add("item_mean", opt_.dims, num_items);
-    Ri_ = layout_.add("item_rho", opt_.dims, num_items);
-    bu_ = layout_.add("user_bias", 1, user_rows);
-    bi_ = layout_.add("item_bias", 1, num_items);
+    Mu_ = this->layout_.add("user_mean", opt_.dims, user_rows);
+    Ru_ = this->layout_.add("user_rho", opt_.dims, user_rows);
+    Mi_ = this->layout_.add("item_mean", opt_.dims, num_items);
+    Ri_ = this->layout_.add("item_rho", opt_.dims, num_items);
+    bu_ = this->layout_.add("user_bias", 1, user_rows);
+    bi_ = this->layout_.add("item_bias", 1, num_items);
   }
+
+  using Options = VariationalMFOptions;
 
   /// Blocks in order: user_mean, user_rho, item_mean, item_rho, user_bias, item_bias.
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
@@ -153,8 +149,8 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
 
   /// Mean loss (squared error over the batch's noise, KL and bias penalties).
   /// @throws std::invalid_argument when θ has the wrong size.
-  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {
-    check_size("loss", theta.size());
+  [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
+    this->check_size("loss", theta.size());
     if (batch.rows.empty()) return S(0);
     Scratch<S> sc(opt_);
     double total = 0.0;
@@ -171,8 +167,8 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
 
   /// Posterior-mean prediction μ + b_u + b_i + m_uᵀm_i per batch row (overwritten); no noise.
   /// @throws std::invalid_argument when θ or out has the wrong size.
-  void predict(const ConstVectorRef<S>& theta, const Batch& batch, VectorRef<S> out) const {
-    check_predict(theta, out.size(), batch.size());
+  void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
+    this->check_predict(theta, out.size(), batch.size());
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
       const auto [u, i] = ids(batch, batch.rows[k]);
       out[static_cast<Eigen::Index>(k)] = score(theta, u, i);
@@ -193,7 +189,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   /// arithmetic of `loss_and_gradient` + `Sgd::step` (the same ε from Rng(derive_seed(seed, row)),
   /// so the same θ bit for bit without FMA contraction). No gradient buffer; no allocation up to
   /// kStackDims dims and kStackSamples samples. No checks (innermost loop): θ must have
-  /// num_parameters() entries and `data` this model's users and items.
+  /// this->num_parameters() entries and `data` this model's users and items.
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr, std::uint64_t seed) const {
     if (opt_.dims <= kStackDims && opt_.samples <= kStackSamples) {
       Scratch<S, kStackDims, kStackSamples> sc(opt_);
@@ -232,8 +228,8 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   }
 
   /// Task-local segments: each batch user's mean, ρ and bias, once each.
-  void local_segments(const Batch& batch, std::vector<Segment>& out) const {
-    Base::append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+  void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               o.insert(o.end(), {Mu_.column(u), Ru_.column(u), bu_.column(u)});
                             });
@@ -275,14 +271,14 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     Vector<Dual<S>> mu, rho_u, mi, rho_i;
   };
 
-  [[nodiscard]] std::uint32_t user_index(const Batch& b, RowIndex r) const noexcept {
+  [[nodiscard]] std::uint32_t user_index(const RatingBatch& b, RowIndex r) const noexcept {
     return opt_.shared_user ? 0u : b.data->user(r);
   }
-  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const Batch& b,
+  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const RatingBatch& b,
                                                             RowIndex r) const noexcept {
     return {user_index(b, r), b.data->item(r)};
   }
-  static S rating(const Batch& b, RowIndex r) noexcept { return static_cast<S>(b.data->rating(r)); }
+  static S rating(const RatingBatch& b, RowIndex r) noexcept { return static_cast<S>(b.data->rating(r)); }
 
   static CVec<S> col(const ConstVectorRef<S>& theta, const Block& blk, std::uint32_t c) noexcept {
     return CVec<S>(theta.data() + blk.offset + c * blk.rows, blk.rows);
@@ -435,7 +431,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   }
 
   template <class Sink>
-  S gradient_into(const ConstVectorRef<S>& theta, const Batch& batch, Sink& g) const {
+  S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
     if (batch.rows.empty()) return S(0);
     const S scale = S(1) / static_cast<S>(batch.size());
     Scratch<S> sc(opt_);
@@ -455,7 +451,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   S sgd_step(S* t, const Dataset& data, RowIndex r, S lr, std::uint64_t seed, Sc& sc) const {
     draw_noise(seed, r, sc);
     const std::uint32_t u = opt_.shared_user ? 0u : data.user(r), i = data.item(r);
-    const ConstVectorRef<S> x(Eigen::Map<const Vector<S>>(t, layout_.size()));
+    const ConstVectorRef<S> x(Eigen::Map<const Vector<S>>(t, this->layout_.size()));
     const S loss = row_gradient(view(x, u, i), static_cast<S>(data.rating(r)), sc);
     if (!std::isfinite(loss)) return loss;
     const S one = S(1) / S(1);
@@ -479,7 +475,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   }
 
   template <class Sink>
-  void hvp_into(const ConstVectorRef<S>& theta, const Batch& batch, const ConstVectorRef<S>& v,
+  void hvp_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, const ConstVectorRef<S>& v,
                 Sink& out) const {
     if (batch.rows.empty()) return;
     using D = Dual<S>;

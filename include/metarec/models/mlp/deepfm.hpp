@@ -5,14 +5,11 @@
 /// Fields: user id and item id (each optional) plus, optionally, the user and item side
 /// features; loss BCE on [r > threshold] (default) or squared error. Exact gradient and
 /// R-operator Hessian-vector product, dense or sparse; the shared body is
-/// `detail::FieldNetwork` (field_network.hpp). See docs/models_mlp.md.
+/// `FieldNetwork` (field_network.hpp). See docs/models_mlp.md.
 
 #include <metarec/models/mlp/field_network.hpp>
 
 namespace metarec {
-
-/// Options of `DeepFm`.
-using DeepFmOptions = FieldNetworkOptions;
 
 /// DeepFM (Guo et al., IJCAI 2017): ŷ = w₀ + Σ_f w_f + Σ_{f<g} ⟨e_f, e_g⟩ + MLP(E), the FM and deep parts sharing the embeddings.
 /// @tparam S float or double
@@ -24,13 +21,6 @@ using DeepFmOptions = FieldNetworkOptions;
 /// float loss = model.loss(theta, batch);
 /// @endcode
 template <class S = float>
-class DeepFm : public detail::FieldNetwork<DeepFm<S>, S, detail::FieldNetworkKind::deepfm> {
- public:
-  static constexpr const char* model_name = "DeepFm";
-  /// @throws std::invalid_argument when no field is selected, a width or size < 1, or dropout
-  ///         ∉ [0, 1).
-  explicit DeepFm(const Dataset& ds, DeepFmOptions options = {})
-      : detail::FieldNetwork<DeepFm<S>, S, detail::FieldNetworkKind::deepfm>(ds, std::move(options)) {}
-};
+using DeepFm = FieldNetwork<S, FieldNetworkKind::deepfm>;
 
 }  // namespace metarec

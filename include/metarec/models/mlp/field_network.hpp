@@ -58,14 +58,22 @@ struct FieldNetworkOptions {
   bool batch_norm = false;
 };
 
-namespace detail {
+/// The options of each field network (all `FieldNetworkOptions`).
+using NfmOptions = FieldNetworkOptions;
+using DeepFmOptions = FieldNetworkOptions;
+using WideDeepOptions = FieldNetworkOptions;
+using XDeepFmOptions = FieldNetworkOptions;
 
+/// The four field networks (one class template, `FieldNetwork<S, Kind>`, behind the aliases `Nfm`,
+/// `DeepFm`, `WideDeep`, `XDeepFm` of nfm.hpp, deepfm.hpp, wide_deep.hpp, xdeepfm.hpp).
 enum class FieldNetworkKind { nfm, deepfm, wide_deep, xdeepfm };
 
-/// CRTP body of the FM family; `Derived` names `model_name`.
-template <class Derived, class S, FieldNetworkKind Kind>
-class FieldNetwork : public NetworkModel<Derived, S> {
-  using Base = NetworkModel<Derived, S>;
+/// The FM family's body: NFM, DeepFM, Wide&Deep and xDeepFM differ only in which parts are on.
+/// Use it through the aliases (`metarec::DeepFm<float>`).
+template <class S, FieldNetworkKind Kind>
+class FieldNetwork : public detail::NetworkModel<FieldNetwork<S, Kind>, S> {
+  using Derived = FieldNetwork;
+  using Base = detail::NetworkModel<FieldNetwork, S>;
   friend Base;
   static constexpr bool is_nfm = Kind == FieldNetworkKind::nfm;
   static constexpr bool has_fm = Kind == FieldNetworkKind::deepfm;
@@ -73,9 +81,13 @@ class FieldNetwork : public NetworkModel<Derived, S> {
 
  public:
   using Options = FieldNetworkOptions;
+  static constexpr const char* model_name = Kind == FieldNetworkKind::nfm       ? "Nfm"
+                                            : Kind == FieldNetworkKind::deepfm  ? "DeepFm"
+                                            : Kind == FieldNetworkKind::wide_deep ? "WideDeep"
+                                                                                : "XDeepFm";
 
   /// Per-thread scratch (see network_model.hpp).
-  struct Workspace : HeadWorkspace<S> {
+  struct Workspace : detail::HeadWorkspace<S> {
     nn::MlpWorkspace<S> mlp;
     nn::CinWorkspace<S> cin;
     Matrix<S> E, dE, RE, RdE, part;      // F·k × B
@@ -294,5 +306,4 @@ class FieldNetwork : public NetworkModel<Derived, S> {
   nn::Cin cin_;
 };
 
-}  // namespace detail
 }  // namespace metarec

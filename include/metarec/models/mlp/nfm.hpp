@@ -5,14 +5,11 @@
 /// Fields: user id and item id (each optional) plus, optionally, the user and item side
 /// features; loss BCE on [r > threshold] (default) or squared error. Exact gradient and
 /// R-operator Hessian-vector product, dense or sparse; the shared body is
-/// `detail::FieldNetwork` (field_network.hpp). See docs/models_mlp.md.
+/// `FieldNetwork` (field_network.hpp). See docs/models_mlp.md.
 
 #include <metarec/models/mlp/field_network.hpp>
 
 namespace metarec {
-
-/// Options of `Nfm`.
-using NfmOptions = FieldNetworkOptions;
 
 /// NFM (He and Chua, SIGIR 2017): ŷ = w₀ + Σ_f w_f + MLP(BI(E)), BI(E) = Σ_{f<g} e_f∘e_g (bi-interaction pooling).
 /// @tparam S float or double
@@ -24,13 +21,6 @@ using NfmOptions = FieldNetworkOptions;
 /// float loss = model.loss(theta, batch);
 /// @endcode
 template <class S = float>
-class Nfm : public detail::FieldNetwork<Nfm<S>, S, detail::FieldNetworkKind::nfm> {
- public:
-  static constexpr const char* model_name = "Nfm";
-  /// @throws std::invalid_argument when no field is selected, a width or size < 1, or dropout
-  ///         ∉ [0, 1).
-  explicit Nfm(const Dataset& ds, NfmOptions options = {})
-      : detail::FieldNetwork<Nfm<S>, S, detail::FieldNetworkKind::nfm>(ds, std::move(options)) {}
-};
+using Nfm = FieldNetwork<S, FieldNetworkKind::nfm>;
 
 }  // namespace metarec

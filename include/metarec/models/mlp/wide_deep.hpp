@@ -5,14 +5,11 @@
 /// Fields: user id and item id (each optional) plus, optionally, the user and item side
 /// features; loss BCE on [r > threshold] (default) or squared error. Exact gradient and
 /// R-operator Hessian-vector product, dense or sparse; the shared body is
-/// `detail::FieldNetwork` (field_network.hpp). See docs/models_mlp.md.
+/// `FieldNetwork` (field_network.hpp). See docs/models_mlp.md.
 
 #include <metarec/models/mlp/field_network.hpp>
 
 namespace metarec {
-
-/// Options of `WideDeep`.
-using WideDeepOptions = FieldNetworkOptions;
 
 /// Wide&Deep (Cheng et al., DLRS 2016): ŷ = w₀ + Σ_f w_f (wide, first-order one-hot features) + MLP(E) (deep).
 /// @tparam S float or double
@@ -24,13 +21,6 @@ using WideDeepOptions = FieldNetworkOptions;
 /// float loss = model.loss(theta, batch);
 /// @endcode
 template <class S = float>
-class WideDeep : public detail::FieldNetwork<WideDeep<S>, S, detail::FieldNetworkKind::wide_deep> {
- public:
-  static constexpr const char* model_name = "WideDeep";
-  /// @throws std::invalid_argument when no field is selected, a width or size < 1, or dropout
-  ///         ∉ [0, 1).
-  explicit WideDeep(const Dataset& ds, WideDeepOptions options = {})
-      : detail::FieldNetwork<WideDeep<S>, S, detail::FieldNetworkKind::wide_deep>(ds, std::move(options)) {}
-};
+using WideDeep = FieldNetwork<S, FieldNetworkKind::wide_deep>;
 
 }  // namespace metarec
