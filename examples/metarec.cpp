@@ -1,5 +1,6 @@
 // The metarec command-line tool. Each subcommand lives in examples/cli/<name>.hpp and defines
-// `int metarec::cli::run_<name>(const std::vector<std::string>& args)` plus a one-line summary.
+// `int metarec::cli::run_<name>(const std::vector<std::string>& args)`; the models come from the
+// registry (cli/registry_access.hpp, one translation unit per family).
 // Exit codes: 0 success, 1 runtime failure (bad data, I/O), 2 usage error.
 
 #include "cli/args.hpp"
@@ -11,30 +12,13 @@
 #include <string>
 #include <vector>
 
-#if __has_include("cli/data_stats.hpp")
-#include "cli/data_stats.hpp"
-#define METAREC_CLI_DATA_STATS 1
-#endif
-#if __has_include("cli/split.hpp")
-#include "cli/split.hpp"
-#define METAREC_CLI_SPLIT 1
-#endif
-#if __has_include("cli/evaluate.hpp")
-#include "cli/evaluate.hpp"
-#define METAREC_CLI_EVALUATE 1
-#endif
-#if __has_include("cli/train.hpp")
-#include "cli/train.hpp"
-#define METAREC_CLI_TRAIN 1
-#endif
-#if __has_include("cli/meta_train.hpp")
-#include "cli/meta_train.hpp"
-#define METAREC_CLI_META_TRAIN 1
-#endif
-#if __has_include("cli/adapt.hpp")
 #include "cli/adapt.hpp"
-#define METAREC_CLI_ADAPT 1
-#endif
+#include "cli/data_stats.hpp"
+#include "cli/evaluate.hpp"
+#include "cli/meta_train.hpp"
+#include "cli/models.hpp"
+#include "cli/split.hpp"
+#include "cli/train.hpp"
 
 namespace {
 
@@ -45,31 +29,19 @@ struct Command {
 };
 
 std::vector<Command> commands() {
-  std::vector<Command> c;
-#ifdef METAREC_CLI_DATA_STATS
-  c.push_back({"data-stats", "users, items, ratings, density, histogram, times, fingerprint",
-               metarec::cli::run_data_stats});
-#endif
-#ifdef METAREC_CLI_SPLIT
-  c.push_back({"split", "split a data set with a named protocol and write it", metarec::cli::run_split});
-#endif
-#ifdef METAREC_CLI_EVALUATE
-  c.push_back({"evaluate", "score a TSV of `user item score truth` rows with any metric",
-               metarec::cli::run_evaluate});
-#endif
-#ifdef METAREC_CLI_TRAIN
-  c.push_back({"train", "train a model on a protocol's split and report its metrics",
-               metarec::cli::run_train});
-#endif
-#ifdef METAREC_CLI_META_TRAIN
-  c.push_back({"meta-train", "meta-train a model with MAML, FOMAML, Reptile or Meta-SGD",
-               metarec::cli::run_meta_train});
-#endif
-#ifdef METAREC_CLI_ADAPT
-  c.push_back({"adapt", "adapt a meta-trained model to a new user and recommend",
-               metarec::cli::run_adapt});
-#endif
-  return c;
+  return {
+      {"data-stats", "users, items, ratings, density, histogram, times, fingerprint",
+       metarec::cli::run_data_stats},
+      {"split", "split a data set with a named protocol and write it", metarec::cli::run_split},
+      {"evaluate", "score a TSV of `user item score truth` rows with any metric",
+       metarec::cli::run_evaluate},
+      {"models", "every model of the registry: family, protocols, validated recipes",
+       metarec::cli::run_models},
+      {"train", "train a model on a protocol's split and report its metrics", metarec::cli::run_train},
+      {"meta-train", "meta-train a model with MAML, FOMAML, Reptile or Meta-SGD",
+       metarec::cli::run_meta_train},
+      {"adapt", "adapt a meta-trained model to a new user and recommend", metarec::cli::run_adapt},
+  };
 }
 
 void usage(std::FILE* to) {
