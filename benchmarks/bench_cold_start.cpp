@@ -31,6 +31,7 @@
 #include <metarec/data/movielens.hpp>
 #include <metarec/data/protocols.hpp>
 #include <metarec/registry/command_line.hpp>
+#include <metarec/registry/all_models.hpp>
 #include <metarec/registry/meta.hpp>
 #include <metarec/report/task_scores.hpp>
 
@@ -66,56 +67,64 @@ using metarec::bench::cpu_model;
 using metarec::bench::thread_cpu_seconds;
 
 /// Epochs of the global (non-meta) model (every meta-learner starts from it).
-int global_epochs(const MetaConfig& c, bool quick) { return is_mf(c.model) ? (quick ? 3 : 20) : (quick ? 1 : 2); }
+int global_epochs(bool mf, bool quick) { return mf ? (quick ? 3 : 20) : (quick ? 1 : 2); }
+
+/// A base model of the benchmark: its registry entry, its meta-learning settings (the registry's,
+/// with the values tuned here), the loop they give, and whether it is an MF model.
+struct Setup {
+  const ModelEntry* entry = nullptr;
+  Settings settings;
+  MetaConfig c;
+  bool mf = false;
+};
 
 /// The tuned setting of each base model (see docs/benchmarks.md).
-MetaConfig model_config(const std::string& model, bool quick, std::uint64_t seed, int threads) {
-  MetaConfig c;
-  c.model = model;
-  c.seed = seed;
-  c.threads = threads;
-  c.inner_steps = 5;
-  c.adapt = "local";
-  if (is_mf(model)) {
-    c.dims = 16;
-    c.reg = 0.01;
-    c.init_std = 0.01;  // items never rated in training (the new items) keep factors near 0
-    c.inner_lr = 0.5;
-    c.outer_lr = 0.001;
-    c.pretrain_epochs = global_epochs(c, quick);
-    c.epochs = quick ? 1 : 10;  // at most; early stopping on the validation tasks
-    c.patience = 2;
+Setup model_config(const Registry& reg, const std::string& model, bool quick, std::uint64_t seed) {
+  Setup st;
+  st.entry = &reg.find(model);
+  st.mf = model == "mf-bias" || model == "mf-side";
+  Settings user{{"inner-steps", "5"}, {"adapt", "local"}};
+  if (st.mf) {
+    user.set("dims", "16");
+    user.set("reg", "0.01");
+    user.set("init-std", "0.01");  // items never rated in training (the new items) keep factors near 0
+    user.set("inner-lr", "0.5");
+    user.set("outer-lr", "0.001");
+    user.set("epochs", quick ? "1" : "10");  // at most; early stopping on the validation tasks
+    user.set("patience", "2");
   } else {
-    c.dims = 32;
-    c.hidden = {64, 64};
+    user.set("dims", "32");
+    user.set("hidden", "64,64");
     // From the global MeLU, a small inner step (0.05 diverged from it: user-cold MAE 1.13) and a
     // small outer step. From a random initialisation (step 0.05, outer 1e-3) MeLU reached a better
     // item-cold MAE (0.886) but a worse user-cold one (0.80); see docs/benchmarks.md.
-    c.inner_lr = 0.01;
-    c.outer_lr = 0.0003;
-    c.pretrain_epochs = global_epochs(c, quick);
-    c.epochs = quick ? 1 : 3;  // at most; early stopping on the validation tasks
-    c.patience = 1;
+    user.set("inner-lr", "0.01");
+    user.set("outer-lr", "0.0003");
+    user.set("epochs", quick ? "1" : "3");  // at most; early stopping on the validation tasks
+    user.set("patience", "1");
   }
-  return c;
+  user.set("pretrain-epochs", std::to_string(global_epochs(st.mf, quick)));
+  st.settings = resolve_meta_settings(*st.entry, "melu-user-cold", user);
+  st.c = MetaConfig::from(st.settings, seed);
+  return st;
 }
 
 /// The grids searched on the validation tasks: meta-learners' (inner step, outer step), and the
 /// fine-tuning step of the global model.
-std::vector<std::pair<double, double>> meta_grid(const MetaConfig& c, bool quick) {
-  if (quick) return {{c.inner_lr, c.outer_lr}};
+std::vector<std::pair<double, double>> meta_grid(const Setup& st, bool quick) {
+  if (quick) return {{st.c.inner_lr, st.c.outer_lr}};
   std::vector<std::pair<double, double>> g;
-  const std::vector<double> inner = is_mf(c.model) ? std::vector<double>{0.2, 0.5, 1.0}
-                                                   : std::vector<double>{0.01, 0.02};
-  const std::vector<double> outer = is_mf(c.model) ? std::vector<double>{0.001, 0.003}
-                                                   : std::vector<double>{0.0003, 0.001};
+  const std::vector<double> inner = st.mf ? std::vector<double>{0.2, 0.5, 1.0}
+                                          : std::vector<double>{0.01, 0.02};
+  const std::vector<double> outer = st.mf ? std::vector<double>{0.001, 0.003}
+                                          : std::vector<double>{0.0003, 0.001};
   for (const double a : inner)
     for (const double b : outer) g.push_back({a, b});
   return g;
 }
-std::vector<double> finetune_grid(const MetaConfig& c) {
-  return is_mf(c.model) ? std::vector<double>{0.1, 0.2, 0.5, 1.0, 2.0}
-                        : std::vector<double>{0.003, 0.01, 0.03, 0.1};
+std::vector<double> finetune_grid(const Setup& st) {
+  return st.mf ? std::vector<double>{0.1, 0.2, 0.5, 1.0, 2.0}
+               : std::vector<double>{0.003, 0.01, 0.03, 0.1};
 }
 
 /// Splits the warm tasks into meta-training and validation tasks: a seeded 10% of the users.
@@ -188,12 +197,11 @@ metrics::MedianCalibration fit_calibration(const TaskPredictions& v, const Datas
 
 /// `report::adapt_and_score` plus the variant nDCG@3 and the calibrated MAE / RMSE, from one adaptation
 /// per task.
-template <class M>
 Result score(const std::string& model_name, const std::string& method, const std::string& scenario,
-             const M& model, const Vector<float>& theta, const Dataset& ds,
+             const MetaModel& model, const Vector<float>& theta, const Dataset& ds,
              const std::vector<Task>& tasks, const AdaptOptions& ao, double seconds,
              const metrics::MedianCalibration& cal, const Vector<float>* alpha = nullptr) {
-  const TaskPredictions tp = predict_tasks(model, theta, ds, tasks, ao, alpha);
+  const TaskPredictions tp = model.predict_tasks(theta, alpha, tasks, ao);
   Result r{model_name, method, scenario, report::score_tasks(ds, tp), seconds, 0, 0, 0};
   const std::vector<float> truth = truth_of(ds, tp);
   r.ndcg3_variant = ndcg_melu_variant(truth, tp.score, tp.offset, 3);  // ranked unclipped
@@ -268,15 +276,14 @@ std::vector<Task> with_support(const std::vector<Task>& tasks, std::size_t k, st
 }
 
 /// Chooses the fine-tuning step of the global model on the validation tasks.
-template <class M>
-std::pair<double, double> pick_finetune_lr(const M& model, const Vector<float>& theta,
+std::pair<double, double> pick_finetune_lr(const MetaModel& model, const Vector<float>& theta,
                                            const Dataset& ds, const std::vector<Task>& validation,
-                                           const MetaConfig& c) {
-  double best = c.inner_lr, best_mae = std::numeric_limits<double>::infinity();
-  for (const double lr : finetune_grid(c)) {
-    AdaptOptions ao = adapt_options(c);
+                                           const Setup& st) {
+  double best = st.c.inner_lr, best_mae = std::numeric_limits<double>::infinity();
+  for (const double lr : finetune_grid(st)) {
+    AdaptOptions ao = st.c.adapt_options();
     ao.lr = lr;
-    const double mae = report::adapt_and_score(model, theta, ds, validation, ao).mae;
+    const double mae = report::score_tasks(ds, model.predict_tasks(theta, nullptr, validation, ao)).mae;
     if (std::isfinite(mae) && mae < best_mae) best_mae = mae, best = lr;
   }
   return {best, best_mae};
@@ -296,32 +303,11 @@ struct Cost {
 };
 
 /// Cost per task of meta-training (outer steps over 32-task meta-batches of the warm tasks).
-template <class Algorithm, class M>
-Cost ms_per_task(const M& model, const Dataset& ds, const std::vector<Task>& tasks, int threads,
-                 std::size_t n_tasks) {
+Cost ms_per_task(const MetaModel& model, const std::string& algo, const std::vector<Task>& tasks,
+                 int threads, std::size_t n_tasks) {
   set_threads(threads);
-  Vector<float> theta(model.num_parameters());
-  Rng rng(1);
-  model.initialize(theta, rng);
-  std::vector<Task> subset(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(std::min(n_tasks, tasks.size())));
-  MamlOptions o;
-  o.inner_steps = 5;
-  o.inner_lr = 0.05;
-  o.adapted = AdaptedSet::local;
-  o.epochs = 1;
-  o.seed = 3;
-  Maml<M, Algorithm> warmup(model, o, Adam<float>(AdamOptions{.lr = 1e-3}));
-  TaskSampler s0(std::span<const Task>(subset).first(std::min<std::size_t>(64, subset.size())), 32, 1);
-  (void)warmup.train(theta, ds, s0);
-  Maml<M, Algorithm> maml(model, o, Adam<float>(AdamOptions{.lr = 1e-3}));
-  TaskSampler sampler(subset, 32, 1);
-  const double c0 = thread_cpu_seconds();
-  const auto t0 = std::chrono::steady_clock::now();
-  (void)maml.train(theta, ds, sampler);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double c = thread_cpu_seconds() - c0;
-  const double n = static_cast<double>(subset.size());
-  return {1000.0 * s / n, 1000.0 * c / n};
+  const auto [wall, cpu] = model.ms_per_task(algo, tasks, n_tasks);
+  return {wall, cpu};
 }
 
 std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<std::pair<std::string, std::vector<double>>>& series) {
@@ -366,31 +352,6 @@ std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<std:
   return o.str();
 }
 
-/// Sets to 0 every parameter that no rating of `rows` touches (the sparse gradient over all of
-/// them never writes it): embeddings / factors of categories, items and users the training data
-/// never shows (ML-1M: the release years 1998-2000 of the new items, the new items' own factors
-/// and biases, unseen zip prefixes). Their value is an untrained random draw; 0 is the neutral
-/// value. Returns how many parameters were reset.
-template <class M>
-std::size_t zero_untrained(const M& model, Vector<float>& theta, const Dataset& ds,
-                           const std::vector<RowIndex>& rows) {
-  const Eigen::Index n = model.num_parameters();
-  std::vector<char> seen(static_cast<std::size_t>(n), 0);
-  SparseGradient<float> g(n);
-  const std::size_t chunk = 4096;
-  for (std::size_t a = 0; a < rows.size(); a += chunk) {
-    const std::span<const RowIndex> part(rows.data() + a, std::min(chunk, rows.size() - a));
-    g.clear();
-    (void)model.loss_and_gradient(theta, RatingBatch{&ds, part, 0}, g);
-    for (const Segment& s : g.touched())
-      std::fill(seen.begin() + s.offset, seen.begin() + s.offset + s.size, char{1});
-  }
-  std::size_t reset = 0;
-  for (Eigen::Index k = 0; k < n; ++k)
-    if (!seen[static_cast<std::size_t>(k)] && theta[k] != 0.0f) theta[k] = 0.0f, ++reset;
-  return reset;
-}
-
 /// One meta-learner trained at every grid point; θ of the best validation MAE.
 struct Tuned {
   Vector<float> theta, alpha;
@@ -402,13 +363,14 @@ struct Tuned {
   std::uint64_t best_epoch = 0;
 };
 
-template <class Algorithm, class M>
-Tuned tune(const M& model, const Vector<float>& global, const Dataset& ds,
-           const std::vector<Task>& train, const std::vector<Task>& validation, MetaConfig base,
+Tuned tune(const MetaModel& model, const std::string& algo, const Vector<float>& global, const Dataset& ds,
+           const std::vector<Task>& train, const std::vector<Task>& validation, const Setup& st,
            bool quick) {
   Tuned best;
-  for (const auto& [inner, outer] : meta_grid(base, quick)) {
-    MetaConfig c = base;
+  const std::string name = with_algorithm(algo, []<class A>(std::type_identity<A>) { return std::string(A::name); });
+  for (const auto& [inner, outer] : meta_grid(st, quick)) {
+    MetaConfig c = st.c;
+    c.algo = algo;
     c.inner_lr = inner;
     c.outer_lr = outer;
     c.pretrain_epochs = 0;
@@ -416,15 +378,15 @@ Tuned tune(const M& model, const Vector<float>& global, const Dataset& ds,
     MetaRun run;
     double mae = std::numeric_limits<double>::infinity();
     try {
-      run = meta_train_with<Algorithm>(model, theta, ds, train, c, validation);
+      run = model.meta_train(theta, c, train, validation);
       const Vector<float>* alpha = run.alpha.size() ? &run.alpha : nullptr;
-      mae = report::adapt_and_score(model, theta, ds, validation, adapt_options(c), alpha).mae;
+      mae = report::score_tasks(ds, model.predict_tasks(theta, alpha, validation, c.adapt_options())).mae;
     } catch (const numerical_error& e) {
       std::printf("    inner %g outer %g: diverged (%s)\n", inner, outer, e.what());
     }
     best.search_seconds += run.seconds;
     std::printf("    %s inner %g outer %g: validation MAE %.4f (%llu epochs, best %llu) %.1f s\n",
-                Algorithm::name, inner, outer, mae,
+                name.c_str(), inner, outer, mae,
                 static_cast<unsigned long long>(run.result.epochs),
                 static_cast<unsigned long long>(run.result.best_epoch + 1), run.seconds);
     if (std::isfinite(mae) && mae < best.validation_mae) {
@@ -438,7 +400,7 @@ Tuned tune(const M& model, const Vector<float>& global, const Dataset& ds,
     }
   }
   if (!std::isfinite(best.validation_mae))
-    throw std::runtime_error(std::string("every grid point diverged for ") + Algorithm::name);
+    throw std::runtime_error("every grid point diverged for " + name);
   return best;
 }
 
@@ -553,49 +515,48 @@ int main(int argc, char** argv) try {
     }
   }
 
+  const Registry reg = all_models();
   for (const std::string& name : models) {
-    const MetaConfig base = model_config(name, quick, seed, threads);
-    with_meta_model(base, ds, mean, [&](const auto& model) {
+    const Setup base = model_config(reg, name, quick, seed);
+    const std::unique_ptr<MetaModel> handle = base.entry->meta.build(ds, base.settings, mean);
+    const MetaModel& model = *handle;
+    {
       // Non-meta baselines: the global model (pooled ratings of the meta-training users), used as
       // is or fine-tuned with a step chosen on the validation tasks.
       Vector<float> global;
-      const double gsec = fit_global(model, global, ds, warm_rows, base, global_epochs(base, quick));
-      const std::size_t reset = keep_untrained ? 0 : zero_untrained(model, global, ds, warm_rows);
-      MetaConfig ft = base;
+      const double gsec = model.fit_global(global, warm_rows, global_epochs(base.mf, quick),
+                                           base.entry->meta.global_fit(base.settings), seed);
+      const std::size_t reset = keep_untrained ? 0 : model.zero_untrained(global, warm_rows);
+      MetaConfig ft = base.c;
       const auto [ft_lr, ft_mae] = pick_finetune_lr(model, global, ds, val_tasks, base);
       ft.inner_lr = ft_lr;
       std::ostringstream set;
-      set << name << ": dims " << base.dims;
-      if (is_mf(name)) set << ", reg " << base.reg << ", init std " << base.init_std;
-      set << ", " << base.inner_steps << " inner steps (" << base.adapt << "), meta-batch "
-          << base.meta_batch << ", outer Adam, at most " << base.epochs
-          << " meta-epochs (patience " << base.patience << ") from the global model (" << global_epochs(base, quick)
+      set << name << ": dims " << base.settings.text("dims");
+      if (base.mf) set << ", reg " << base.settings.text("reg") << ", init std " << base.settings.text("init-std");
+      set << ", " << base.c.inner_steps << " inner steps (" << base.c.adapt << "), meta-batch "
+          << base.c.meta_batch << ", outer Adam, at most " << base.c.epochs
+          << " meta-epochs (patience " << base.c.patience << ") from the global model (" << global_epochs(base.mf, quick)
           << " epochs); fine-tuning step " << ft.inner_lr << " (validation MAE " << ft_mae << "); "
           << model.num_parameters() << " parameters, " << reset
           << " never touched by a training rating set to 0. Chosen on validation (inner step / outer step / epochs run, best epoch / validation MAE):";
       const auto cal_global =
-          fit_calibration(predict_tasks(model, global, ds, val_tasks, AdaptOptions{.steps = 0}, nullptr), ds);
-      const auto cal_ft = fit_calibration(predict_tasks(model, global, ds, val_tasks, adapt_options(ft), nullptr), ds);
+          fit_calibration(model.predict_tasks(global, nullptr, val_tasks, AdaptOptions{.steps = 0}), ds);
+      const auto cal_ft = fit_calibration(model.predict_tasks(global, nullptr, val_tasks, ft.adapt_options()), ds);
       for (std::size_t s = 0; s < scenarios.size(); ++s) {
         results.push_back(score(name, "global, no adaptation", scenarios[s], model, global, ds,
                                 splits[s].test_tasks, AdaptOptions{.steps = 0}, gsec, cal_global));
         results.push_back(score(name, "global + fine-tuning", scenarios[s], model, global, ds,
-                                splits[s].test_tasks, adapt_options(ft), gsec, cal_ft));
+                                splits[s].test_tasks, ft.adapt_options(), gsec, cal_ft));
       }
       Vector<float> maml_theta;
-      MetaConfig maml_config = base;
+      MetaConfig maml_config = base.c;
       for (const auto& [algo, label] : methods) {
-        MetaConfig c = base;
-        c.algo = algo;
-        const Tuned t = with_algorithm(algo, [&]<class Algorithm>(std::type_identity<Algorithm>) {
-          return tune<Algorithm>(model, global, ds, train_tasks, val_tasks, c, quick);
-        });
+        const Tuned t = tune(model, algo, global, ds, train_tasks, val_tasks, base, quick);
         const Vector<float>* alpha = t.alpha.size() ? &t.alpha : nullptr;
-        const auto cal = fit_calibration(
-            predict_tasks(model, t.theta, ds, val_tasks, adapt_options(t.config), alpha), ds);
+        const auto cal = fit_calibration(model.predict_tasks(t.theta, alpha, val_tasks, t.config.adapt_options()), ds);
         for (std::size_t s = 0; s < scenarios.size(); ++s)
           results.push_back(score(name, label, scenarios[s], model, t.theta, ds, splits[s].test_tasks,
-                                  adapt_options(t.config), t.seconds, cal, alpha));
+                                  t.config.adapt_options(), t.seconds, cal, alpha));
         char buf[200];
         std::snprintf(buf, sizeof buf, " %s %g / %g / %llu, %llu / %.4f;", label.c_str(),
                       t.config.inner_lr, t.config.outer_lr, static_cast<unsigned long long>(t.epochs),
@@ -614,14 +575,13 @@ int main(int argc, char** argv) try {
         for (const std::size_t k : curve_k) {
           const auto tasks = with_support(splits[1].test_tasks, k, curve_k.back(), seed);
           curve_tasks = tasks.size();
-          mm.push_back(report::adapt_and_score(model, maml_theta, ds, tasks, adapt_options(maml_config)).mae);
-          ff.push_back(report::adapt_and_score(model, global, ds, tasks, adapt_options(ft)).mae);
+          mm.push_back(report::score_tasks(ds, model.predict_tasks(maml_theta, nullptr, tasks, maml_config.adapt_options())).mae);
+          ff.push_back(report::score_tasks(ds, model.predict_tasks(global, nullptr, tasks, ft.adapt_options())).mae);
         }
         curve.push_back({name + " MAML", mm});
         curve.push_back({name + " fine-tuned", ff});
       }
-      return 0;
-    });
+    }
   }
 
   // Cost per task, MeLU-sized model (six 32-d embeddings -> 64-64-1, decision layers adapted,
@@ -633,13 +593,14 @@ int main(int argc, char** argv) try {
   };
   std::vector<Timing> timing;
   if (!args.has("--skip-timing")) {
-    const Melu<float> melu(ds, MeluModelOptions{});
+    const std::unique_ptr<MetaModel> melu =
+        reg.find("melu").meta.build(ds, resolve_meta_settings(reg.find("melu"), "melu-user-cold", {}), mean);
     const std::size_t n = quick ? 128 : 512;
     for (const int t : {1, 2}) {
       Timing so{"second-order MAML", t, {}}, fo{"first-order MAML", t, {}};
       for (int r = 0; r < repeats; ++r) {
-        so.runs.push_back(ms_per_task<SecondOrderMaml>(melu, ds, warm_tasks, t, n));
-        fo.runs.push_back(ms_per_task<FirstOrderMaml>(melu, ds, warm_tasks, t, n));
+        so.runs.push_back(ms_per_task(*melu, "maml", warm_tasks, t, n));
+        fo.runs.push_back(ms_per_task(*melu, "fomaml", warm_tasks, t, n));
       }
       timing.push_back(so);
       timing.push_back(fo);

@@ -1,7 +1,7 @@
 #pragma once
-// `metarec adapt`: load a model written by `metarec meta-train --save`, adapt it to a new user's
-// ratings with the saved inner loop (K steps at the saved step size, or Meta-SGD's learned α) and
-// print the top-N items the user has not rated.
+// `metarec adapt`: load a model written by `metarec meta-train --save` (any meta-trainable model
+// of the registry), adapt it to a new user's ratings with the saved inner loop (K steps at the
+// saved step size, or Meta-SGD's learned α) and print the top-N items the user has not rated.
 //
 // Ratings file (UTF-8 text; format documented in docs/cli.md):
 //   # gender=M age=25 occupation=4 zip=55117     optional side-feature line (any subset of keys)
@@ -11,6 +11,7 @@
 
 #include "args.hpp"
 #include "meta_train.hpp"
+#include "registry_access.hpp"
 
 #include <metarec/core/error.hpp>
 #include <metarec/data/dataset.hpp>
@@ -235,31 +236,21 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (file.header.model.rfind("meta:", 0) != 0)
     throw format_error("'" + model_file + "' holds a '" + file.header.model +
                        "' model, not one written by metarec meta-train --save");
-  const auto kv = parse_config(file.header.config);
+  const auto kv = registry::parse_config(file.header.config);
   auto get = [&](const char* key) {
     const auto it = kv.find(key);
     if (it == kv.end())
       throw format_error("'" + model_file + "': the configuration lacks '" + key + "'");
     return it->second;
   };
-  MetaConfig c;
-  c.model = get("model");
-  c.algo = get("algo");
-  c.inner_steps = Args::parse<int>("inner_steps", get("inner_steps"));
-  c.inner_lr = Args::parse<double>("inner_lr", get("inner_lr"));
-  c.adapt = get("adapt");
-  c.dims = Args::parse<int>("dims", get("dims"));
-  c.reg = Args::parse<double>("reg", get("reg"));
-  c.hidden.clear();
-  {
-    const std::string h = get("hidden");
-    std::size_t start = 0;
-    while (start < h.size()) {
-      const auto comma = std::min(h.find(',', start), h.size());
-      c.hidden.push_back(Args::parse<Eigen::Index>("hidden", h.substr(start, comma - start)));
-      start = comma + 1;
-    }
-  }
+  const registry::ModelEntry& entry = cli_registry().find(get("model"));
+  if (!entry.meta)
+    throw format_error("'" + model_file + "' names model '" + entry.name + "', which is not meta-trainable");
+  // The saved settings, checked against the model's options as if given on the command line.
+  registry::Settings saved;
+  for (const auto& o : entry.meta.options) saved.set(o.name, get(o.name.c_str()));
+  const registry::Settings settings = registry::resolve_meta_settings(entry, "melu-user-cold", saved);
+  const registry::MetaConfig c = registry::MetaConfig::from(settings, 0);
   const double mean = Args::parse<double>("global_mean", get("global_mean"));
   const bool has_alpha = get("alpha") == "1";
   const std::string dir = args.get_or("--data", get("data"));
@@ -271,8 +262,9 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   const NewUser user = read_new_user(ratings_file, ds);
   const Dataset uds = new_user_dataset(ds, user);
 
-  return with_meta_model(c, ds, mean, [&](const auto& model) {
-    const Eigen::Index n = model.num_parameters();
+  const std::unique_ptr<registry::MetaModel> model = entry.meta.build(ds, settings, mean);
+  {
+    const Eigen::Index n = model->num_parameters();
     if (file.header.num_parameters != (has_alpha ? 2 * n : n))
       throw format_error("'" + model_file + "' holds " + std::to_string(file.header.num_parameters) +
                          " values; the model needs " + std::to_string(has_alpha ? 2 * n : n));
@@ -281,13 +273,8 @@ inline int run_adapt(const std::vector<std::string>& argv) {
     std::vector<RowIndex> support(user.items.size()), candidates(uds.num_ratings() - user.items.size());
     std::iota(support.begin(), support.end(), RowIndex{0});
     std::iota(candidates.begin(), candidates.end(), static_cast<RowIndex>(user.items.size()));
-    const RatingBatch sb{&uds, support, 0}, cb{&uds, candidates, 0};
-    const Vector<float> adapted =
-        support.empty() || c.inner_steps == 0
-            ? theta
-            : metarec::adapt(model, theta, sb, adapt_options(c), has_alpha ? &alpha : nullptr);
-    Vector<float> pred(static_cast<Eigen::Index>(candidates.size()));
-    model.predict(adapted, cb, pred);
+    const Vector<float> pred = model->score_new_user(theta, has_alpha ? &alpha : nullptr,
+                                                     c.adapt_options(), uds, support, candidates);
     std::vector<std::uint32_t> order(candidates.size());
     std::iota(order.begin(), order.end(), 0u);
     const std::size_t shown = std::min(top, order.size());
@@ -299,7 +286,7 @@ inline int run_adapt(const std::vector<std::string>& argv) {
                                uds.item_ids().original(uds.item(candidates[b]));
                       });
     const auto titles = ds.item_titles();
-    std::printf("model %s (%s, %d inner steps x %g%s) from %s\n", c.model.c_str(), c.algo.c_str(),
+    std::printf("model %s (%s, %d inner steps x %g%s) from %s\n", entry.name.c_str(), c.algo.c_str(),
                 c.inner_steps, c.inner_lr, has_alpha ? ", learned per-parameter alpha" : "",
                 model_file.c_str());
     std::printf("new user: %zu ratings, %zu side features; %zu candidate movies\n", user.items.size(),
@@ -319,10 +306,10 @@ inline int run_adapt(const std::vector<std::string>& argv) {
     if (json)
       std::printf("{\"model_file\":\"%s\",\"model\":\"%s\",\"algo\":\"%s\",\"ratings\":%zu,"
                   "\"features\":%zu,\"candidates\":%zu,\"top\":[%s]}\n",
-                  json_escape(model_file).c_str(), c.model.c_str(), c.algo.c_str(),
+                  json_escape(model_file).c_str(), entry.name.c_str(), c.algo.c_str(),
                   user.items.size(), user.features.size(), candidates.size(), items_json.c_str());
     return 0;
-  });
+  }
 }
 
 }  // namespace metarec::cli

@@ -12,10 +12,12 @@
 #include <metarec/models/mf/svdpp.hpp>
 #include <metarec/models/mf/temporal_mf.hpp>
 #include <metarec/models/mf/variational_mf.hpp>
+#include <metarec/registry/meta.hpp>
 #include <metarec/registry/model_entry.hpp>
 #include <metarec/registry/train_driver.hpp>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace metarec::registry {
@@ -137,6 +139,32 @@ inline std::vector<ModelEntry> mf_models() {
                        }));
   v.back().recipes[0].source = v.back().recipes[1].source =
       "bench_mf: chosen on a 5% validation split of the ml1m-90-10 training ratings (docs/benchmarks.md)";
+  // Cold start: every user reads one shared, meta-learned vector p0 (and bias b0), adapted per
+  // task in the inner loop (the task-local segments); the global model is plain per-rating SGD.
+  const std::vector<OptionSpec> meta_mf{
+      {"dims", OptionKind::integer, "16", "latent dimensions", {}, 1},
+      {"reg", OptionKind::number, "0.01", "L2 on factors and biases", {}, 0},
+      {"init-std", OptionKind::number, "0.1", "factors start N(0, X^2)", {}, 0}};
+  const GlobalFit sgd{"sgd", 0.01, 1};
+  auto shared = [](const Settings& s, double mean) {
+    const double reg = s.number("reg");
+    return std::tuple{s.integer32("dims"), reg, s.number("init-std"), mean};
+  };
+  for (auto& e : v) {
+    if (e.name == "mf-bias")
+      e.meta = meta_support(meta_mf, "0.5", "0.01", sgd, [shared](const Dataset& ds, const Settings& s, double mean) {
+        const auto [dims, reg, init, mu] = shared(s, mean);
+        return MatrixFactorization<float>(ds.num_users(), ds.num_items(),
+                                          {.dims = dims, .biases = true, .reg = reg, .bias_reg = reg,
+                                           .init_std = init, .global_mean = mu, .shared_user = true});
+      });
+    if (e.name == "mf-side")
+      e.meta = meta_support(meta_mf, "0.5", "0.01", sgd, [shared](const Dataset& ds, const Settings& s, double mean) {
+        const auto [dims, reg, init, mu] = shared(s, mean);
+        return SideFeatureMF<float>(ds, {.dims = dims, .reg = reg, .bias_reg = reg, .feature_reg = reg,
+                                         .init_std = init, .global_mean = mu, .shared_user = true});
+      });
+  }
   return v;
 }
 

@@ -11,6 +11,7 @@
 #include <metarec/models/mlp/nfm.hpp>
 #include <metarec/models/mlp/wide_deep.hpp>
 #include <metarec/models/mlp/xdeepfm.hpp>
+#include <metarec/registry/meta.hpp>
 #include <metarec/registry/model_entry.hpp>
 #include <metarec/registry/train_driver.hpp>
 
@@ -137,6 +138,17 @@ inline std::vector<ModelEntry> mlp_models() {
                           return Melu<float>(r.data, o);
                         }));
   v.back().needs = {"side features"};
+  // Cold start: MeLU's decision layers are the task-local segments; the global model is
+  // mini-batch Adam.
+  v.back().meta = meta_support(
+      {{"dims", OptionKind::integer, "32", "embedding width", {}, 1},
+       {"hidden", OptionKind::list, "64,64", "decision layers", {}, 1}},
+      "0.05", "0.001", GlobalFit{"adam", 1e-3, 64}, [](const Dataset& ds, const Settings& s, double) {
+        MeluModelOptions o;
+        o.embedding_dim = s.integer32("dims");
+        o.hidden = hidden_of(s, o.hidden);
+        return Melu<float>(ds, o);
+      });
   return v;
 }
 

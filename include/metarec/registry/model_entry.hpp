@@ -8,11 +8,13 @@
 
 #include <metarec/data/dataset.hpp>
 #include <metarec/data/protocols.hpp>
+#include <metarec/registry/meta_model.hpp>
 #include <metarec/registry/settings.hpp>
 #include <metarec/report/train_report.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -89,6 +91,35 @@ struct TrainRequest {
   TopNOptions top{};
 };
 
+/// What a registry entry gives the cold-start tools: the options of meta-learning (the model's
+/// own first, then the loop's: see `meta_loop_options`), recipes per MeLU protocol, how the
+/// global model is fitted, and how to build the model on a data set (μ = the warm ratings' mean).
+struct MetaSupport {
+  std::vector<OptionSpec> options;
+  std::vector<Recipe> recipes;
+  std::function<std::unique_ptr<MetaModel>(const Dataset&, const Settings&, double mean)> build;
+  std::function<GlobalFit(const Settings&)> global_fit;
+  [[nodiscard]] explicit operator bool() const noexcept { return static_cast<bool>(build); }
+};
+
+/// The options of the meta-learning loop every meta-trainable model has, with its defaults.
+inline std::vector<OptionSpec> meta_loop_options(const std::string& inner_lr, const std::string& outer_lr) {
+  return {
+      {"algo", OptionKind::word, "maml", "maml (second order), fomaml, reptile or metasgd",
+       {"maml", "fomaml", "reptile", "metasgd"}},
+      {"inner-steps", OptionKind::integer, "5", "inner gradient steps per task", {}, 0},
+      {"inner-lr", OptionKind::number, inner_lr, "inner step size", {}, 0, 1e300, true},
+      {"outer-lr", OptionKind::number, outer_lr, "Adam step size of the outer loop", {}, 0, 1e300, true},
+      {"meta-batch", OptionKind::integer, "32", "tasks per outer step", {}, 1},
+      {"epochs", OptionKind::integer, "10", "passes over the meta-training tasks", {}, 0},
+      {"adapt", OptionKind::word, "local", "what the inner loop adapts: local (the model's task-local "
+       "segments) or all (every parameter the support set touches)", {"local", "all"}},
+      {"pretrain-epochs", OptionKind::integer, "0",
+       "start from the global model trained this many epochs on the pooled warm ratings (0: random)", {}, 0},
+      {"patience", OptionKind::integer, "0", "early stopping on validation tasks (0: off)", {}, 0},
+  };
+}
+
 /// A model of the registry.
 struct ModelEntry {
   std::string name;                    ///< as on the command line: "mf-bias"
@@ -99,6 +130,7 @@ struct ModelEntry {
   std::vector<OptionSpec> options;     ///< every setting it reads, with its default
   std::vector<Recipe> recipes;         ///< validated settings per protocol
   std::function<report::TrainReport(const TrainRequest&)> train;
+  MetaSupport meta;                    ///< meta-learning (empty: not meta-trainable)
 
   [[nodiscard]] const std::string& default_protocol() const { return protocols.front(); }
   [[nodiscard]] bool runs_on(const std::string& protocol) const {
@@ -121,7 +153,46 @@ struct ModelEntry {
 /// Where a resolved value comes from.
 enum class SettingSource { option_default, recipe, user };
 
-/// The settings of a run: the options' defaults, overridden by the recipe validated for
+namespace detail {
+
+/// Option defaults, overridden by `recipe` (if any), overridden by `user`; every value checked.
+inline Settings resolve(const std::string& model, const std::vector<OptionSpec>& options,
+                        const Recipe* recipe, const Settings& user,
+                        std::map<std::string, SettingSource>* sources) {
+  auto find = [&](const std::string& n) -> const OptionSpec* {
+    for (const auto& o : options)
+      if (o.name == n) return &o;
+    return nullptr;
+  };
+  Settings s;
+  for (const auto& o : options) {
+    s.set(o.name, o.default_value);
+    if (sources) (*sources)[o.name] = SettingSource::option_default;
+  }
+  if (recipe)
+    for (const auto& [k, v] : recipe->settings.values()) {
+      if (!find(k))
+        throw std::logic_error("registry: recipe of '" + model + "' sets unknown option '" + k + "'");
+      s.set(k, v);
+      if (sources) (*sources)[k] = SettingSource::recipe;
+    }
+  for (const auto& [k, v] : user.values()) {
+    if (!find(k)) {
+      std::string list;
+      for (const auto& o : options) list += (list.empty() ? "--" : ", --") + o.name;
+      throw std::invalid_argument("--" + k + " is not an option of model '" + model +
+                                  "' (its options: " + list + ")");
+    }
+    s.set(k, v);
+    if (sources) (*sources)[k] = SettingSource::user;
+  }
+  for (const auto& o : options) check_value(o, s.text(o.name));
+  return s;
+}
+
+}  // namespace detail
+
+/// The settings of a training run: the options' defaults, overridden by the recipe validated for
 /// `protocol` (if any), overridden by `user`. Every value is checked against its option.
 /// @throws std::invalid_argument on a protocol the model does not run on, a user setting the model
 ///         does not have (naming its options), or a bad value.
@@ -133,30 +204,20 @@ inline Settings resolve_settings(const ModelEntry& m, const std::string& protoco
     throw std::invalid_argument("model '" + m.name + "' does not run on protocol '" + protocol +
                                 "' (its protocols: " + list + ")");
   }
-  Settings s;
-  for (const auto& o : m.options) {
-    s.set(o.name, o.default_value);
-    if (sources) (*sources)[o.name] = SettingSource::option_default;
-  }
-  if (const Recipe* r = m.recipe(protocol))
-    for (const auto& [k, v] : r->settings.values()) {
-      if (!m.option(k))
-        throw std::logic_error("registry: recipe of '" + m.name + "' sets unknown option '" + k + "'");
-      s.set(k, v);
-      if (sources) (*sources)[k] = SettingSource::recipe;
-    }
-  for (const auto& [k, v] : user.values()) {
-    if (!m.option(k)) {
-      std::string list;
-      for (const auto& o : m.options) list += (list.empty() ? "--" : ", --") + o.name;
-      throw std::invalid_argument("--" + k + " is not an option of model '" + m.name +
-                                  "' (its options: " + list + ")");
-    }
-    s.set(k, v);
-    if (sources) (*sources)[k] = SettingSource::user;
-  }
-  for (const auto& o : m.options) check_value(o, s.text(o.name));
-  return s;
+  return detail::resolve(m.name, m.options, m.recipe(protocol), user, sources);
+}
+
+/// The settings of a meta-training run on a MeLU `protocol`, as `resolve_settings` over the
+/// entry's meta-learning options and recipes.
+/// @throws std::invalid_argument on a model that is not meta-trainable, an unknown option or a bad value.
+inline Settings resolve_meta_settings(const ModelEntry& m, const std::string& protocol,
+                                      const Settings& user,
+                                      std::map<std::string, SettingSource>* sources = nullptr) {
+  if (!m.meta) throw std::invalid_argument("model '" + m.name + "' is not meta-trainable");
+  const Recipe* recipe = nullptr;
+  for (const auto& r : m.meta.recipes)
+    if (r.protocol == protocol) recipe = &r;
+  return detail::resolve(m.name, m.meta.options, recipe, user, sources);
 }
 
 }  // namespace metarec::registry

@@ -1,0 +1,308 @@
+#pragma once
+/// @file meta_model.hpp
+/// @brief `MetaModel`: one model of the registry seen by the cold-start tools, whatever its type
+/// and batch — global (non-meta) training, meta-training with any algorithm, adaptation to tasks
+/// and to a new user. `MetaModelOf<M>` implements it for any `Model` M once, so a registry entry
+/// gives meta-train, adapt and bench_cold_start a model with one `build` function.
+
+#include <metarec/core/concepts.hpp>
+#include <metarec/core/rng.hpp>
+#include <metarec/data/batch.hpp>
+#include <metarec/data/batch_source.hpp>
+#include <metarec/data/dataset.hpp>
+#include <metarec/data/row_batch.hpp>
+#include <metarec/data/tasks.hpp>
+#include <metarec/meta/adapt.hpp>
+#include <metarec/meta/maml.hpp>
+#include <metarec/optim/adam.hpp>
+#include <metarec/optim/sgd.hpp>
+#include <metarec/registry/settings.hpp>
+#include <metarec/report/task_scores.hpp>
+#include <metarec/train/trainer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace metarec::registry {
+
+/// The meta-learning settings of a run, read once from resolved `Settings` (see `meta_options`).
+struct MetaConfig {
+  std::string algo = "maml";      ///< maml | fomaml | reptile | metasgd
+  int inner_steps = 5;
+  double inner_lr = 0.5;
+  double outer_lr = 0.01;
+  std::uint32_t meta_batch = 32;
+  int epochs = 10;
+  std::string adapt = "local";    ///< local (the model's task-local segments) | all
+  int pretrain_epochs = 0;        ///< > 0: start meta-training from the global model
+  int patience = 0;               ///< early stopping on validation tasks (0: off)
+  std::uint64_t seed = 42;
+
+  static MetaConfig from(const Settings& s, std::uint64_t seed) {
+    MetaConfig c;
+    c.algo = s.text("algo");
+    c.inner_steps = s.integer32("inner-steps");
+    c.inner_lr = s.number("inner-lr");
+    c.outer_lr = s.number("outer-lr");
+    c.meta_batch = static_cast<std::uint32_t>(s.integer("meta-batch"));
+    c.epochs = s.integer32("epochs");
+    c.adapt = s.text("adapt");
+    c.pretrain_epochs = s.integer32("pretrain-epochs");
+    c.patience = s.integer32("patience");
+    c.seed = seed;
+    return c;
+  }
+  [[nodiscard]] AdaptOptions adapt_options() const {
+    return AdaptOptions{.steps = inner_steps, .lr = inner_lr,
+                        .adapted = adapt == "all" ? AdaptedSet::all : AdaptedSet::local};
+  }
+};
+
+/// How the global (non-meta) model is fitted on pooled ratings: the optimiser, its step, the
+/// batch size (rating rows, or whole rows for whole-row models).
+struct GlobalFit {
+  std::string optimizer = "sgd";
+  double lr = 0.01;
+  std::size_t batch = 1;
+};
+
+/// The result of meta-training.
+struct MetaRun {
+  double seconds = 0;           ///< meta-training (outer loop) seconds
+  double pretrain_seconds = 0;  ///< global pre-training seconds (pretrain_epochs > 0)
+  Vector<float> alpha;          ///< Meta-SGD's learned α (empty otherwise)
+  MamlResult result;
+};
+
+/// One model of the registry for the cold-start tools (see the file comment). θ is the caller's.
+class MetaModel {
+ public:
+  virtual ~MetaModel() = default;
+  [[nodiscard]] virtual Eigen::Index num_parameters() const = 0;
+  /// θ from the model's initialisation with the stream derive_seed(seed, INIT).
+  [[nodiscard]] virtual Vector<float> initial(std::uint64_t seed) const = 0;
+  /// Fits θ (from `initial(seed)`) on the pooled `rows` for `epochs` epochs; returns the seconds.
+  virtual double fit_global(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
+                            const GlobalFit& how, std::uint64_t seed) const = 0;
+  /// Sets to 0 every parameter no rating of `rows` touches (new items' factors, unseen
+  /// categories): their value is an untrained draw; 0 is the neutral value. Returns how many.
+  virtual std::size_t zero_untrained(Vector<float>& theta, std::span<const RowIndex> rows) const = 0;
+  /// Meta-trains θ in place with `c.algo` on `tasks` (early stopping on `validation` when not
+  /// empty and `c.patience` > 0).
+  virtual MetaRun meta_train(Vector<float>& theta, const MetaConfig& c, std::span<const Task> tasks,
+                             std::span<const Task> validation = {}) const = 0;
+  /// Adapts θ to each task's support set and predicts its query (report/task_scores.hpp).
+  [[nodiscard]] virtual report::TaskPredictions predict_tasks(const Vector<float>& theta,
+                                                              const Vector<float>* alpha,
+                                                              std::span<const Task> tasks,
+                                                              const AdaptOptions& ao) const = 0;
+  /// Milliseconds per task (wall, and CPU of the calling thread) of `n` tasks of meta-training
+  /// with `algo` (5 inner steps on the local set, 32 tasks a meta-batch) on `threads` threads.
+  [[nodiscard]] virtual std::pair<double, double> ms_per_task(const std::string& algo,
+                                                              std::span<const Task> tasks,
+                                                              std::size_t n) const = 0;
+  /// A new user: adapts θ to their `support` rows of `user_data` (a data set with the same items
+  /// and side-feature schema as the model's, whose user 0 is the new user) and predicts the
+  /// `candidates` rows; one score per candidate. With `ao.steps == 0` or no support, θ as it is.
+  [[nodiscard]] virtual Vector<float> score_new_user(const Vector<float>& theta, const Vector<float>* alpha,
+                                                     const AdaptOptions& ao, const Dataset& user_data,
+                                                     std::span<const RowIndex> support,
+                                                     std::span<const RowIndex> candidates) const = 0;
+  /// The data set the model was built for.
+  [[nodiscard]] virtual const Dataset& data() const = 0;
+};
+
+/// The one table from an algorithm's name (maml, fomaml, reptile, metasgd) to its policy: calls
+/// `f(std::type_identity<Policy>{})` and returns what it returns.
+/// @throws std::invalid_argument on an unknown name, listing the known ones.
+template <class F>
+decltype(auto) with_algorithm(const std::string& name, F&& f) {
+  if (name == "maml") return f(std::type_identity<SecondOrderMaml>{});
+  if (name == "fomaml") return f(std::type_identity<FirstOrderMaml>{});
+  if (name == "reptile") return f(std::type_identity<Reptile>{});
+  if (name == "metasgd") return f(std::type_identity<MetaSgd>{});
+  throw std::invalid_argument("unknown --algo '" + name + "' (known: maml, fomaml, reptile, metasgd)");
+}
+
+/// The algorithm names `with_algorithm` knows.
+inline const std::vector<std::string>& meta_algo_names() {
+  static const std::vector<std::string> n{"maml", "fomaml", "reptile", "metasgd"};
+  return n;
+}
+
+namespace detail {
+inline constexpr std::uint64_t tag_meta_init = 0x494E4954u;  // "INIT"
+}
+
+/// `MetaModel` for a model type M (rating rows or whole rows).
+template <Model M>
+class MetaModelOf final : public MetaModel {
+ public:
+  MetaModelOf(M model, const Dataset& data, RowSide side = RowSide::user)
+      : model_(std::move(model)), data_(&data), side_(side) {}
+
+  [[nodiscard]] const M& model() const noexcept { return model_; }
+  [[nodiscard]] Eigen::Index num_parameters() const override { return model_.num_parameters(); }
+  [[nodiscard]] const Dataset& data() const override { return *data_; }
+
+  [[nodiscard]] Vector<float> initial(std::uint64_t seed) const override {
+    Vector<float> theta(model_.num_parameters());
+    Rng rng(derive_seed(seed, detail::tag_meta_init));
+    model_.initialize(theta, rng);
+    return theta;
+  }
+
+  double fit_global(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
+                    const GlobalFit& how, std::uint64_t seed) const override {
+    theta = initial(seed);
+    auto go = [&](auto& opt) {
+      if constexpr (std::same_as<typename M::Batch, RatingBatch>) {
+        return fit(model_, theta, opt, *data_, rows,
+                   TrainOptions{.epochs = epochs, .batch_size = how.batch, .seed = seed});
+      } else {
+        const WholeRows whole(*data_, rows, side_);
+        RowBatches source(whole, how.batch, seed);
+        return fit(model_, theta, opt, source, TrainOptions{.epochs = epochs});
+      }
+    };
+    TrainResult r;
+    if (how.optimizer == "adam") {
+      Adam<float> opt{AdamOptions{.lr = how.lr}};
+      r = go(opt);
+    } else {
+      Sgd<float> opt{SgdOptions{.lr = how.lr}};
+      r = go(opt);
+    }
+    return r.seconds;
+  }
+
+  std::size_t zero_untrained(Vector<float>& theta, std::span<const RowIndex> rows) const override {
+    if constexpr (!HasSparseGradient<M>) {
+      (void)theta, (void)rows;
+      return 0;
+    } else {
+      const Eigen::Index n = model_.num_parameters();
+      std::vector<char> seen(static_cast<std::size_t>(n), 0);
+      SparseGradient<float> g(n);
+      auto mark = [&](const typename M::Batch& b) {
+        g.clear();
+        (void)model_.loss_and_gradient(theta, b, g);
+        for (const Segment& s : g.touched())
+          std::fill(seen.begin() + s.offset, seen.begin() + s.offset + s.size, char{1});
+      };
+      if constexpr (std::same_as<typename M::Batch, RatingBatch>) {
+        constexpr std::size_t chunk = 4096;
+        for (std::size_t a = 0; a < rows.size(); a += chunk)
+          mark(RatingBatch{data_, rows.subspan(a, std::min(chunk, rows.size() - a)), 0});
+      } else {
+        const WholeRows whole(*data_, rows, side_);
+        mark(whole.batch());
+      }
+      std::size_t reset = 0;
+      for (Eigen::Index k = 0; k < n; ++k)
+        if (!seen[static_cast<std::size_t>(k)] && theta[k] != 0.0f) theta[k] = 0.0f, ++reset;
+      return reset;
+    }
+  }
+
+  MetaRun meta_train(Vector<float>& theta, const MetaConfig& c, std::span<const Task> tasks,
+                     std::span<const Task> validation) const override {
+    return with_algorithm(c.algo, [&]<class A>(std::type_identity<A>) {
+      if constexpr (A::needs_exact_gradient && !has_exact_gradient<M>) {
+        throw std::invalid_argument("--algo " + c.algo + " differentiates through the inner loop, "
+                                    "which this model's CD update does not allow; use fomaml or reptile");
+        return MetaRun{};
+      } else if constexpr (A::needs_hvp && !HasHessianVectorProduct<M>) {
+        throw std::invalid_argument("--algo " + c.algo + " needs an exact Hessian-vector product, "
+                                    "which this model does not have; use fomaml or reptile");
+        return MetaRun{};
+      } else {
+        MamlOptions o;
+        o.inner_steps = c.inner_steps;
+        o.inner_lr = c.inner_lr;
+        o.adapted = c.adapt == "all" ? AdaptedSet::all : AdaptedSet::local;
+        o.epochs = static_cast<std::uint64_t>(c.epochs);
+        o.seed = c.seed;
+        o.patience = c.patience;
+        Maml<M, A> maml(model_, o, Adam<float>(AdamOptions{.lr = c.outer_lr}));
+        TaskSampler sampler(tasks, c.meta_batch, c.seed);
+        MetaRun run;
+        const auto t0 = std::chrono::steady_clock::now();
+        run.result = maml.train(theta, *data_, sampler, validation);
+        run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if constexpr (A::learns_alpha) run.alpha = maml.alpha();
+        return run;
+      }
+    });
+  }
+
+  [[nodiscard]] report::TaskPredictions predict_tasks(const Vector<float>& theta,
+                                                      const Vector<float>* alpha,
+                                                      std::span<const Task> tasks,
+                                                      const AdaptOptions& ao) const override {
+    return report::predict_tasks(model_, theta, *data_, tasks, ao, alpha);
+  }
+
+  [[nodiscard]] Vector<float> score_new_user(const Vector<float>& theta, const Vector<float>* alpha,
+                                             const AdaptOptions& ao, const Dataset& user_data,
+                                             std::span<const RowIndex> support,
+                                             std::span<const RowIndex> candidates) const override {
+    const bool adapt_it = ao.steps > 0 && !support.empty();
+    Vector<float> out(static_cast<Eigen::Index>(candidates.size()));
+    if constexpr (std::same_as<typename M::Batch, RatingBatch>) {
+      const Vector<float> t =
+          adapt_it ? metarec::adapt(model_, theta, RatingBatch{&user_data, support, 0}, ao, alpha) : theta;
+      model_.predict(t, RatingBatch{&user_data, candidates, 0}, out);
+    } else {
+      const RowExample s{0, support, support}, q{0, support, candidates};
+      const Vector<float> t =
+          adapt_it ? metarec::adapt(model_, theta, RowBatch{&user_data, {&s, 1}, 0, side_}, ao, alpha) : theta;
+      model_.predict(t, RowBatch{&user_data, {&q, 1}, 0, side_}, out);
+    }
+    return out;
+  }
+
+  [[nodiscard]] std::pair<double, double> ms_per_task(const std::string& algo, std::span<const Task> tasks,
+                                                      std::size_t n) const override {
+    const std::span<const Task> subset = tasks.first(std::min(n, tasks.size()));
+    MetaConfig c;
+    c.algo = algo;
+    c.inner_steps = 5;
+    c.inner_lr = 0.05;
+    c.outer_lr = 1e-3;
+    c.epochs = 1;
+    c.seed = 3;
+    Vector<float> theta = initial(1);
+    (void)meta_train(theta, c, subset.first(std::min<std::size_t>(64, subset.size())), {});  // warm-up
+    const double c0 = thread_cpu();
+    const auto t0 = std::chrono::steady_clock::now();
+    (void)meta_train(theta, c, subset, {});
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu = thread_cpu() - c0;
+    const double k = static_cast<double>(std::max<std::size_t>(1, subset.size()));
+    return {1000.0 * s / k, 1000.0 * cpu / k};
+  }
+
+ private:
+  static double thread_cpu() {
+#ifdef CLOCK_THREAD_CPUTIME_ID
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+#else
+    return static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
+#endif
+  }
+
+  M model_;
+  const Dataset* data_;
+  RowSide side_;
+};
+
+}  // namespace metarec::registry
