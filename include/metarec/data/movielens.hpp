@@ -342,6 +342,20 @@ inline void split_exact(const TextFile& file, const Line& line, std::string_view
                   quote_text(line.text.substr(out[n].column - 1 - separator.size())));
 }
 
+/// `record(line, fields)` for every non-empty line of `file`, split by `split_exact` (one field
+/// buffer for the whole file).
+template <class Record>
+void for_each_record(const TextFile& file, std::string_view separator, std::size_t n,
+                     std::string_view describe, Record&& record) {
+  std::vector<Field> f;
+  LineReader reader(file);
+  Line line;
+  while (reader.next_nonempty(line)) {
+    split_exact(file, line, separator, n, describe, f);
+    record(line, f);
+  }
+}
+
 /// Which line of a side file described each id, to reject an id listed twice and to find rated
 /// ids that are not listed.
 struct IdClaims {
@@ -562,11 +576,8 @@ inline void read_ml1m_users(const TextFile& file, const TextFile& ratings,
                             const RatingsLayout& layout, DatasetParts& parts) {
   UserSide side(parts.users.size());
   const auto occupations = ml1m_occupations();
-  std::vector<Field> f;
-  LineReader reader(file);
-  Line line;
-  while (reader.next_nonempty(line)) {
-    split_exact(file, line, "::", 5, "UserID::Gender::Age::Occupation::Zip-code", f);
+  for_each_record(file, "::", 5, "UserID::Gender::Age::Occupation::Zip-code",
+                  [&](const Line& line, const std::vector<Field>& f) {
     const std::int64_t id = require_id(file, line, f[0], "user id");
     const std::int32_t gender = parse_gender(file, line, f[1]);
     const std::int32_t age = label_index(age_labels(), f[2].text);
@@ -577,14 +588,12 @@ inline void read_ml1m_users(const TextFile& file, const TextFile& ratings,
     if (!occ || *occ >= static_cast<std::int64_t>(occupations.size()))
       file.fail(line, f[3], "expected an occupation code from 0 to 20, " + found(f[3].text));
     const auto dense = side.claims.claim(file, line, f[0], id, parts.users, "user");
-    if (!dense) {
-      continue;  // a user without ratings: checked, then dropped
-    }
+    if (!dense) return;  // a user without ratings: checked, then dropped
     side.gender[*dense] = gender;
     side.age[*dense] = age;
     side.occupation[*dense] = static_cast<std::int32_t>(*occ);
     side.zip[*dense] = zip_prefix(f[4].text);
-  }
+  });
   finish_users(side, occupations, ratings, layout, file, parts);
 }
 
@@ -595,12 +604,9 @@ inline void read_dat_movies(const TextFile& file, bool ml1m, const TextFile& rat
   ItemSide side(parts.items.size());
   const std::vector<std::string> fixed = ml1m ? ml1m_genres() : std::vector<std::string>{};
   std::vector<std::string_view> all_names;
-  std::vector<Field> f;
   std::vector<Field> g;
-  LineReader reader(file);
-  Line line;
-  while (reader.next_nonempty(line)) {
-    split_exact(file, line, "::", 3, "MovieID::Title::Genres", f);
+  for_each_record(file, "::", 3, "MovieID::Title::Genres",
+                  [&](const Line& line, const std::vector<Field>& f) {
     const std::int64_t id = require_id(file, line, f[0], "movie id");
     if (f[2].text.empty()) file.fail(line, f[2], "expected genres separated by '|', " + found(""));
     const auto dense = side.claims.claim(file, line, f[0], id, parts.items, "movie");
@@ -621,10 +627,10 @@ inline void read_dat_movies(const TextFile& file, bool ml1m, const TextFile& rat
         if (dense) side.genre_names[*dense].push_back(name.text);
       }
     }
-    if (!dense) continue;
+    if (!dense) return;
     side.title[*dense] = ml1m ? latin1_to_utf8(f[1].text) : std::string(f[1].text);
     side.year[*dense] = year_from_title(f[1].text);
-  }
+  });
   finish_items(side, fixed, all_names, ratings, layout, file, parts);
 }
 
@@ -656,11 +662,8 @@ inline void read_ml100k_users(const TextFile& file, std::vector<std::string> occ
                               const TextFile& ratings, const RatingsLayout& layout,
                               DatasetParts& parts) {
   UserSide side(parts.users.size());
-  std::vector<Field> f;
-  LineReader reader(file);
-  Line line;
-  while (reader.next_nonempty(line)) {
-    split_exact(file, line, "|", 5, "user id|age|gender|occupation|zip code", f);
+  for_each_record(file, "|", 5, "user id|age|gender|occupation|zip code",
+                  [&](const Line& line, const std::vector<Field>& f) {
     const std::int64_t id = require_id(file, line, f[0], "user id");
     const auto years = parse_id(f[1].text);
     if (!years) file.fail(line, f[1], "expected an age in years, " + found(f[1].text));
@@ -670,14 +673,12 @@ inline void read_ml100k_users(const TextFile& file, std::vector<std::string> occ
       file.fail(line, f[3], "expected an occupation (" + join_labels(occupations) + "), " +
                                 found(f[3].text));
     const auto dense = side.claims.claim(file, line, f[0], id, parts.users, "user");
-    if (!dense) {
-      continue;
-    }
+    if (!dense) return;
     side.gender[*dense] = gender;
     side.age[*dense] = age_bucket(*years);
     side.occupation[*dense] = occ;
     side.zip[*dense] = zip_prefix(f[4].text);
-  }
+  });
   finish_users(side, std::move(occupations), ratings, layout, file, parts);
 }
 
@@ -700,11 +701,8 @@ inline void read_ml100k_items(const TextFile& file, std::vector<std::string> gen
   ItemSide side(parts.items.size());
   const std::string describe = "movie id|title|release date|video release date|IMDb URL|" +
                                std::to_string(genres.size()) + " genre flags";
-  std::vector<Field> f;
-  LineReader reader(file);
-  Line line;
-  while (reader.next_nonempty(line)) {
-    split_exact(file, line, "|", 5 + genres.size(), describe, f);
+  for_each_record(file, "|", 5 + genres.size(), describe,
+                  [&](const Line& line, const std::vector<Field>& f) {
     const std::int64_t id = require_id(file, line, f[0], "movie id");
     const auto year = year_from_date(f[2].text);
     if (!year)
@@ -716,12 +714,12 @@ inline void read_ml100k_items(const TextFile& file, std::vector<std::string> gen
                                   found(flag.text));
     }
     const auto dense = side.claims.claim(file, line, f[0], id, parts.items, "movie");
-    if (!dense) continue;
+    if (!dense) return;
     for (std::size_t k = 0; k < genres.size(); ++k)
       if (f[5 + k].text == "1") side.genres[*dense].push_back(static_cast<std::uint32_t>(k));
     side.title[*dense] = latin1_to_utf8(f[1].text);
     side.year[*dense] = *year != 0 ? *year : year_from_title(f[1].text);
-  }
+  });
   finish_items(side, std::move(genres), {}, ratings, layout, file, parts);
 }
 

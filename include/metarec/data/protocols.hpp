@@ -86,32 +86,24 @@ inline constexpr std::uint64_t tag_melu_tasks = 0x4D454C55ull;  // "MELU"
 
 /// `seed-mf`: global random 75/25 over all ratings; rating prediction, MSE.
 [[nodiscard]] inline Split seed_mf_split(const Dataset& ds, std::uint64_t seed) {
-  Split s = random_ratio_split(ds, {.train = 0.75, .valid = 0.0, .test = 0.25}, seed);
-  s.protocol = "seed-mf";
-  return s;
+  return detail::renamed(random_ratio_split(ds, {0.75, 0.0, 0.25}, seed), "seed-mf");
 }
 
 /// `seed-mlp`: global random 80/10/10 over all ratings; label = rating > 3
 /// (`implicit_labels(ds, rows, 3.0f, ThresholdKind::above)`); global AUC.
 [[nodiscard]] inline Split seed_mlp_split(const Dataset& ds, std::uint64_t seed) {
-  Split s = random_ratio_split(ds, {.train = 0.8, .valid = 0.1, .test = 0.1}, seed);
-  s.protocol = "seed-mlp";
-  return s;
+  return detail::renamed(random_ratio_split(ds, {0.8, 0.1, 0.1}, seed), "seed-mlp");
 }
 
 /// `seed-ae`: per-user random 80/20; every rating is a positive; P/R/NDCG@100 with the user's
 /// training items masked from the ranking.
 [[nodiscard]] inline Split seed_ae_split(const Dataset& ds, std::uint64_t seed) {
-  Split s = per_user_random_split(ds, {.train = 0.8, .valid = 0.0, .test = 0.2}, seed);
-  s.protocol = "seed-ae";
-  return s;
+  return detail::renamed(per_user_random_split(ds, {0.8, 0.0, 0.2}, seed), "seed-ae");
 }
 
 /// `ml1m-90-10`: global random 90/10 over all ratings; RMSE.
 [[nodiscard]] inline Split ml1m_90_10_split(const Dataset& ds, std::uint64_t seed) {
-  Split s = random_ratio_split(ds, {.train = 0.9, .valid = 0.0, .test = 0.1}, seed);
-  s.protocol = "ml1m-90-10";
-  return s;
+  return detail::renamed(random_ratio_split(ds, {0.9, 0.0, 0.1}, seed), "ml1m-90-10");
 }
 
 /// Rows kept by the `recbole` preset: ratings >= 3, then the iterative 10-core (users and items).
@@ -129,16 +121,10 @@ inline constexpr std::uint64_t tag_melu_tasks = 0x4D454C55ull;  // "MELU"
   const auto kept = recbole_rows(ds);
   auto g = detail::group_by_user(ds, kept);
   Split s;
-  for (std::size_t k = 0; k < g.users.size(); ++k) {
-    auto group = g.group(k);
-    Rng rng = detail::user_rng(ds, seed, detail::tag_per_user_ratio, g.users[k]);
-    rng.shuffle(group);
-    detail::deal(group, detail::recbole_counts(group.size(), {0.8, 0.1, 0.1}), s);
-  }
-  s.protocol = "recbole";
-  s.seed = seed;
-  detail::sort_split(s);
-  return s;
+  detail::shuffle_and_deal_per_user(
+      ds, g, seed, detail::tag_per_user_ratio,
+      [](std::size_t n) { return detail::recbole_counts(n, {0.8, 0.1, 0.1}); }, s);
+  return detail::finish_split(std::move(s), "recbole", seed);
 }
 
 /// A MeLU scenario (Lee et al., KDD 2019): items released up to `last_existing_year` are existing,
@@ -203,9 +189,8 @@ inline constexpr std::uint64_t tag_melu_tasks = 0x4D454C55ull;  // "MELU"
   s.cold_users = std::move(part.cold_users);
   s.warm_items = std::move(part.warm_items);
   s.cold_items = std::move(part.cold_items);
-  s.protocol = std::string(names[static_cast<std::size_t>(scenario)]);
-  s.seed = seed;
-  detail::sort_split(s);
+  s = detail::finish_split(std::move(s), std::string(names[static_cast<std::size_t>(scenario)]),
+                           seed);
   return out;
 }
 

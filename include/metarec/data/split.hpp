@@ -164,6 +164,20 @@ inline void sort_split(Split& s) {
     std::sort(v->begin(), v->end());
 }
 
+/// Every split's last step: its name and seed (0 for a deterministic split), parts sorted.
+[[nodiscard]] inline Split finish_split(Split s, std::string protocol, std::uint64_t seed) {
+  s.protocol = std::move(protocol);
+  s.seed = seed;
+  sort_split(s);
+  return s;
+}
+
+/// A preset's split: `s` under the preset's name.
+[[nodiscard]] inline Split renamed(Split s, std::string protocol) {
+  s.protocol = std::move(protocol);
+  return s;
+}
+
 inline std::string ratio_text(const std::array<double, 3>& r) {
   auto f = [](double x) {
     std::string t = std::to_string(x);
@@ -178,6 +192,19 @@ inline std::string ratio_text(const std::array<double, 3>& r) {
 [[nodiscard]] inline Rng user_rng(const Dataset& ds, std::uint64_t seed, std::uint64_t tag,
                                   std::uint32_t user) {
   return Rng(derive_seed(seed, tag, static_cast<std::uint64_t>(ds.user_ids().original(user))));
+}
+
+/// For each user group of `g`: shuffle it with the user's own stream (tag) and deal it into
+/// train/valid/test by `counts(group size)`.
+template <class Groups, class Counts>
+void shuffle_and_deal_per_user(const Dataset& ds, Groups& g, std::uint64_t seed, std::uint64_t tag,
+                               Counts&& counts, Split& s) {
+  for (std::size_t k = 0; k < g.users.size(); ++k) {
+    auto group = g.group(k);
+    Rng rng = user_rng(ds, seed, tag, g.users[k]);
+    rng.shuffle(group);
+    deal(group, counts(group.size()), s);
+  }
 }
 
 /// Sorts a user's rows by (time, item).
@@ -203,10 +230,7 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
   rng.shuffle(std::span<RowIndex>(g.rows));
   Split s;
   detail::deal(g.rows, detail::ratio_counts(g.rows.size(), r), s);
-  s.protocol = "random-ratio " + detail::ratio_text(r);
-  s.seed = seed;
-  detail::sort_split(s);
-  return s;
+  return detail::finish_split(std::move(s), "random-ratio " + detail::ratio_text(r), seed);
 }
 /// Global random ratio split of all rows.
 [[nodiscard]] inline Split random_ratio_split(const Dataset& ds, const SplitRatios& ratios,
@@ -223,16 +247,9 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
   const auto r = detail::normalised(ratios, "per_user_random_split");
   auto g = detail::group_by_user(ds, rows);
   Split s;
-  for (std::size_t k = 0; k < g.users.size(); ++k) {
-    auto group = g.group(k);
-    Rng rng = detail::user_rng(ds, seed, detail::tag_per_user_ratio, g.users[k]);
-    rng.shuffle(group);
-    detail::deal(group, detail::ratio_counts(group.size(), r), s);
-  }
-  s.protocol = "per-user-random " + detail::ratio_text(r);
-  s.seed = seed;
-  detail::sort_split(s);
-  return s;
+  detail::shuffle_and_deal_per_user(ds, g, seed, detail::tag_per_user_ratio,
+                                    [&](std::size_t n) { return detail::ratio_counts(n, r); }, s);
+  return detail::finish_split(std::move(s), "per-user-random " + detail::ratio_text(r), seed);
 }
 /// Per-user random ratio split of all rows.
 [[nodiscard]] inline Split per_user_random_split(const Dataset& ds, const SplitRatios& ratios,
@@ -258,9 +275,7 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
     detail::sort_by_time(ds, group);
     detail::deal(group, detail::ratio_counts(group.size(), r), s);
   }
-  s.protocol = "per-user-temporal " + detail::ratio_text(r);
-  detail::sort_split(s);
-  return s;
+  return detail::finish_split(std::move(s), "per-user-temporal " + detail::ratio_text(r), 0);
 }
 /// Per-user temporal ratio split of all rows.
 [[nodiscard]] inline Split per_user_temporal_split(const Dataset& ds, const SplitRatios& ratios) {
@@ -300,11 +315,9 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
     detail::deal(group, {group.size() - held, options.valid, options.test}, s);
   }
   const bool latest = options.order == LeaveOutOrder::latest;
-  s.protocol = std::string("leave-k-out ") + (latest ? "latest " : "random ") +
-               std::to_string(options.test) + "+" + std::to_string(options.valid);
-  s.seed = latest ? 0 : seed;
-  detail::sort_split(s);
-  return s;
+  return detail::finish_split(std::move(s),
+                              std::string("leave-k-out ") + (latest ? "latest " : "random ") +
+                 std::to_string(options.test) + "+" + std::to_string(options.valid), latest ? 0 : seed);
 }
 /// Leave-k-out over all rows.
 [[nodiscard]] inline Split leave_k_out_split(const Dataset& ds, const LeaveKOutOptions& options,
@@ -334,10 +347,8 @@ inline void sort_by_time(const Dataset& ds, std::span<RowIndex> rows) {
   Split s;
   detail::deal(std::span<const RowIndex>(g.rows).first(end), {begin, 0, end - begin}, s);
   s.train.insert(s.train.end(), g.rows.begin() + static_cast<std::ptrdiff_t>(end), g.rows.end());
-  s.protocol = "k-fold " + std::to_string(fold) + "/" + std::to_string(folds);
-  s.seed = seed;
-  detail::sort_split(s);
-  return s;
+  return detail::finish_split(
+      std::move(s), "k-fold " + std::to_string(fold) + "/" + std::to_string(folds), seed);
 }
 /// k-fold over all rows.
 [[nodiscard]] inline Split k_fold_split(const Dataset& ds, std::uint32_t folds, std::uint32_t fold,
@@ -417,10 +428,7 @@ struct ColdStartPartition {
   s.test = std::move(p.user_cold);
   s.warm_users = std::move(p.warm_users);
   s.cold_users = std::move(p.cold_users);
-  s.protocol = "cold-user " + std::to_string(cold_fraction);
-  s.seed = seed;
-  detail::sort_split(s);
-  return s;
+  return detail::finish_split(std::move(s), "cold-user " + std::to_string(cold_fraction), seed);
 }
 /// Cold-user split of all rows.
 [[nodiscard]] inline Split cold_user_split(const Dataset& ds, double cold_fraction,
@@ -440,9 +448,7 @@ struct ColdStartPartition {
   s.test = std::move(p.item_cold);
   s.warm_items = std::move(p.warm_items);
   s.cold_items = std::move(p.cold_items);
-  s.protocol = "cold-item " + std::to_string(last_existing_year);
-  detail::sort_split(s);
-  return s;
+  return detail::finish_split(std::move(s), "cold-item " + std::to_string(last_existing_year), 0);
 }
 /// Cold-item split of all rows.
 [[nodiscard]] inline Split cold_item_split(const Dataset& ds, std::int32_t last_existing_year) {
@@ -464,11 +470,8 @@ struct ColdStartPartition {
   s.cold_users = std::move(p.cold_users);
   s.warm_items = std::move(p.warm_items);
   s.cold_items = std::move(p.cold_items);
-  s.protocol = "cold-user-item " + std::to_string(cold_user_fraction) + " " +
-               std::to_string(last_existing_year);
-  s.seed = seed;
-  detail::sort_split(s);
-  return s;
+  return detail::finish_split(std::move(s), "cold-user-item " + std::to_string(cold_user_fraction) + " " +
+                 std::to_string(last_existing_year), seed);
 }
 /// Cold user-and-item split of all rows.
 [[nodiscard]] inline Split cold_user_item_split(const Dataset& ds, double cold_user_fraction,

@@ -6,8 +6,6 @@
 #include <metarec/optim/detail/flat_optimizer.hpp>
 #include <metarec/optim/optimizer.hpp>
 
-#include <array>
-#include <cstdint>
 
 namespace metarec {
 
@@ -31,41 +29,28 @@ struct AdagradOptions {
 /// opt.step(theta, grad);   // resets to theta.size() on first use
 /// @endcode
 template <class S>
-class Adagrad : public detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions> {
-  using Base = detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions>;
-  friend Base;
+class Adagrad : public detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1> {
+  friend detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1>;
 
  public:
-  using Options = AdagradOptions;
-
-  explicit Adagrad(AdagradOptions options = {}) : Base(options) {}
+  using detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1>::FlatOptimizer;
 
   /// Accumulated squared gradients G.
-  [[nodiscard]] const Vector<S>& accumulator() const noexcept { return accumulator_; }
+  [[nodiscard]] const Vector<S>& accumulator() const noexcept { return this->state_[0]; }
 
  private:
-  static constexpr const char* name = "Adagrad";
-  static constexpr const char* tag = "metarec.Adagrad";
-  static constexpr std::uint32_t version = 1;
-
-  // The accumulator starts at `initial_accumulator`.
-  void reset_state(Eigen::Index n) {
-    accumulator_ = Vector<S>::Constant(n, static_cast<S>(this->opt_.initial_accumulator));
-  }
-  std::array<Vector<S>*, 1> state() noexcept { return {&accumulator_}; }
-  static Eigen::Index state_size(const AdagradOptions&, Eigen::Index n, std::size_t) noexcept { return n; }
+  static constexpr detail::OptimizerId id{"Adagrad", "metarec.Adagrad", 1};
+  static double initial_state(const AdagradOptions& o) noexcept { return o.initial_accumulator; }
 
   template <class G>
   void update(VectorRef<S>& theta, const G& g, Eigen::Index off, Eigen::Index len) {
     const S lr = static_cast<S>(this->opt_.lr);
     const S eps = static_cast<S>(this->opt_.eps);
-    auto acc = accumulator_.segment(off, len).array();
+    auto acc = this->state_[0].segment(off, len).array();
     const auto gs = g.segment(off, len).array();
     acc += gs.square();
     theta.segment(off, len).array() -= lr * gs / (acc.sqrt() + eps);
   }
-
-  Vector<S> accumulator_;
 };
 
 }  // namespace metarec

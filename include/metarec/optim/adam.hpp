@@ -8,8 +8,6 @@
 #include <metarec/optim/optimizer.hpp>
 
 #include <cmath>
-#include <array>
-#include <cstdint>
 #include <vector>
 
 namespace metarec {
@@ -45,29 +43,18 @@ struct AdamOptions {
 /// opt.step(theta, sparse_grad);
 /// @endcode
 template <class S>
-class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions> {
-  using Base = detail::FlatOptimizer<Adam<S>, S, AdamOptions>;
-  friend Base;
+class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2> {
+  friend detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2>;
 
  public:
-  using Options = AdamOptions;
+  using detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2>::FlatOptimizer;
 
-  explicit Adam(AdamOptions options = {}) : Base(options) {}
-
-  [[nodiscard]] const Vector<S>& first_moment() const noexcept { return m_; }
-  [[nodiscard]] const Vector<S>& second_moment() const noexcept { return v_; }
+  /// First moment m and second moment v.
+  [[nodiscard]] const Vector<S>& first_moment() const noexcept { return this->state_[0]; }
+  [[nodiscard]] const Vector<S>& second_moment() const noexcept { return this->state_[1]; }
 
  private:
-  static constexpr const char* name = "Adam";
-  static constexpr const char* tag = "metarec.Adam";
-  static constexpr std::uint32_t version = 1;
-
-  void reset_state(Eigen::Index n) {
-    m_ = Vector<S>::Zero(n);
-    v_ = Vector<S>::Zero(n);
-  }
-  std::array<Vector<S>*, 2> state() noexcept { return {&m_, &v_}; }
-  static Eigen::Index state_size(const AdamOptions&, Eigen::Index n, std::size_t) noexcept { return n; }
+  static constexpr detail::OptimizerId id{"Adam", "metarec.Adam", 1};
 
   // The bias corrections of step t, once per step.
   void begin_step() noexcept {
@@ -89,8 +76,8 @@ class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions> {
       if (j + ahead < touched.size()) {
         const Segment& n = touched[j + ahead];
         detail::prefetch_range<true>(theta.data() + n.offset, n.size);
-        detail::prefetch_range<true>(m_.data() + n.offset, n.size);
-        detail::prefetch_range<true>(v_.data() + n.offset, n.size);
+        detail::prefetch_range<true>(this->state_[0].data() + n.offset, n.size);
+        detail::prefetch_range<true>(this->state_[1].data() + n.offset, n.size);
         detail::prefetch_range(g.data() + n.offset, n.size);
       }
       update(theta, g, touched[j].offset, touched[j].size);
@@ -107,8 +94,8 @@ class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions> {
     const S step_size = step_size_;
     const S inv_sqrt_bc2 = inv_sqrt_bc2_;
     auto t = theta.segment(off, len).array();
-    auto m = m_.segment(off, len).array();
-    auto v = v_.segment(off, len).array();
+    auto m = this->state_[0].segment(off, len).array();
+    auto v = this->state_[1].segment(off, len).array();
     const auto gs = g.segment(off, len).array();
     if (o.weight_decay != 0.0 && !o.decoupled) {
       const S wd = static_cast<S>(o.weight_decay);
@@ -124,7 +111,6 @@ class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions> {
   }
 
   S step_size_ = S(0), inv_sqrt_bc2_ = S(1);  // η / bc1 and 1 / √bc2 of the current step
-  Vector<S> m_, v_;
 };
 
 }  // namespace metarec

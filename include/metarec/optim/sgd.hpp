@@ -6,8 +6,6 @@
 #include <metarec/optim/detail/flat_optimizer.hpp>
 #include <metarec/optim/optimizer.hpp>
 
-#include <array>
-#include <cstdint>
 
 namespace metarec {
 
@@ -34,33 +32,18 @@ struct SgdOptions {
 /// opt.step(theta, grad);
 /// @endcode
 template <class S>
-class Sgd : public detail::FlatOptimizer<Sgd<S>, S, SgdOptions> {
-  using Base = detail::FlatOptimizer<Sgd<S>, S, SgdOptions>;
-  friend Base;
+class Sgd : public detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1> {
+  friend detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1>;
 
  public:
-  using Options = SgdOptions;
-
-  explicit Sgd(SgdOptions options = {}) : Base(options) {}
+  using detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1>::FlatOptimizer;
 
   /// Velocity v (empty when momentum is 0).
-  [[nodiscard]] const Vector<S>& velocity() const noexcept { return velocity_; }
+  [[nodiscard]] const Vector<S>& velocity() const noexcept { return this->state_[0]; }
 
  private:
-  static constexpr const char* name = "Sgd";
-  static constexpr const char* tag = "metarec.Sgd";
-  static constexpr std::uint32_t version = 1;
-
-  void reset_state(Eigen::Index n) {
-    if (this->opt_.momentum != 0.0)
-      velocity_ = Vector<S>::Zero(n);
-    else
-      velocity_.resize(0);
-  }
-  std::array<Vector<S>*, 1> state() noexcept { return {&velocity_}; }
-  static Eigen::Index state_size(const SgdOptions& o, Eigen::Index n, std::size_t) noexcept {
-    return o.momentum != 0.0 ? n : 0;
-  }
+  static constexpr detail::OptimizerId id{"Sgd", "metarec.Sgd", 1};
+  static bool keeps_state(const SgdOptions& o) noexcept { return o.momentum != 0.0; }
 
   template <class G>
   void update(VectorRef<S>& theta, const G& g, Eigen::Index off, Eigen::Index len) {
@@ -71,7 +54,7 @@ class Sgd : public detail::FlatOptimizer<Sgd<S>, S, SgdOptions> {
     const auto gs = g.segment(off, len);
     if (o.momentum != 0.0) {
       const S mu = static_cast<S>(o.momentum);
-      auto v = velocity_.segment(off, len);
+      auto v = this->state_[0].segment(off, len);
       if (wd != S(0))
         v = mu * v + gs + wd * t;
       else
@@ -83,8 +66,6 @@ class Sgd : public detail::FlatOptimizer<Sgd<S>, S, SgdOptions> {
       t -= lr * gs;
     }
   }
-
-  Vector<S> velocity_;
 };
 
 }  // namespace metarec

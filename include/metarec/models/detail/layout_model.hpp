@@ -67,6 +67,16 @@ class LayoutModel : public SinkModelEntryPoints<LayoutModel<Derived, S, B>, S, B
                                   " predictions; size it with the batch's prediction count");
   }
 
+  /// The batch mean of per-row terms: `add(row, total)` adds the row's terms to `total` (a
+  /// double); returns total / |rows| as S, or 0 for no rows (`add` is then never called).
+  template <class Add>
+  static S batch_mean(std::span<const RowIndex> rows, Add&& add) {
+    if (rows.empty()) return S(0);
+    double total = 0.0;
+    for (const RowIndex r : rows) add(r, total);
+    return static_cast<S>(total / static_cast<double>(rows.size()));
+  }
+
   /// θ ← 0, then every entry of `blocks` drawn N(0, std²) in order (after the size check).
   void zero_then_normal(VectorRef<S> theta, Rng& rng, std::initializer_list<Block> blocks,
                         double std) const {

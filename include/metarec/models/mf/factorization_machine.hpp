@@ -187,15 +187,12 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
     this->check_size("loss", theta.size());
     validate_batch("loss", batch);
-    if (batch.rows.empty()) return S(0);
     Scratch sc(opt_.dims);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       double pen = 0.0;
       const S e = forward(theta, *batch.data, r, sc.s, &pen) - static_cast<S>(batch.data->rating(r));
       total += sq(e) + pen;
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
@@ -385,14 +382,12 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
 
   template <class Sink>
   S gradient_into(const ConstVectorRef<S>& t, const RatingBatch& batch, Sink& g) const {
-    if (batch.rows.empty()) return S(0);
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
     const S wreg = scale * static_cast<S>(opt_.bias_reg), vreg = scale * static_cast<S>(opt_.reg);
     Scratch sc(opt_.dims);
     const Eigen::Map<const Vector<S>> s(sc.s, opt_.dims);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       double pen = 0.0;
       const S e = forward(t, d, r, sc.s, &pen) - static_cast<S>(d.rating(r));
       total += sq(e) + pen;
@@ -404,8 +399,7 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
         // ∂ŷ/∂v_j = x s − x² v_j
         g.segment(V_.column(j)).noalias() += (se * x) * s + (vreg - se * x * x) * v;
       });
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   template <class Sink>

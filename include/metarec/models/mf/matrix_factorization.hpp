@@ -95,8 +95,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
 
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
     this->check_size("loss", theta.size());
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       const auto [u, i] = ids(batch, r);
       const S* p = theta.data() + P_.offset + static_cast<Eigen::Index>(u) * P_.rows;
       const S* q = theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * Q_.rows;
@@ -108,8 +107,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
       total += e * e + opt_.reg * (static_cast<double>(pn) + static_cast<double>(qn));
       if (opt_.biases)
         total += opt_.bias_reg * (sq(theta[bu_.offset + u]) + sq(theta[bi_.offset + i]));
-    }
-    return batch.rows.empty() ? S(0) : static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
@@ -305,12 +303,10 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
 
   template <class Sink>
   S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
-    if (batch.rows.empty()) return S(0);
     const S scale = S(2) / static_cast<S>(batch.size());
     const S reg = static_cast<S>(opt_.reg);
     const S breg = static_cast<S>(opt_.bias_reg);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       const auto [u, i] = ids(batch, r);
       const auto p = col(theta, P_, u);
       const auto q = col(theta, Q_, i);
@@ -329,8 +325,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
         g.segment(bu_.column(u))[0] += scale * (e + breg * bu);
         g.segment(bi_.column(i))[0] += scale * (e + breg * bi);
       }
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // H·v of (r̂ − r)² + penalties: 2 ∇r̂ (∇r̂ᵀv) + 2e ∇²r̂ v + 2λ v, where ∇²r̂ couples p_u and q_i.

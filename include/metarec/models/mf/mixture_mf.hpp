@@ -40,6 +40,7 @@
 #include <metarec/core/dual.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/models/detail/dual_rows.hpp>
 #include <metarec/models/detail/sgd_rows.hpp>
 #include <metarec/models/detail/layout_model.hpp>
 
@@ -117,15 +118,11 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
   /// @throws std::invalid_argument when θ has the wrong size.
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
     this->check_size("loss", theta.size());
-    if (batch.rows.empty()) return S(0);
     Scratch<S> sc(opt_);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       const auto [u, i] = ids(batch, r);
-      const RowView<S> in = view(theta, u, i);
-      total += static_cast<double>(row_loss(in, static_cast<S>(batch.data->rating(r)), sc));
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+      total += static_cast<double>(row_loss(view(theta, u, i), static_cast<S>(batch.data->rating(r)), sc));
+    });
   }
 
   // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
@@ -149,12 +146,7 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
   /// to kStackDims dims and kStackTastes tastes (beyond, the scratch is allocated per call here and
   /// once per run in `sgd_update_rows`). No checks (innermost loop).
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr) const {
-    if (stack_scratch()) {
-      Scratch<S, kStackDims, kStackTastes> sc(opt_);
-      return sgd_step(theta, data, row, lr, sc);
-    }
-    Scratch<S> sc(opt_);
-    return sgd_step(theta, data, row, lr, sc);
+    return with_scratch([&](auto& sc) { return sgd_step(theta, data, row, lr, sc); });
   }
 
   /// `sgd_update` over `rows` in order (the optional `sgd_update_rows` of `fit`, trainer.hpp): one
@@ -170,15 +162,9 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
       detail::prefetch<true>(theta.data() + bu_.offset + u);
       detail::prefetch<true>(theta.data() + bi_.offset + i);
     };
-    auto run = [&](auto& sc) {
+    return with_scratch([&](auto& sc) {
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) { return sgd_step(theta, data, r, lr, sc); }, hint, observe);
-    };
-    if (stack_scratch()) {
-      Scratch<S, kStackDims, kStackTastes> sc(opt_);
-      return run(sc);
-    }
-    Scratch<S> sc(opt_);
-    return run(sc);
+    });
   }
 
   /// Task-local segments: each batch user's tastes, attention vectors and bias, once each.
@@ -227,8 +213,11 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
   // the stack, no allocation; dims <= MaxD, tastes <= MaxK); Dynamic: allocated once per call.
   static constexpr int kStackDims = 64;
   static constexpr int kStackTastes = 8;
-  [[nodiscard]] bool stack_scratch() const noexcept {
-    return opt_.dims <= kStackDims && opt_.tastes <= kStackTastes;
+  // f(scratch): a stack scratch up to kStackDims dims and kStackTastes tastes, else a heap one.
+  template <class F>
+  decltype(auto) with_scratch(F&& f) const {
+    return detail::with_scratch<Scratch<S, kStackDims, kStackTastes>, Scratch<S>>(
+        opt_.dims <= kStackDims && opt_.tastes <= kStackTastes, opt_, f);
   }
   template <class T, int MaxD = Eigen::Dynamic, int MaxK = Eigen::Dynamic>
   struct Scratch {
@@ -331,36 +320,25 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     return e * e + penalty(in);
   }
 
-  // seg += scale · (value or tangent of g), element-wise.
-  template <bool Tangent, class Seg, class G>
-  static void add_scaled(Seg&& seg, const G& g, S scale) noexcept {
-    const auto* p = g.data();
-    for (Eigen::Index j = 0; j < seg.size(); ++j)
-      seg[j] += scale * (Tangent ? tangent_of(p[j]) : value_of(p[j]));
-  }
-
   template <bool Tangent, class Sc, class Sink>
   void scatter(const Sc& sc, std::uint32_t u, std::uint32_t i, S scale, Sink& g) const {
-    add_scaled<Tangent>(g.segment(user_segment(Tu_, u)), sc.g_tastes, scale);
-    add_scaled<Tangent>(g.segment(user_segment(Au_, u)), sc.g_attention, scale);
-    add_scaled<Tangent>(g.segment(Q_.column(i)), sc.g_q, scale);
-    g.segment(bu_.column(u))[0] += scale * (Tangent ? tangent_of(sc.g_bu) : value_of(sc.g_bu));
-    g.segment(bi_.column(i))[0] += scale * (Tangent ? tangent_of(sc.g_bi) : value_of(sc.g_bi));
+    detail::add_scaled<Tangent>(g.segment(user_segment(Tu_, u)), sc.g_tastes, scale);
+    detail::add_scaled<Tangent>(g.segment(user_segment(Au_, u)), sc.g_attention, scale);
+    detail::add_scaled<Tangent>(g.segment(Q_.column(i)), sc.g_q, scale);
+    detail::add_scaled_scalar<Tangent>(g.segment(bu_.column(u)), sc.g_bu, scale);
+    detail::add_scaled_scalar<Tangent>(g.segment(bi_.column(i)), sc.g_bi, scale);
   }
 
   template <class Sink>
   S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
-    if (batch.rows.empty()) return S(0);
     const S scale = S(1) / static_cast<S>(batch.size());
     Scratch<S> sc(opt_);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       const auto [u, i] = ids(batch, r);
       total += static_cast<double>(
           row_gradient(view(theta, u, i), static_cast<S>(batch.data->rating(r)), sc));
       scatter<false>(sc, u, i, scale, g);
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // One fused step: row_gradient from the old θ, then θ_seg ← θ_seg − lr·g (gradient_into scales
@@ -382,10 +360,6 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     return loss;
   }
 
-  static void lift(const S* x, const S* v, Dual<S>* out, Eigen::Index n) noexcept {
-    for (Eigen::Index j = 0; j < n; ++j) out[j] = Dual<S>(x[j], v[j]);
-  }
-
   template <class Sink>
   void hvp_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, const ConstVectorRef<S>& v,
                 Sink& out) const {
@@ -396,10 +370,9 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     DualInputs x(opt_);
     for (const RowIndex r : batch.rows) {
       const auto [u, i] = ids(batch, r);
-      const Segment ts = user_segment(Tu_, u), as = user_segment(Au_, u), qs = Q_.column(i);
-      lift(theta.data() + ts.offset, v.data() + ts.offset, x.tastes.data(), ts.size);
-      lift(theta.data() + as.offset, v.data() + as.offset, x.attention.data(), as.size);
-      lift(theta.data() + qs.offset, v.data() + qs.offset, x.q.data(), qs.size);
+      detail::lift(theta, v, user_segment(Tu_, u), x.tastes.data());
+      detail::lift(theta, v, user_segment(Au_, u), x.attention.data());
+      detail::lift(theta, v, Q_.column(i), x.q.data());
       const Eigen::Index bu = bu_.offset + u, bi = bi_.offset + i;
       const RowView<D> in{CMat<D>(x.tastes.data(), x.tastes.rows(), x.tastes.cols()),
                           CMat<D>(x.attention.data(), x.attention.rows(), x.attention.cols()),

@@ -128,14 +128,11 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
     this->check_size("loss", theta.size());
     validate_batch("loss", batch);
-    if (batch.rows.empty()) return S(0);
     Scratch sc(opt_.dims);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       const S e = error(theta, batch, r, sc.U, sc.I);
       total += sq(e) + penalty(theta, *batch.data, r);
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
@@ -393,7 +390,6 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   // ∂r̂/∂p_u = I, ∂r̂/∂w_c = a_c I (user side); ∂r̂/∂q_i = U, ∂r̂/∂w_d = a_d U (item side).
   template <class Sink>
   S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
-    if (batch.rows.empty()) return S(0);
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
     const S reg = static_cast<S>(opt_.reg);
@@ -401,8 +397,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     const S freg = static_cast<S>(opt_.feature_reg);
     Scratch sc(opt_.dims);
     const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
       const S e = error(theta, batch, r, sc.U, sc.I);
       total += sq(e) + penalty(theta, d, r);
@@ -419,8 +414,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
         g.segment(Wi_.column(c)).noalias() += (se * a) * U + (scale * freg) * col(theta, Wi_, c);
         g.segment(bfi_.column(c))[0] += se * a + scale * breg * theta[bfi_.offset + c];
       });
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // H·v of (r̂ − r)²: 2 ∇r̂ (∇r̂ᵀv) + 2e ∇²r̂ v. With δU = v_p + Σ a v_w (user side) and

@@ -202,15 +202,12 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
     this->check_size("loss", theta.size());
     validate_batch("loss", batch);
-    if (batch.rows.empty()) return S(0);
     Vector<S> pe(opt_.dims);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       const Row x = row(*batch.data, r);
       const S e = predict_row(theta, x, pe) - static_cast<S>(batch.data->rating(r));
       total += sq(e) + penalty(theta, x);
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
@@ -400,15 +397,13 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
 
   template <class Sink>
   S gradient_into(const ConstVectorRef<S>& t, const RatingBatch& batch, Sink& g) const {
-    if (batch.rows.empty()) return S(0);
     const S scale = S(2) / static_cast<S>(batch.size());
     const S reg = static_cast<S>(opt_.reg), breg = static_cast<S>(opt_.bias_reg);
     const S treg = static_cast<S>(opt_.time_reg), tbreg = static_cast<S>(opt_.time_bias_reg);
     const S dreg = static_cast<S>(opt_.drift_reg), dbreg = static_cast<S>(opt_.day_bias_reg);
     const S sreg = scale * static_cast<S>(opt_.smooth_reg);
     Vector<S> pe(opt_.dims);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       const Row x = row(*batch.data, r);
       const S e = predict_row(t, x, pe) - static_cast<S>(batch.data->rating(r));
       total += sq(e) + penalty(t, x);
@@ -428,8 +423,7 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
         g.segment(beta_.column(x.u))[0] += se * x.dev + scale * dreg * t[beta_.offset + x.u];
       if (x.day >= 0) g.segment(bud_.column(x.day))[0] += se + scale * dbreg * t[bud_.offset + x.day];
       add_smoothness(t, x, sreg, g);
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // H·v of (r̂ − r)²: 2 ∇r̂ (∇r̂ᵀv) + 2e ∇²r̂ v; r̂ is bilinear in (p_u + p_{u,b}, q_i) and linear in

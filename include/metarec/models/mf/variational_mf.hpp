@@ -44,6 +44,7 @@
 #include <metarec/core/dual.hpp>
 #include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
+#include <metarec/models/detail/dual_rows.hpp>
 #include <metarec/models/detail/sgd_rows.hpp>
 #include <metarec/models/detail/layout_model.hpp>
 
@@ -151,15 +152,12 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   /// @throws std::invalid_argument when θ has the wrong size.
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
     this->check_size("loss", theta.size());
-    if (batch.rows.empty()) return S(0);
     Scratch<S> sc(opt_);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       draw_noise(batch.seed, r, sc);
       const auto [u, i] = ids(batch, r);
       total += static_cast<double>(row_loss(view(theta, u, i), rating(batch, r), sc));
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // loss_and_gradient and hessian_vector_product, dense and sparse, with their size checks:
@@ -191,12 +189,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   /// kStackDims dims and kStackSamples samples. No checks (innermost loop): θ must have
   /// this->num_parameters() entries and `data` this model's users and items.
   S sgd_update(VectorRef<S> theta, const Dataset& data, RowIndex row, S lr, std::uint64_t seed) const {
-    if (opt_.dims <= kStackDims && opt_.samples <= kStackSamples) {
-      Scratch<S, kStackDims, kStackSamples> sc(opt_);
-      return sgd_step(theta.data(), data, row, lr, seed, sc);
-    }
-    Scratch<S> sc(opt_);
-    return sgd_step(theta.data(), data, row, lr, seed, sc);
+    return with_scratch([&](auto& sc) { return sgd_step(theta.data(), data, row, lr, seed, sc); });
   }
 
   /// `sgd_update` over `rows` in order, row b with noise seed `seeds(b)` (`HasSeededSgdUpdateRows`,
@@ -213,18 +206,12 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
       detail::prefetch<true>(theta.data() + bu_.offset + u);
       detail::prefetch<true>(theta.data() + bi_.offset + i);
     };
-    auto run = [&](auto& sc) {
+    return with_scratch([&](auto& sc) {
       std::size_t b = 0;
       return detail::sgd_rows(rows, loss_sum, data, [&](RowIndex r) {
         return sgd_step(theta.data(), data, r, lr, seeds(b++), sc);
       }, hint, observe);
-    };
-    if (opt_.dims <= kStackDims && opt_.samples <= kStackSamples) {
-      Scratch<S, kStackDims, kStackSamples> sc(opt_);
-      return run(sc);
-    }
-    Scratch<S> sc(opt_);
-    return run(sc);
+    });
   }
 
   /// Task-local segments: each batch user's mean, ρ and bias, once each.
@@ -265,6 +252,12 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     Vec g_mu, g_rho_u, g_mi, g_rho_i;
     T g_bu = T(0), g_bi = T(0);
   };
+  // f(scratch): a stack scratch up to kStackDims dims and kStackSamples samples, else a heap one.
+  template <class F>
+  decltype(auto) with_scratch(F&& f) const {
+    return detail::with_scratch<Scratch<S, kStackDims, kStackSamples>, Scratch<S>>(
+        opt_.dims <= kStackDims && opt_.samples <= kStackSamples, opt_, f);
+  }
 
   struct DualInputs {
     explicit DualInputs(const Options& o) : mu(o.dims), rho_u(o.dims), mi(o.dims), rho_i(o.dims) {}
@@ -413,36 +406,26 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
            T(static_cast<S>(opt_.bias_reg)) * (in.bu * in.bu + in.bi * in.bi);
   }
 
-  // seg += scale · (value or tangent of g), element-wise.
-  template <bool Tangent, class Seg, class G>
-  static void add_scaled(Seg&& seg, const G& g, S scale) noexcept {
-    for (Eigen::Index j = 0; j < seg.size(); ++j)
-      seg[j] += scale * (Tangent ? tangent_of(g[j]) : value_of(g[j]));
-  }
-
   template <bool Tangent, class Sc, class Sink>
   void scatter(const Sc& sc, std::uint32_t u, std::uint32_t i, S scale, Sink& g) const {
-    add_scaled<Tangent>(g.segment(Mu_.column(u)), sc.g_mu, scale);
-    add_scaled<Tangent>(g.segment(Ru_.column(u)), sc.g_rho_u, scale);
-    add_scaled<Tangent>(g.segment(Mi_.column(i)), sc.g_mi, scale);
-    add_scaled<Tangent>(g.segment(Ri_.column(i)), sc.g_rho_i, scale);
-    g.segment(bu_.column(u))[0] += scale * (Tangent ? tangent_of(sc.g_bu) : value_of(sc.g_bu));
-    g.segment(bi_.column(i))[0] += scale * (Tangent ? tangent_of(sc.g_bi) : value_of(sc.g_bi));
+    detail::add_scaled<Tangent>(g.segment(Mu_.column(u)), sc.g_mu, scale);
+    detail::add_scaled<Tangent>(g.segment(Ru_.column(u)), sc.g_rho_u, scale);
+    detail::add_scaled<Tangent>(g.segment(Mi_.column(i)), sc.g_mi, scale);
+    detail::add_scaled<Tangent>(g.segment(Ri_.column(i)), sc.g_rho_i, scale);
+    detail::add_scaled_scalar<Tangent>(g.segment(bu_.column(u)), sc.g_bu, scale);
+    detail::add_scaled_scalar<Tangent>(g.segment(bi_.column(i)), sc.g_bi, scale);
   }
 
   template <class Sink>
   S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
-    if (batch.rows.empty()) return S(0);
     const S scale = S(1) / static_cast<S>(batch.size());
     Scratch<S> sc(opt_);
-    double total = 0.0;
-    for (const RowIndex r : batch.rows) {
+    return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       draw_noise(batch.seed, r, sc);
       const auto [u, i] = ids(batch, r);
       total += static_cast<double>(row_gradient(view(theta, u, i), rating(batch, r), sc));
       scatter<false>(sc, u, i, scale, g);
-    }
-    return static_cast<S>(total / static_cast<double>(batch.size()));
+    });
   }
 
   // One fused SGD step (see sgd_update): gradient_into's arithmetic for a one-row batch
@@ -468,12 +451,6 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     return loss;  // gradient_into's static_cast<S>(double(loss) / 1): the same value
   }
 
-  static void lift(const ConstVectorRef<S>& theta, const ConstVectorRef<S>& v, const Segment& s,
-                   Vector<Dual<S>>& out) noexcept {
-    for (Eigen::Index j = 0; j < s.size; ++j)
-      out[j] = Dual<S>(theta[s.offset + j], v[s.offset + j]);
-  }
-
   template <class Sink>
   void hvp_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, const ConstVectorRef<S>& v,
                 Sink& out) const {
@@ -486,10 +463,10 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     for (const RowIndex r : batch.rows) {
       draw_noise(batch.seed, r, sc);
       const auto [u, i] = ids(batch, r);
-      lift(theta, v, Mu_.column(u), x.mu);
-      lift(theta, v, Ru_.column(u), x.rho_u);
-      lift(theta, v, Mi_.column(i), x.mi);
-      lift(theta, v, Ri_.column(i), x.rho_i);
+      detail::lift(theta, v, Mu_.column(u), x.mu.data());
+      detail::lift(theta, v, Ru_.column(u), x.rho_u.data());
+      detail::lift(theta, v, Mi_.column(i), x.mi.data());
+      detail::lift(theta, v, Ri_.column(i), x.rho_i.data());
       const Eigen::Index bu = bu_.offset + u, bi = bi_.offset + i;
       const RowView<D> in{CVec<D>(x.mu.data(), d),    CVec<D>(x.rho_u.data(), d),
                           CVec<D>(x.mi.data(), d),    CVec<D>(x.rho_i.data(), d),
