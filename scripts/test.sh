@@ -6,10 +6,12 @@
 #   METAREC_BENCH=1 also build the benchmarks (with warnings as errors)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
+stage() { echo "== $1 (at $(( $(date +%s) - start )) s)"; }
 bash scripts/deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
-echo "== Release build and tests"
+stage "Release build and tests"
 # The benchmarks (four large programs no test runs) are built only with METAREC_BENCH=1: they took
 # about 5 of the 39 minutes this script needed on the 2-core CI machine.
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DMETAREC_WARNINGS_AS_ERRORS=ON \
@@ -17,7 +19,7 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DMETAREC_WARNINGS_AS_ERR
 cmake --build build/release -j"$jobs"
 (cd build/release && ctest --output-on-failure -j"$jobs")
 
-echo "== test_package: find_package(metarec) from an installed copy"
+stage "test_package: find_package(metarec) from an installed copy"
 rm -rf build/install build/test_package
 cmake --install build/release --prefix build/install >/dev/null
 cmake -S test_package -B build/test_package -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
@@ -25,7 +27,7 @@ cmake --build build/test_package >/dev/null
 build/test_package/consumer
 
 if [ "${METAREC_FAST:-0}" != "1" ]; then
-  echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+  stage "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
   # Build type "Sanitize": -O1 -g1 and no NDEBUG, so Eigen's bounds assertions are live too. Against
   # RelWithDebInfo (-O2 -g) this halves the compile time and memory of the Eigen-heavy test files.
   cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Sanitize -DMETAREC_BUILD_BENCHMARKS=OFF \
@@ -36,3 +38,5 @@ if [ "${METAREC_FAST:-0}" != "1" ]; then
   (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest --output-on-failure -j"$jobs" -LE real)
 fi
+total=$(( $(date +%s) - start ))
+echo "== total: ${total} s ($(( total / 60 )) min $(( total % 60 )) s)"

@@ -95,6 +95,39 @@ inline void check_task_options(const TaskOptions& o, const char* caller) {
 
 inline constexpr std::uint64_t tag_tasks = 0x5441534Bull;  // "TASK"
 
+/// Checks the options and rows, then for each entity (user or item, by `options.group`) with rows
+/// among `rows`, in dense order: `take(e, original id, its rows)` with the rows in canonical order
+/// (by the other side's dense index: independent of the file's order), or, when it has fewer rows
+/// than a task needs or more than `max_rows`, counts it as skipped. Returns the skipped count.
+template <class Take>
+std::size_t for_each_task_entity(const Dataset& ds, std::span<const RowIndex> rows,
+                                 const TaskOptions& options, const char* caller, Take&& take) {
+  check_task_options(options, caller);
+  check_rows(ds, rows, caller, true);
+  const bool by_user = options.group == TaskGroup::user;
+  const auto mask = row_mask(ds, rows);
+  const CompressedIndex& index = by_user ? ds.by_user() : ds.by_item();
+  const IdMap& ids = by_user ? ds.user_ids() : ds.item_ids();
+  const std::size_t need = task_rows_needed(options);
+  std::vector<RowIndex> mine;
+  std::size_t skipped = 0;
+  for (std::uint32_t e = 0; e < index.num_keys(); ++e) {
+    mine.clear();
+    for (const RowIndex r : index[e])
+      if (mask[r]) mine.push_back(r);
+    if (mine.empty()) continue;
+    if (mine.size() < need || (options.max_rows != 0 && mine.size() > options.max_rows)) {
+      ++skipped;
+      continue;
+    }
+    std::sort(mine.begin(), mine.end(), [&](RowIndex a, RowIndex b) {
+      return by_user ? ds.item(a) < ds.item(b) : ds.user(a) < ds.user(b);
+    });
+    take(e, static_cast<std::uint64_t>(ids.original(e)), std::span<RowIndex>(mine));
+  }
+  return skipped;
+}
+
 }  // namespace detail
 
 /// Deterministic sampler of meta-batches over a row subset. See the file comment for the layout.
@@ -108,34 +141,15 @@ class TaskSampler {
   TaskSampler(const Dataset& ds, std::span<const RowIndex> rows, const TaskOptions& options,
               std::uint64_t seed)
       : options_(options), seed_(seed) {
-    detail::check_task_options(options, "TaskSampler");
-    detail::check_rows(ds, rows, "TaskSampler", true);
-    const bool by_user = options.group == TaskGroup::user;
-    const auto mask = detail::row_mask(ds, rows);
-    const CompressedIndex& index = by_user ? ds.by_user() : ds.by_item();
-    const IdMap& ids = by_user ? ds.user_ids() : ds.item_ids();
-    const std::size_t need = detail::task_rows_needed(options);
     offsets_.push_back(0);
-    for (std::uint32_t e = 0; e < index.num_keys(); ++e) {
-      const std::size_t begin = rows_.size();
-      for (const RowIndex r : index[e])
-        if (mask[r]) rows_.push_back(r);
-      const std::size_t n = rows_.size() - begin;
-      if (n == 0) continue;
-      if (n < need || (options.max_rows != 0 && n > options.max_rows)) {
-        rows_.resize(begin);
-        ++skipped_;
-        continue;
-      }
-      // Canonical order inside a task: by the other side's dense index (file-order independent).
-      std::sort(rows_.begin() + static_cast<std::ptrdiff_t>(begin), rows_.end(),
-                [&](RowIndex a, RowIndex b) {
-                  return by_user ? ds.item(a) < ds.item(b) : ds.user(a) < ds.user(b);
-                });
-      entity_.push_back(e);
-      key_.push_back(static_cast<std::uint64_t>(ids.original(e)));
-      offsets_.push_back(rows_.size());
-    }
+    skipped_ = detail::for_each_task_entity(
+        ds, rows, options, "TaskSampler",
+        [&](std::uint32_t e, std::uint64_t key, std::span<const RowIndex> task_rows) {
+          rows_.insert(rows_.end(), task_rows.begin(), task_rows.end());
+          entity_.push_back(e);
+          key_.push_back(key);
+          offsets_.push_back(rows_.size());
+        });
     work_.resize(rows_.size());
     order_.resize(entity_.size());
     views_.resize(entity_.size());
@@ -240,41 +254,23 @@ class TaskSampler {
                                                   std::span<const RowIndex> rows,
                                                   const TaskOptions& options, std::uint64_t seed,
                                                   std::size_t* skipped = nullptr) {
-  detail::check_task_options(options, "make_tasks");
-  detail::check_rows(ds, rows, "make_tasks", true);
-  const bool by_user = options.group == TaskGroup::user;
-  const auto mask = detail::row_mask(ds, rows);
-  const CompressedIndex& index = by_user ? ds.by_user() : ds.by_item();
-  const IdMap& ids = by_user ? ds.user_ids() : ds.item_ids();
-  const std::size_t need = detail::task_rows_needed(options);
   std::vector<Task> tasks;
-  std::vector<RowIndex> mine;
-  std::size_t n_skipped = 0;
-  for (std::uint32_t e = 0; e < index.num_keys(); ++e) {
-    mine.clear();
-    for (const RowIndex r : index[e])
-      if (mask[r]) mine.push_back(r);
-    if (mine.empty()) continue;
-    if (mine.size() < need || (options.max_rows != 0 && mine.size() > options.max_rows)) {
-      ++n_skipped;
-      continue;
-    }
-    std::sort(mine.begin(), mine.end(), [&](RowIndex a, RowIndex b) {
-      return by_user ? ds.item(a) < ds.item(b) : ds.user(a) < ds.user(b);
-    });
-    Rng rng(derive_seed(seed, detail::tag_tasks, static_cast<std::uint64_t>(ids.original(e))));
-    rng.shuffle(std::span<RowIndex>(mine));
-    const std::size_t q = options.query;
-    const std::size_t s = options.mode == SupportMode::fixed ? options.support : mine.size() - q;
-    Task t;
-    t.user = e;
-    t.support.assign(mine.begin(), mine.begin() + static_cast<std::ptrdiff_t>(s));
-    t.query.assign(mine.begin() + static_cast<std::ptrdiff_t>(s),
-                   mine.begin() + static_cast<std::ptrdiff_t>(s + q));
-    std::sort(t.support.begin(), t.support.end());
-    std::sort(t.query.begin(), t.query.end());
-    tasks.push_back(std::move(t));
-  }
+  const std::size_t n_skipped = detail::for_each_task_entity(
+      ds, rows, options, "make_tasks",
+      [&](std::uint32_t e, std::uint64_t key, std::span<RowIndex> mine) {
+        Rng rng(derive_seed(seed, detail::tag_tasks, key));
+        rng.shuffle(mine);
+        const std::size_t q = options.query;
+        const std::size_t s = options.mode == SupportMode::fixed ? options.support : mine.size() - q;
+        Task t;
+        t.user = e;
+        t.support.assign(mine.begin(), mine.begin() + static_cast<std::ptrdiff_t>(s));
+        t.query.assign(mine.begin() + static_cast<std::ptrdiff_t>(s),
+                       mine.begin() + static_cast<std::ptrdiff_t>(s + q));
+        std::sort(t.support.begin(), t.support.end());
+        std::sort(t.query.begin(), t.query.end());
+        tasks.push_back(std::move(t));
+      });
   if (skipped != nullptr) *skipped = n_skipped;
   return tasks;
 }

@@ -27,6 +27,21 @@ inline void require_u32_rows(const char* function, std::size_t n) {
                   "split the input");
 }
 
+/// The checks of a ranking metric over (label, score) rows: equal sizes, a 32-bit row count, 0/1
+/// labels, no NaN score. Returns the row indices 0..n-1 sorted by `less` (ascending score).
+template <class S, class Less>
+std::vector<std::uint32_t> checked_order(const char* fn, std::span<const std::uint8_t> labels,
+                                         std::span<const S> scores, Less&& less) {
+  require_same_size(fn, "labels", labels.size(), "scores", scores.size());
+  require_u32_rows(fn, labels.size());
+  require_binary_labels(fn, labels);
+  require_no_nan(fn, "scores", scores);
+  std::vector<std::uint32_t> order(labels.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), less);
+  return order;
+}
+
 /// Pair counts of one block of rows sorted by ascending score.
 /// `twice_u` is twice the Mann-Whitney U of the positives: every (positive, negative) pair with the
 /// positive above counts 2, every tied pair counts 1. Exact in 64-bit integers up to 2^32 rows.
@@ -68,15 +83,9 @@ inline double auc_from_counts(const PairCounts& c) {
 
 template <class S>
 double auc_impl(std::span<const std::uint8_t> labels, std::span<const S> scores) {
-  constexpr const char* fn = "metrics::auc";
-  require_same_size(fn, "labels", labels.size(), "scores", scores.size());
-  require_u32_rows(fn, labels.size());
-  require_binary_labels(fn, labels);
-  require_no_nan(fn, "scores", scores);
-  std::vector<std::uint32_t> order(labels.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return scores[a] < scores[b]; });
+  const auto order = checked_order(
+      "metrics::auc", labels, scores,
+      [&](std::uint32_t a, std::uint32_t b) { return scores[a] < scores[b]; });
   return auc_from_counts(count_pairs<S>(order, labels, scores));
 }
 
@@ -128,14 +137,8 @@ metrics::GaucResult gauc_impl(std::span<const std::uint32_t> groups,
                               std::span<const std::uint8_t> labels, std::span<const S> scores) {
   constexpr const char* fn = "metrics::gauc";
   require_same_size(fn, "groups", groups.size(), "labels", labels.size());
-  require_same_size(fn, "labels", labels.size(), "scores", scores.size());
-  require_u32_rows(fn, labels.size());
-  require_binary_labels(fn, labels);
-  require_no_nan(fn, "scores", scores);
   // One sort by (group, score) serves every group: no allocation per group.
-  std::vector<std::uint32_t> order(labels.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+  const auto order = checked_order(fn, labels, scores, [&](std::uint32_t a, std::uint32_t b) {
     return groups[a] != groups[b] ? groups[a] < groups[b] : scores[a] < scores[b];
   });
   metrics::GaucResult r;

@@ -30,8 +30,6 @@ struct AdagradOptions {
 /// @endcode
 template <class S>
 class Adagrad : public detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1> {
-  friend detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1>;
-
  public:
   using detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1>::FlatOptimizer;
 
@@ -39,7 +37,6 @@ class Adagrad : public detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1> {
   [[nodiscard]] const Vector<S>& accumulator() const noexcept { return this->state_[0]; }
 
  private:
-  static constexpr detail::OptimizerId id{"Adagrad", "metarec.Adagrad", 1};
   static double initial_state(const AdagradOptions& o) noexcept { return o.initial_accumulator; }
 
   template <class G>
@@ -51,6 +48,9 @@ class Adagrad : public detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1> {
     acc += gs.square();
     theta.segment(off, len).array() -= lr * gs / (acc.sqrt() + eps);
   }
+
+  friend detail::FlatOptimizer<Adagrad<S>, S, AdagradOptions, 1>;
+  static constexpr detail::OptimizerId id{"Adagrad", "metarec.Adagrad", 1};
 };
 
 }  // namespace metarec

@@ -44,8 +44,6 @@ struct AdamOptions {
 /// @endcode
 template <class S>
 class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2> {
-  friend detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2>;
-
  public:
   using detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2>::FlatOptimizer;
 
@@ -54,7 +52,6 @@ class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2> {
   [[nodiscard]] const Vector<S>& second_moment() const noexcept { return this->state_[1]; }
 
  private:
-  static constexpr detail::OptimizerId id{"Adam", "metarec.Adam", 1};
 
   // The bias corrections of step t, once per step.
   void begin_step() noexcept {
@@ -111,6 +108,9 @@ class Adam : public detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2> {
   }
 
   S step_size_ = S(0), inv_sqrt_bc2_ = S(1);  // η / bc1 and 1 / √bc2 of the current step
+
+  friend detail::FlatOptimizer<Adam<S>, S, AdamOptions, 2>;
+  static constexpr detail::OptimizerId id{"Adam", "metarec.Adam", 1};
 };
 
 }  // namespace metarec

@@ -33,8 +33,6 @@ struct SgdOptions {
 /// @endcode
 template <class S>
 class Sgd : public detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1> {
-  friend detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1>;
-
  public:
   using detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1>::FlatOptimizer;
 
@@ -42,7 +40,6 @@ class Sgd : public detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1> {
   [[nodiscard]] const Vector<S>& velocity() const noexcept { return this->state_[0]; }
 
  private:
-  static constexpr detail::OptimizerId id{"Sgd", "metarec.Sgd", 1};
   static bool keeps_state(const SgdOptions& o) noexcept { return o.momentum != 0.0; }
 
   template <class G>
@@ -66,6 +63,9 @@ class Sgd : public detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1> {
       t -= lr * gs;
     }
   }
+
+  friend detail::FlatOptimizer<Sgd<S>, S, SgdOptions, 1>;
+  static constexpr detail::OptimizerId id{"Sgd", "metarec.Sgd", 1};
 };
 
 }  // namespace metarec

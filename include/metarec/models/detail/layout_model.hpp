@@ -21,9 +21,20 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace metarec::detail {
+
+/// A model's penalty coefficients cast once to its scalar: λ (`reg`), λ_b (`bias_reg`) and a
+/// third of the model's own (SVD++'s λ_y, the side-feature MF's λ_f).
+template <class S>
+struct PenaltyScalars {
+  template <class Options>
+  PenaltyScalars(const Options& o, double third) noexcept
+      : reg(static_cast<S>(o.reg)), breg(static_cast<S>(o.bias_reg)), extra(static_cast<S>(third)) {}
+  S reg, breg, extra;
+};
 
 template <class Derived, class S, class B = RatingBatch>
 class LayoutModel : public SinkModelEntryPoints<LayoutModel<Derived, S, B>, S, B> {
@@ -36,11 +47,24 @@ class LayoutModel : public SinkModelEntryPoints<LayoutModel<Derived, S, B>, S, B
   [[nodiscard]] Eigen::Index num_parameters() const noexcept { return layout_.size(); }
   /// The named blocks of θ, in order.
   [[nodiscard]] const ParameterLayout& layout() const noexcept { return layout_; }
+  /// The model's hyperparameters (its `opt_`).
+  [[nodiscard]] const auto& options() const noexcept { return self().opt_; }
 
  protected:
   /// Throws std::invalid_argument "<model>: <what>" unless `ok` (constructor checks).
   static void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument(std::string(Derived::model_name) + ": " + what);
+  }
+  /// A constructor's size checks: each named size must be >= 1 ("dims must be >= 1 (got 0)"),
+  /// and there must be items and (unless every user shares one row) users. Returns the number of
+  /// user rows: 1 when shared, else `users`.
+  static Eigen::Index checked_user_rows(std::uint32_t users, std::uint32_t items, bool shared_user,
+                                        std::initializer_list<std::pair<const char*, int>> sizes) {
+    for (const auto& [name, value] : sizes)
+      require(value >= 1,
+              std::string(name) + " must be >= 1 (got " + std::to_string(value) + ")");
+    require_entities(users, items, shared_user);
+    return shared_user ? 1 : static_cast<Eigen::Index>(users);
   }
   /// Throws unless there are items and (unless every user shares one vector) users.
   static void require_entities(std::uint32_t users, std::uint32_t items, bool shared_user = false) {
@@ -75,6 +99,15 @@ class LayoutModel : public SinkModelEntryPoints<LayoutModel<Derived, S, B>, S, B
     double total = 0.0;
     for (const RowIndex r : rows) add(r, total);
     return static_cast<S>(total / static_cast<double>(rows.size()));
+  }
+
+  /// Rating r's user row (0 when the options' `shared_user` gives every user one row) and item.
+  [[nodiscard]] std::uint32_t user_index(const RatingBatch& b, RowIndex r) const noexcept {
+    return self().opt_.shared_user ? 0u : b.data->user(r);
+  }
+  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const RatingBatch& b,
+                                                            RowIndex r) const noexcept {
+    return {user_index(b, r), b.data->item(r)};
   }
 
   /// θ ← 0, then every entry of `blocks` drawn N(0, std²) in order (after the size check).

@@ -91,11 +91,7 @@ struct FmField {
 /// @endcode
 template <class S = float>
 class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>, S> {
-  friend detail::LayoutModel<FactorizationMachine<S>, S>;
-
  public:
-  static constexpr const char* model_name = "FactorizationMachine";
-
   /// @param ds data set whose sizes, feature schema and time range define the fields
   /// @param options hyperparameters and field selection
   /// @throws std::invalid_argument when dims < 1, time_bins < 0, `time_bins > 0` on data without
@@ -146,8 +142,6 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
 
   using Options = FactorizationMachineOptions;
 
-  /// Blocks in order: w₀ (1), w (n), V (k × n).
-  [[nodiscard]] const Options& options() const noexcept { return opt_; }
   /// Number n of features (sum of the field cardinalities).
   [[nodiscard]] Eigen::Index num_features() const noexcept { return num_features_; }
   /// The fields in feature order.
@@ -439,6 +433,8 @@ class FactorizationMachine : public detail::LayoutModel<FactorizationMachine<S>,
     }
   }
 
+  friend detail::LayoutModel<FactorizationMachine<S>, S>;  // reads model_name, opt_ and the passes
+  static constexpr const char* model_name = "FactorizationMachine";  // in messages
   Options opt_;
   std::uint32_t num_users_;
   std::uint32_t num_items_;

@@ -65,17 +65,12 @@ struct MatrixFactorizationOptions {
 /// @endcode
 template <class S = float>
 class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S> {
-  friend detail::LayoutModel<MatrixFactorization<S>, S>;
-
  public:
-  static constexpr const char* model_name = "MatrixFactorization";
-
   /// @throws std::invalid_argument when dims < 1 or there are no items.
   MatrixFactorization(std::uint32_t num_users, std::uint32_t num_items, MatrixFactorizationOptions options = {})
       : opt_(options), num_users_(num_users), num_items_(num_items) {
-    this->require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
-    this->require_entities(num_users, num_items, opt_.shared_user);
-    const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
+    const Eigen::Index user_rows =
+        this->checked_user_rows(num_users, num_items, opt_.shared_user, {{"dims", opt_.dims}});
     P_ = this->layout_.add("user_factors", opt_.dims, user_rows);
     Q_ = this->layout_.add("item_factors", opt_.dims, num_items);
     if (opt_.biases) {
@@ -86,7 +81,6 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
 
   using Options = MatrixFactorizationOptions;
 
-  [[nodiscard]] const Options& options() const noexcept { return opt_; }
 
   /// Overwrites θ: factors N(0, init_std²) (users' first), biases 0.
   void initialize(VectorRef<S> theta, Rng& rng) const {
@@ -96,7 +90,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const RatingBatch& batch) const {
     this->check_size("loss", theta.size());
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       const S* p = theta.data() + P_.offset + static_cast<Eigen::Index>(u) * P_.rows;
       const S* q = theta.data() + Q_.offset + static_cast<Eigen::Index>(i) * Q_.rows;
       S pn, qn;
@@ -116,14 +110,14 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
   void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
     this->check_predict(theta, out.size(), batch.size());
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
-      const auto [u, i] = ids(batch, batch.rows[k]);
+      const auto [u, i] = this->ids(batch, batch.rows[k]);
       out[static_cast<Eigen::Index>(k)] = score(theta, u, i);
     }
   }
 
   /// Task-local segments: the factors (and bias) of each user in the batch, once each.
   void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
-    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return this->user_index(batch, r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               o.push_back(P_.column(u));
                               if (opt_.biases) o.push_back(bu_.column(u));
@@ -289,13 +283,6 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
     }
   }
 
-  [[nodiscard]] std::uint32_t user_index(const RatingBatch& b, RowIndex r) const noexcept {
-    return opt_.shared_user ? 0u : b.data->user(r);
-  }
-  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const RatingBatch& b, RowIndex r) const noexcept {
-    return {user_index(b, r), b.data->item(r)};
-  }
-
   static Eigen::Map<const Vector<S>> col(const ConstVectorRef<S>& theta, const Block& blk,
                                          std::uint32_t c) noexcept {
     return Eigen::Map<const Vector<S>>(theta.data() + blk.offset + c * blk.rows, blk.rows);
@@ -307,7 +294,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
     const S reg = static_cast<S>(opt_.reg);
     const S breg = static_cast<S>(opt_.bias_reg);
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       const auto p = col(theta, P_, u);
       const auto q = col(theta, Q_, i);
       S pn_s, qn_s;
@@ -337,7 +324,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
     const S reg = static_cast<S>(opt_.reg);
     const S breg = static_cast<S>(opt_.bias_reg);
     for (const RowIndex r : batch.rows) {
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       const auto p = col(theta, P_, u);
       const auto q = col(theta, Q_, i);
       const auto vp = col(v, P_, u);
@@ -354,6 +341,8 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
     }
   }
 
+  friend detail::LayoutModel<MatrixFactorization<S>, S>;  // reads model_name, opt_ and the passes
+  static constexpr const char* model_name = "MatrixFactorization";  // in messages
   Options opt_;
   std::uint32_t num_users_;
   std::uint32_t num_items_;

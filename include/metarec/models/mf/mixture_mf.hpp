@@ -80,22 +80,15 @@ struct MixtureMFOptions {
 /// @endcode
 template <class S = float>
 class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
-  friend detail::LayoutModel<MixtureMF<S>, S>;
-
  public:
-  static constexpr const char* model_name = "MixtureMF";
-
   /// @param num_users number of users (ignored with `shared_user`, except that it may be 0 then)
   /// @param num_items number of items
   /// @param options hyperparameters
   /// @throws std::invalid_argument when dims < 1, tastes < 1, or there are no users or items.
   MixtureMF(std::uint32_t num_users, std::uint32_t num_items, MixtureMFOptions options = {})
       : opt_(options) {
-    this->require(opt_.dims >= 1 && opt_.tastes >= 1, "dims and tastes must be >= 1 (got dims " +
-                                                    std::to_string(opt_.dims) + ", tastes " +
-                                                    std::to_string(opt_.tastes) + ")");
-    this->require_entities(num_users, num_items, opt_.shared_user);
-    const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
+    const Eigen::Index user_rows = this->checked_user_rows(
+        num_users, num_items, opt_.shared_user, {{"dims", opt_.dims}, {"tastes", opt_.tastes}});
     Tu_ = this->layout_.add("user_tastes", opt_.dims, user_rows * opt_.tastes);
     Au_ = this->layout_.add("user_attention", opt_.dims, user_rows * opt_.tastes);
     Q_ = this->layout_.add("item_factors", opt_.dims, num_items);
@@ -105,8 +98,6 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
 
   using Options = MixtureMFOptions;
 
-  /// Blocks in order: user_tastes, user_attention, item_factors, user_bias, item_bias.
-  [[nodiscard]] const Options& options() const noexcept { return opt_; }
 
   /// Tastes, attention vectors and item factors N(0, init_std²); biases 0. Overwrites θ.
   /// @throws std::invalid_argument when θ has the wrong size.
@@ -120,7 +111,7 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     this->check_size("loss", theta.size());
     Scratch<S> sc(opt_);
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       total += static_cast<double>(row_loss(view(theta, u, i), static_cast<S>(batch.data->rating(r)), sc));
     });
   }
@@ -134,7 +125,7 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     this->check_predict(theta, out.size(), batch.size());
     Scratch<S> sc(opt_);
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
-      const auto [u, i] = ids(batch, batch.rows[k]);
+      const auto [u, i] = this->ids(batch, batch.rows[k]);
       out[static_cast<Eigen::Index>(k)] = forward(view(theta, u, i), sc);
     }
   }
@@ -169,7 +160,7 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
 
   /// Task-local segments: each batch user's tastes, attention vectors and bias, once each.
   void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
-    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return this->user_index(batch, r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               o.insert(o.end(), {user_segment(Tu_, u), user_segment(Au_, u), bu_.column(u)});
                             });
@@ -238,13 +229,6 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     Vector<Dual<S>> q;
   };
 
-  [[nodiscard]] std::uint32_t user_index(const RatingBatch& b, RowIndex r) const noexcept {
-    return opt_.shared_user ? 0u : b.data->user(r);
-  }
-  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const RatingBatch& b,
-                                                            RowIndex r) const noexcept {
-    return {user_index(b, r), b.data->item(r)};
-  }
   [[nodiscard]] Segment user_segment(const Block& blk, std::uint32_t u) const noexcept {
     const Eigen::Index n = blk.rows * opt_.tastes;
     return {blk.offset + u * n, n};
@@ -334,7 +318,7 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     const S scale = S(1) / static_cast<S>(batch.size());
     Scratch<S> sc(opt_);
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       total += static_cast<double>(
           row_gradient(view(theta, u, i), static_cast<S>(batch.data->rating(r)), sc));
       scatter<false>(sc, u, i, scale, g);
@@ -369,7 +353,7 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     Scratch<D> sc(opt_);
     DualInputs x(opt_);
     for (const RowIndex r : batch.rows) {
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       detail::lift(theta, v, user_segment(Tu_, u), x.tastes.data());
       detail::lift(theta, v, user_segment(Au_, u), x.attention.data());
       detail::lift(theta, v, Q_.column(i), x.q.data());
@@ -383,6 +367,8 @@ class MixtureMF : public detail::LayoutModel<MixtureMF<S>, S> {
     }
   }
 
+  friend detail::LayoutModel<MixtureMF<S>, S>;  // reads model_name, opt_ and the passes
+  static constexpr const char* model_name = "MixtureMF";  // in messages
   Options opt_;
   Block Tu_, Au_, Q_, bu_, bi_;
 };

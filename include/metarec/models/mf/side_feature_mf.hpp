@@ -76,11 +76,7 @@ struct SideFeatureMFOptions {
 /// @endcode
 template <class S = float>
 class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
-  friend detail::LayoutModel<SideFeatureMF<S>, S>;
-
  public:
-  static constexpr const char* model_name = "SideFeatureMF";
-
   /// One side-feature field as laid out in θ: its categories are feature columns
   /// `[offset, offset + cardinality)` of the user (or item) feature tables.
   struct FieldRef {
@@ -95,11 +91,10 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   /// @throws std::invalid_argument when dims < 1 or the data set has no users or no items.
   explicit SideFeatureMF(const Dataset& ds, SideFeatureMFOptions options = {})
       : opt_(options), num_users_(ds.num_users()), num_items_(ds.num_items()) {
-    this->require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
-    this->require_entities(num_users_, num_items_);
+    const Eigen::Index user_rows =
+        this->checked_user_rows(num_users_, num_items_, opt_.shared_user, {{"dims", opt_.dims}});
     const std::uint32_t nuf = opt_.user_features ? collect(ds.user_features(), user_fields_) : 0;
     const std::uint32_t nif = opt_.item_features ? collect(ds.item_features(), item_fields_) : 0;
-    const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users_;
     P_ = this->layout_.add("user_factors", opt_.dims, user_rows);
     Q_ = this->layout_.add("item_factors", opt_.dims, num_items_);
     Wu_ = this->layout_.add("user_feature_factors", opt_.dims, nuf);
@@ -112,8 +107,6 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
 
   using Options = SideFeatureMFOptions;
 
-  /// Blocks in order: P, Q, W_user, W_item, b_u, b_i, b_user_features, b_item_features.
-  [[nodiscard]] const Options& options() const noexcept { return opt_; }
   [[nodiscard]] const std::vector<FieldRef>& user_fields() const noexcept { return user_fields_; }
   [[nodiscard]] const std::vector<FieldRef>& item_fields() const noexcept { return item_fields_; }
 
@@ -392,9 +385,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
-    const S reg = static_cast<S>(opt_.reg);
-    const S breg = static_cast<S>(opt_.bias_reg);
-    const S freg = static_cast<S>(opt_.feature_reg);
+    const detail::PenaltyScalars<S> lam(opt_, opt_.feature_reg);
     Scratch sc(opt_.dims);
     const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
@@ -402,17 +393,17 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
       const S e = error(theta, batch, r, sc.U, sc.I);
       total += sq(e) + penalty(theta, d, r);
       const S se = scale * e;
-      g.segment(P_.column(pu)).noalias() += se * I + (scale * reg) * col(theta, P_, pu);
-      g.segment(Q_.column(i)).noalias() += se * U + (scale * reg) * col(theta, Q_, i);
-      g.segment(bu_.column(pu))[0] += se + scale * breg * theta[bu_.offset + pu];
-      g.segment(bi_.column(i))[0] += se + scale * breg * theta[bi_.offset + i];
+      g.segment(P_.column(pu)).noalias() += se * I + (scale * lam.reg) * col(theta, P_, pu);
+      g.segment(Q_.column(i)).noalias() += se * U + (scale * lam.reg) * col(theta, Q_, i);
+      g.segment(bu_.column(pu))[0] += se + scale * lam.breg * theta[bu_.offset + pu];
+      g.segment(bi_.column(i))[0] += se + scale * lam.breg * theta[bi_.offset + i];
       for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
-        g.segment(Wu_.column(c)).noalias() += (se * a) * I + (scale * freg) * col(theta, Wu_, c);
-        g.segment(bfu_.column(c))[0] += se * a + scale * breg * theta[bfu_.offset + c];
+        g.segment(Wu_.column(c)).noalias() += (se * a) * I + (scale * lam.extra) * col(theta, Wu_, c);
+        g.segment(bfu_.column(c))[0] += se * a + scale * lam.breg * theta[bfu_.offset + c];
       });
       for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
-        g.segment(Wi_.column(c)).noalias() += (se * a) * U + (scale * freg) * col(theta, Wi_, c);
-        g.segment(bfi_.column(c))[0] += se * a + scale * breg * theta[bfi_.offset + c];
+        g.segment(Wi_.column(c)).noalias() += (se * a) * U + (scale * lam.extra) * col(theta, Wi_, c);
+        g.segment(bfi_.column(c))[0] += se * a + scale * lam.breg * theta[bfi_.offset + c];
       });
     });
   }
@@ -426,9 +417,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     if (batch.rows.empty()) return;
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
-    const S reg = static_cast<S>(opt_.reg);
-    const S breg = static_cast<S>(opt_.bias_reg);
-    const S freg = static_cast<S>(opt_.feature_reg);
+    const detail::PenaltyScalars<S> lam(opt_, opt_.feature_reg);
     Scratch sc(opt_.dims);
     const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
     Vector<S> dU(opt_.dims), dI(opt_.dims), gu(opt_.dims), gi(opt_.dims);
@@ -450,21 +439,23 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
       // Common parts: user-side factor x gets a_x (jv I + e δI), item-side a_x (jv U + e δU).
       gu.noalias() = jv * I + e * dI;
       gi.noalias() = jv * U + e * dU;
-      out.segment(P_.column(pu)).noalias() += scale * gu + (scale * reg) * col(v, P_, pu);
-      out.segment(Q_.column(i)).noalias() += scale * gi + (scale * reg) * col(v, Q_, i);
-      out.segment(bu_.column(pu))[0] += scale * (jv + breg * v[bu_.offset + pu]);
-      out.segment(bi_.column(i))[0] += scale * (jv + breg * v[bi_.offset + i]);
+      out.segment(P_.column(pu)).noalias() += scale * gu + (scale * lam.reg) * col(v, P_, pu);
+      out.segment(Q_.column(i)).noalias() += scale * gi + (scale * lam.reg) * col(v, Q_, i);
+      out.segment(bu_.column(pu))[0] += scale * (jv + lam.breg * v[bu_.offset + pu]);
+      out.segment(bi_.column(i))[0] += scale * (jv + lam.breg * v[bi_.offset + i]);
       for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
-        out.segment(Wu_.column(c)).noalias() += (scale * a) * gu + (scale * freg) * col(v, Wu_, c);
-        out.segment(bfu_.column(c))[0] += scale * (a * jv + breg * v[bfu_.offset + c]);
+        out.segment(Wu_.column(c)).noalias() += (scale * a) * gu + (scale * lam.extra) * col(v, Wu_, c);
+        out.segment(bfu_.column(c))[0] += scale * (a * jv + lam.breg * v[bfu_.offset + c]);
       });
       for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
-        out.segment(Wi_.column(c)).noalias() += (scale * a) * gi + (scale * freg) * col(v, Wi_, c);
-        out.segment(bfi_.column(c))[0] += scale * (a * jv + breg * v[bfi_.offset + c]);
+        out.segment(Wi_.column(c)).noalias() += (scale * a) * gi + (scale * lam.extra) * col(v, Wi_, c);
+        out.segment(bfi_.column(c))[0] += scale * (a * jv + lam.breg * v[bfi_.offset + c]);
       });
     }
   }
 
+  friend detail::LayoutModel<SideFeatureMF<S>, S>;  // reads model_name, opt_ and the passes
+  static constexpr const char* model_name = "SideFeatureMF";  // in messages
   Options opt_;
   std::uint32_t num_users_;
   std::uint32_t num_items_;

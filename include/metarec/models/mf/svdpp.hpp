@@ -84,19 +84,14 @@ struct SvdppOptions {
 /// @endcode
 template <class S = float>
 class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
-  friend detail::LayoutModel<SvdppMF<S>, S>;
-
  public:
-  static constexpr const char* model_name = "SvdppMF";
-
   /// @param data            the data set (its users and items size the tables)
   /// @param implicit_rows   the rows whose items form N(u): the training rows
   /// @throws std::invalid_argument when dims < 1, there are no users or items, or a row is outside
   ///         the data set.
   SvdppMF(const Dataset& data, std::span<const RowIndex> implicit_rows, SvdppOptions options = {})
       : opt_(options), num_users_(data.num_users()), num_items_(data.num_items()) {
-    this->require(opt_.dims >= 1, "dims must be >= 1 (got " + std::to_string(opt_.dims) + ")");
-    this->require_entities(num_users_, num_items_);
+    (void)this->checked_user_rows(num_users_, num_items_, false, {{"dims", opt_.dims}});
     P_ = this->layout_.add("user_factors", opt_.dims, num_users_);
     Q_ = this->layout_.add("item_factors", opt_.dims, num_items_);
     Y_ = this->layout_.add("implicit_factors", opt_.dims, num_items_);
@@ -126,7 +121,6 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
 
   using Options = SvdppOptions;
 
-  [[nodiscard]] const Options& options() const noexcept { return opt_; }
   /// N(u): the distinct items of user u in the implicit (training) rows, ascending.
   [[nodiscard]] std::span<const std::uint32_t> implicit_items(std::uint32_t u) const noexcept {
     return {items_.data() + offsets_[u], items_.data() + offsets_[u + 1]};
@@ -402,9 +396,7 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
     const Eigen::Index k = P_.rows;
     const S* t = theta.data();
     const S scale = S(2) / static_cast<S>(batch.size());
-    const S reg = static_cast<S>(opt_.reg);
-    const S breg = static_cast<S>(opt_.bias_reg);
-    const S ry = static_cast<S>(opt_.implicit_reg);
+    const detail::PenaltyScalars<S> lam(opt_, opt_.implicit_reg);
     Vector<S> ys(k), gz(k);
     double total = 0.0;
     for_each_user(batch, [&](std::uint32_t u, std::span<const std::size_t> pos) {
@@ -422,17 +414,17 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
         if constexpr (Grad) {
           const Eigen::Map<const Vector<S>> q(t + Q_.offset + static_cast<Eigen::Index>(i) * k, k);
           gz += e * q;
-          g.segment(P_.column(u)) += scale * (e * q + reg * p);
-          g.segment(Q_.column(i)) += scale * (e * (p + ys) + reg * q);
-          g.segment(bu_.column(u))[0] += scale * (e + breg * t[bu_.offset + u]);
-          g.segment(bi_.column(i))[0] += scale * (e + breg * t[bi_.offset + i]);
+          g.segment(P_.column(u)) += scale * (e * q + lam.reg * p);
+          g.segment(Q_.column(i)) += scale * (e * (p + ys) + lam.reg * q);
+          g.segment(bu_.column(u))[0] += scale * (e + lam.breg * t[bu_.offset + u]);
+          g.segment(bi_.column(i))[0] += scale * (e + lam.breg * t[bi_.offset + i]);
         }
       }
       if constexpr (Grad) {
         const S nrm = norm_[u];
         for (std::uint32_t a = offsets_[u]; a < offsets_[u + 1]; ++a) {
           const Eigen::Map<const Vector<S>> y(t + Y_.offset + static_cast<Eigen::Index>(items_[a]) * k, k);
-          g.segment(Y_.column(items_[a])) += scale * (nrm * gz + ry * y);
+          g.segment(Y_.column(items_[a])) += scale * (nrm * gz + lam.extra * y);
         }
       }
     });
@@ -448,9 +440,7 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
     const Eigen::Index k = P_.rows;
     const S* t = theta.data();
     const S scale = S(2) / static_cast<S>(batch.size());
-    const S reg = static_cast<S>(opt_.reg);
-    const S breg = static_cast<S>(opt_.bias_reg);
-    const S ry = static_cast<S>(opt_.implicit_reg);
+    const detail::PenaltyScalars<S> lam(opt_, opt_.implicit_reg);
     Vector<S> ys(k), vys(k), hz(k);
     for_each_user(batch, [&](std::uint32_t u, std::span<const std::size_t> pos) {
       implicit_part(t, u, ys.data(), nullptr);
@@ -469,19 +459,21 @@ class SvdppMF : public detail::LayoutModel<SvdppMF<S>, S> {
                     static_cast<S>(batch.data->rating(r));
         const S jv = q.dot(vz) + z.dot(vq) + v[bu_.offset + u] + v[bi_.offset + i];
         hz += jv * q + e * vq;
-        out.segment(P_.column(u)) += scale * (jv * q + e * vq + reg * vp);
-        out.segment(Q_.column(i)) += scale * (jv * z + e * vz + reg * vq);
-        out.segment(bu_.column(u))[0] += scale * (jv + breg * v[bu_.offset + u]);
-        out.segment(bi_.column(i))[0] += scale * (jv + breg * v[bi_.offset + i]);
+        out.segment(P_.column(u)) += scale * (jv * q + e * vq + lam.reg * vp);
+        out.segment(Q_.column(i)) += scale * (jv * z + e * vz + lam.reg * vq);
+        out.segment(bu_.column(u))[0] += scale * (jv + lam.breg * v[bu_.offset + u]);
+        out.segment(bi_.column(i))[0] += scale * (jv + lam.breg * v[bi_.offset + i]);
       }
       const S nrm = norm_[u];
       for (std::uint32_t a = offsets_[u]; a < offsets_[u + 1]; ++a) {
         const Eigen::Map<const Vector<S>> vy(v.data() + Y_.offset + static_cast<Eigen::Index>(items_[a]) * k, k);
-        out.segment(Y_.column(items_[a])) += scale * (nrm * hz + ry * vy);
+        out.segment(Y_.column(items_[a])) += scale * (nrm * hz + lam.extra * vy);
       }
     });
   }
 
+  friend detail::LayoutModel<SvdppMF<S>, S>;  // reads model_name, opt_ and the passes
+  static constexpr const char* model_name = "SvdppMF";  // in messages
   Options opt_;
   std::uint32_t num_users_;
   std::uint32_t num_items_;

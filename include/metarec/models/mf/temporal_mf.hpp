@@ -91,11 +91,7 @@ struct TemporalMFOptions {
 /// @endcode
 template <class S = float>
 class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
-  friend detail::LayoutModel<TemporalMF<S>, S>;
-
  public:
-  static constexpr const char* model_name = "TemporalMF";
-
   /// @param ds data set (must have times); its sizes define the model, and the rank feature is
   ///        computed over its rows
   /// @param options hyperparameters
@@ -154,9 +150,6 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
 
   using Options = TemporalMFOptions;
 
-  /// Blocks in order: P, P_bin (column u·bins + b), Q, b_u, b_{u,bin}, b_i, b_{i,bin}, α, β
-  /// (drift slope), b_{u,day} (the user's training days in increasing order, users in order).
-  [[nodiscard]] const Options& options() const noexcept { return opt_; }
   [[nodiscard]] std::int64_t t_min() const noexcept { return t_min_; }
   [[nodiscard]] std::int64_t t_max() const noexcept { return t_max_; }
 
@@ -468,6 +461,8 @@ class TemporalMF : public detail::LayoutModel<TemporalMF<S>, S> {
     }
   }
 
+  friend detail::LayoutModel<TemporalMF<S>, S>;  // reads model_name, opt_ and the passes
+  static constexpr const char* model_name = "TemporalMF";  // in messages
   Options opt_;
   std::uint32_t num_users_;
   std::uint32_t num_items_;

@@ -88,11 +88,7 @@ struct VariationalMFOptions {
 /// @endcode
 template <class S = float>
 class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
-  friend detail::LayoutModel<VariationalMF<S>, S>;
-
  public:
-  static constexpr const char* model_name = "VariationalMF";
-
   /// @param num_users number of users (may be 0 with `shared_user`)
   /// @param num_items number of items
   /// @param options hyperparameters
@@ -100,15 +96,12 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   ///         init_sigma <= 0, or there are no users or items.
   VariationalMF(std::uint32_t num_users, std::uint32_t num_items, VariationalMFOptions options = {})
       : opt_(options) {
-    this->require(opt_.dims >= 1 && opt_.samples >= 1, "dims and samples must be >= 1 (got dims " +
-                                                     std::to_string(opt_.dims) + ", samples " +
-                                                     std::to_string(opt_.samples) + ")");
     this->require(opt_.kl_weight >= 0 && opt_.prior_std > 0 && opt_.init_sigma > 0,
             "need kl_weight >= 0, prior_std > 0 and init_sigma > 0 (got " +
                 std::to_string(opt_.kl_weight) + ", " + std::to_string(opt_.prior_std) + ", " +
                 std::to_string(opt_.init_sigma) + ")");
-    this->require_entities(num_users, num_items, opt_.shared_user);
-    const Eigen::Index user_rows = opt_.shared_user ? 1 : num_users;
+    const Eigen::Index user_rows = this->checked_user_rows(
+        num_users, num_items, opt_.shared_user, {{"dims", opt_.dims}, {"samples", opt_.samples}});
     Mu_ = this->layout_.add("user_mean", opt_.dims, user_rows);
     Ru_ = this->layout_.add("user_rho", opt_.dims, user_rows);
     Mi_ = this->layout_.add("item_mean", opt_.dims, num_items);
@@ -119,8 +112,6 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
 
   using Options = VariationalMFOptions;
 
-  /// Blocks in order: user_mean, user_rho, item_mean, item_rho, user_bias, item_bias.
-  [[nodiscard]] const Options& options() const noexcept { return opt_; }
 
   /// Means N(0, init_std²), ρ = softplus⁻¹(init_sigma), biases 0. Overwrites θ.
   /// @throws std::invalid_argument when θ has the wrong size.
@@ -155,7 +146,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     Scratch<S> sc(opt_);
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       draw_noise(batch.seed, r, sc);
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       total += static_cast<double>(row_loss(view(theta, u, i), rating(batch, r), sc));
     });
   }
@@ -168,7 +159,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
   void predict(const ConstVectorRef<S>& theta, const RatingBatch& batch, VectorRef<S> out) const {
     this->check_predict(theta, out.size(), batch.size());
     for (std::size_t k = 0; k < batch.rows.size(); ++k) {
-      const auto [u, i] = ids(batch, batch.rows[k]);
+      const auto [u, i] = this->ids(batch, batch.rows[k]);
       out[static_cast<Eigen::Index>(k)] = score(theta, u, i);
     }
   }
@@ -216,7 +207,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
 
   /// Task-local segments: each batch user's mean, ρ and bias, once each.
   void local_segments(const RatingBatch& batch, std::vector<Segment>& out) const {
-    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return user_index(batch, r); },
+    this->append_per_entity(batch.rows, out, [&](RowIndex r) { return this->user_index(batch, r); },
                             [&](std::uint32_t u, std::vector<Segment>& o) {
                               o.insert(o.end(), {Mu_.column(u), Ru_.column(u), bu_.column(u)});
                             });
@@ -264,13 +255,6 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     Vector<Dual<S>> mu, rho_u, mi, rho_i;
   };
 
-  [[nodiscard]] std::uint32_t user_index(const RatingBatch& b, RowIndex r) const noexcept {
-    return opt_.shared_user ? 0u : b.data->user(r);
-  }
-  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> ids(const RatingBatch& b,
-                                                            RowIndex r) const noexcept {
-    return {user_index(b, r), b.data->item(r)};
-  }
   static S rating(const RatingBatch& b, RowIndex r) noexcept { return static_cast<S>(b.data->rating(r)); }
 
   static CVec<S> col(const ConstVectorRef<S>& theta, const Block& blk, std::uint32_t c) noexcept {
@@ -422,7 +406,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     Scratch<S> sc(opt_);
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
       draw_noise(batch.seed, r, sc);
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       total += static_cast<double>(row_gradient(view(theta, u, i), rating(batch, r), sc));
       scatter<false>(sc, u, i, scale, g);
     });
@@ -462,7 +446,7 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     const Eigen::Index d = opt_.dims;
     for (const RowIndex r : batch.rows) {
       draw_noise(batch.seed, r, sc);
-      const auto [u, i] = ids(batch, r);
+      const auto [u, i] = this->ids(batch, r);
       detail::lift(theta, v, Mu_.column(u), x.mu.data());
       detail::lift(theta, v, Ru_.column(u), x.rho_u.data());
       detail::lift(theta, v, Mi_.column(i), x.mi.data());
@@ -476,6 +460,8 @@ class VariationalMF : public detail::LayoutModel<VariationalMF<S>, S> {
     }
   }
 
+  friend detail::LayoutModel<VariationalMF<S>, S>;  // reads model_name, opt_ and the passes
+  static constexpr const char* model_name = "VariationalMF";  // in messages
   Options opt_;
   Block Mu_, Ru_, Mi_, Ri_, bu_, bi_;
 };

@@ -195,17 +195,22 @@ class FieldNetwork : public detail::NetworkModel<FieldNetwork<S, Kind>, S> {
     }
   }
 
+  // The linear part's share of a backward pass with output gradient d (or R{d}): w₀ and every
+  // active feature's weight receive d.
+  template <class D, class Sink>
+  void scatter_linear_(const D& d, const RatingBatch& batch, Workspace& ws, Sink& sink) const {
+    sink.segment(w0_.segment())[0] += d.sum();
+    auto glin = ws.glin.leftCols(d.cols());
+    glin = d.replicate(lin_.rows(), 1);
+    lin_.scatter<S>(glin, batch, sink);
+  }
+
   template <class Sink>
   void backward_(const ConstVectorRef<S>& theta, const RatingBatch& batch, Workspace& ws,
                  Sink& sink) const {
     const Eigen::Index B = ws.mlp.batch;
     const auto dout = ws.dout.leftCols(B);
-    if constexpr (nn::wants_gradient<Sink>) {
-      sink.segment(w0_.segment())[0] += dout.sum();
-      auto glin = ws.glin.leftCols(B);
-      glin = dout.replicate(lin_.rows(), 1);
-      lin_.scatter<S>(glin, batch, sink);
-    }
+    if constexpr (nn::wants_gradient<Sink>) scatter_linear_(dout, batch, ws, sink);
     auto dE = ws.dE.leftCols(B);
     const auto E = ws.E.leftCols(B);
     ws.mlp.g.back().leftCols(B) = dout;
@@ -263,10 +268,7 @@ class FieldNetwork : public detail::NetworkModel<FieldNetwork<S, Kind>, S> {
     const Eigen::Index B = ws.mlp.batch;
     const auto dout = ws.dout.leftCols(B);
     const auto rdout = ws.rdout.leftCols(B);
-    sink.segment(w0_.segment())[0] += rdout.sum();
-    auto glin = ws.glin.leftCols(B);
-    glin = rdout.replicate(lin_.rows(), 1);
-    lin_.scatter<S>(glin, batch, sink);
+    scatter_linear_(rdout, batch, ws, sink);
     auto RdE = ws.RdE.leftCols(B);
     const auto E = ws.E.leftCols(B);
     const auto RE = ws.RE.leftCols(B);

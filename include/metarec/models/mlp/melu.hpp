@@ -69,8 +69,6 @@ class Melu : public detail::NetworkModel<Melu<S>, S> {
 
  public:
   using Options = MeluModelOptions;
-  static constexpr const char* model_name = "Melu";
-
   /// Per-thread scratch (see network_model.hpp).
   struct Workspace : detail::HeadWorkspace<S> {
     nn::MlpWorkspace<S> mlp;
@@ -227,6 +225,7 @@ class Melu : public detail::NetworkModel<Melu<S>, S> {
     emb_.scatter<S>(ws.mlp.rg[0].leftCols(B), batch, sink);
   }
 
+  static constexpr const char* model_name = "Melu";  // in messages
   Options opt_;
   ParameterLayout layout_;
   nn::EmbeddingFields emb_;

@@ -66,8 +66,6 @@ class Ncf : public detail::NetworkModel<Ncf<S>, S> {
 
  public:
   using Options = NcfOptions;
-  static constexpr const char* model_name = "Ncf";
-
   /// Per-thread scratch (see network_model.hpp).
   struct Workspace : detail::HeadWorkspace<S> {
     nn::MlpWorkspace<S> tower, head;
@@ -227,6 +225,7 @@ class Ncf : public detail::NetworkModel<Ncf<S>, S> {
     }
   }
 
+  static constexpr const char* model_name = "Ncf";  // in messages
   Options opt_;
   ParameterLayout layout_;
   nn::EmbeddingFields gmf_, mlp_;
