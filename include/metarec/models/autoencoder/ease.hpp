@@ -38,6 +38,7 @@
 #include <cmath>
 #include <cstddef>
 #include <optional>
+#include <utility>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -129,37 +130,43 @@ class Ease : public detail::RowModel<Ease<S>, S> {
   }
 
   /// θ ← the minimiser of the loss on `all` (the batch of every training row, N = all.size()
-  /// for the loss to match): G = XᵀX + λI, one Cholesky factorisation, P = G⁻¹ from it,
-  /// B_ij = −P_ij/P_jj, B_ii = 0. In S precision (X's Gram entries are counts: exact in float
-  /// below 2²⁴); uses Eigen's threads. Allocates O(n²) scratch.
+  /// for the loss to match): G = XᵀX + λI, one Cholesky factorisation G = LLᵀ, P = L⁻ᵀL⁻¹
+  /// (triangular inverse and product, n³/3 flops each), B_ij = −P_ij/P_jj, B_ii = 0. In S
+  /// precision (binary X's Gram entries are counts: exact in float below 2²⁴), in place in θ's
+  /// n × n block; uses Eigen's threads. Allocates O(n²/4) scratch.
   /// @throws std::invalid_argument on a wrong θ size or batch; numerical_error when XᵀX + λI is
   ///         not positive definite (λ = 0 with a rank-deficient X).
   void fit_closed_form(VectorRef<S> theta, const Batch& all) const {
     this->check_size("fit_closed_form", theta.size());
     this->check_batch("fit_closed_form", all);
     const Eigen::Index n = this->columns_;
-    Matrix<S> G = Matrix<S>::Zero(n, n);
+    auto G = B_.map<S>(theta);  // G, then L, then L⁻¹, then P, then B, all in θ's block
+    G.setZero();
     std::vector<std::uint32_t> cols;
     std::vector<S> vals;
-    for (const RowExample& ex : all.examples) {
+    std::vector<std::pair<std::uint32_t, S>> entries;
+    for (const RowExample& ex : all.examples) {  // lower triangle of XᵀX
       input_of(all, ex, cols, vals);
-      for (std::size_t a = 0; a < cols.size(); ++a)
-        for (std::size_t b = 0; b < cols.size(); ++b)
-          if (cols[b] >= cols[a]) G(cols[b], cols[a]) += vals[a] * vals[b];  // lower triangle
+      entries.clear();
+      for (std::size_t k = 0; k < cols.size(); ++k) entries.emplace_back(cols[k], vals[k]);
+      std::sort(entries.begin(), entries.end());
+      for (std::size_t a = 0; a < entries.size(); ++a) {
+        S* g = G.data() + static_cast<Eigen::Index>(entries[a].first) * n;
+        for (std::size_t b = a; b < entries.size(); ++b) g[entries[b].first] += entries[a].second * entries[b].second;
+      }
     }
     G.diagonal().array() += static_cast<S>(opt_.reg);
-    Eigen::LLT<Eigen::Ref<Matrix<S>>, Eigen::Lower> llt(G);  // in place: G holds L
+    Eigen::LLT<Eigen::Ref<Matrix<S>>, Eigen::Lower> llt(G);  // in place: the lower triangle holds L
     if (llt.info() != Eigen::Success)
       throw numerical_error("Ease::fit_closed_form: X'X + reg*I is not positive definite (reg " +
                             std::to_string(opt_.reg) + "); use reg > 0");
-    // P = G⁻¹ = L⁻ᵀ L⁻¹: L⁻¹ by a triangular solve, then the symmetric product.
-    Matrix<S> Linv = Matrix<S>::Identity(n, n);
-    llt.matrixL().solveInPlace(Linv);
-    auto P = B_.map<S>(theta);  // P in θ's block, then B from it in place
-    P.setZero();
-    P.template selfadjointView<Eigen::Lower>().rankUpdate(Linv.transpose());
+    // P = G⁻¹ = L⁻ᵀ L⁻¹, in place by the recursive blocked triangular inverse and product
+    // (LAPACK's trtri and lauum: n³/3 flops each, in Eigen's blocked products).
+    triangular_inverse(G);
+    lower_gram(G);
+    auto& P = G;
     for (Eigen::Index j = 1; j < n; ++j) P.col(j).head(j) = P.row(j).head(j).transpose();
-    // Column c of the block is row c of B: B(c, j) = −P(c, j) / P(j, j).
+    // Column c of the block is row c of B: B(c, j) = −P(c, j) / P(j, j) (P symmetric).
     const Vector<S> d = P.diagonal();
     for (Eigen::Index j = 0; j < n; ++j) P.row(j) *= S(-1) / d[j];
     zero_diagonal(theta);
@@ -167,6 +174,48 @@ class Ease : public detail::RowModel<Ease<S>, S> {
 
  private:
   struct NoGradient {};
+
+  // L ← L⁻¹ for a lower-triangular L (the strict upper part is ignored and left as is):
+  // [A 0; C D]⁻¹ = [A⁻¹ 0; −D⁻¹ C A⁻¹ D⁻¹].
+  static void triangular_inverse(Eigen::Ref<Matrix<S>> L) {
+    const Eigen::Index n = L.rows();
+    if (n <= 64) {
+      Matrix<S> inv = Matrix<S>::Identity(n, n);
+      L.template triangularView<Eigen::Lower>().solveInPlace(inv);
+      L.template triangularView<Eigen::Lower>() = inv;
+      return;
+    }
+    const Eigen::Index n1 = (n / 2 + 15) / 16 * 16, n2 = n - n1;
+    auto A = L.topLeftCorner(n1, n1);
+    auto C = L.bottomLeftCorner(n2, n1);
+    auto D = L.bottomRightCorner(n2, n2);
+    triangular_inverse(A);
+    triangular_inverse(D);
+    const Matrix<S> CA = C * A.template triangularView<Eigen::Lower>();
+    C.noalias() = -(D.template triangularView<Eigen::Lower>() * CA);
+  }
+  // The lower triangle of LᵀL for a lower-triangular L, in place:
+  // [A 0; C D]ᵀ[A 0; C D] = [AᵀA + CᵀC, ·; DᵀC, DᵀD].
+  static void lower_gram(Eigen::Ref<Matrix<S>> L) {
+    const Eigen::Index n = L.rows();
+    if (n <= 64) {
+      const Matrix<S> T = L.template triangularView<Eigen::Lower>();
+      const Matrix<S> R = T.transpose() * T;
+      L.template triangularView<Eigen::Lower>() = R;
+      return;
+    }
+    const Eigen::Index n1 = (n / 2 + 15) / 16 * 16, n2 = n - n1;
+    auto A = L.topLeftCorner(n1, n1);
+    auto C = L.bottomLeftCorner(n2, n1);
+    auto D = L.bottomRightCorner(n2, n2);
+    lower_gram(A);
+    A.template selfadjointView<Eigen::Lower>().rankUpdate(C.transpose());
+    const Matrix<S> DC = D.template triangularView<Eigen::Lower>().transpose() * C;
+    C = DC;
+    lower_gram(D);
+  }
+
+
 
   template <class T>
   static Vector<T>& scratch() {
