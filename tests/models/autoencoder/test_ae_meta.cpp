@@ -129,3 +129,38 @@ TEST_CASE("every autoencoder trains with fit over RowBatches, reproducibly", "[m
       },
       models(ds, rows));
 }
+
+#ifdef METAREC_HAS_OPENMP
+#include <metarec/data/synthetic.hpp>
+#include <omp.h>
+
+TEST_CASE("autoencoders: the same numbers on one and on two threads", "[models][autoencoder]") {
+  // Large enough for the parallel paths (examples, hidden-row slices) to run.
+  const Dataset ds = make_synthetic({.users = 200, .items = 150, .min_ratings_per_user = 20,
+                                     .max_ratings_per_user = 80}).dataset;
+  const auto rows = test::all_rows(ds);
+  const WholeRows users(ds, rows, RowSide::user);
+  const RowBatch b = users.batch(9);
+  const int before = omp_get_max_threads();
+  auto check = [&](const auto& m) {
+    INFO(std::remove_cvref_t<decltype(m)>::model_name);
+    const auto theta = test::theta_of(m, 2);
+    auto run = [&](int threads) {
+      omp_set_num_threads(threads);
+      Vector<float> g(m.num_parameters());
+      const float l = m.loss_and_gradient(theta, b, g);
+      Matrix<float> s(ds.num_items(), static_cast<Eigen::Index>(b.size()));
+      m.score_all(theta, b, s);
+      return std::make_tuple(l, g, s);
+    };
+    const auto one = run(1), two = run(2);
+    CHECK(std::get<0>(one) == std::get<0>(two));
+    CHECK(std::get<1>(one) == std::get<1>(two));
+    CHECK(std::get<2>(one) == std::get<2>(two));
+  };
+  check(AutoRec<float>(ds, {.side = RowSide::user, .hidden = 128, .reg = 1.0}, rows));
+  check(Cdae<float>(ds, {.hidden = 128, .negatives = 2}));
+  check(MultVae<float>(ds, {.hidden = {64}, .latent = 16}));
+  omp_set_num_threads(before);
+}
+#endif

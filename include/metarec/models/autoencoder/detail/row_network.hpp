@@ -48,6 +48,10 @@
 #include <metarec/nn/common.hpp>
 #include <metarec/nn/dense.hpp>
 
+#ifdef METAREC_HAS_OPENMP
+#include <omp.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -149,8 +153,46 @@ struct RowWorkspace {
   std::vector<T> in_val, sel_label;
   std::vector<std::size_t> in_start, sel_start;
   std::vector<std::uint8_t> marker;
+  std::vector<double> example_loss;
   RowPass<T> p1, p2;
 };
+
+/// Calls f(e) for every example e < B, on OpenMP threads when `work` (flops) is large and no
+/// parallel region is active (a MAML meta-batch's tasks run in one): f must write only example
+/// e's data, so the result does not depend on the thread count.
+template <class F>
+void for_examples(Eigen::Index B, double work, F&& f) {
+#ifdef METAREC_HAS_OPENMP
+  if (work > 2e5 && B > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(static)
+    for (Eigen::Index e = 0; e < B; ++e) f(e);
+    return;
+  }
+#endif
+  (void)work;
+  for (Eigen::Index e = 0; e < B; ++e) f(e);
+}
+
+/// Calls f(r0, r1) on slices of the rows [0, rows) (multiples of 16), on OpenMP threads when
+/// `work` is large: for accumulations into shared columns (one row slice per thread, every
+/// element summed in the same order whatever the slicing).
+template <class F>
+void for_row_slices(Eigen::Index rows, double work, F&& f) {
+#ifdef METAREC_HAS_OPENMP
+  const int threads = omp_get_max_threads();
+  if (work > 2e5 && rows >= 32 && threads > 1 && !omp_in_parallel()) {
+    const Eigen::Index chunk = ((rows + threads - 1) / threads + 15) / 16 * 16;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const Eigen::Index r0 = std::min<Eigen::Index>(rows, t * chunk), r1 = std::min<Eigen::Index>(rows, r0 + chunk);
+      if (r0 < r1) f(r0, r1);
+    }
+    return;
+  }
+#endif
+  (void)work;
+  f(Eigen::Index{0}, rows);
+}
 
 /// The network of the family's neural models over scalar S (one instantiation per S, shared by
 /// every model): layout, initialisation, loss, gradient, H·v, predictions and scores. The models
@@ -411,6 +453,23 @@ class RowNetwork {
     using std::tanh;
     const auto lam = static_cast<S>(nn::detail::selu_lambda);
     const auto la = static_cast<S>(nn::detail::selu_lambda * nn::detail::selu_alpha);
+    if constexpr (std::is_floating_point_v<T>) {  // Eigen's SIMD functions
+      switch (act) {
+        case nn::Activation::identity:
+          a = z;
+          d1.setOnes();
+          return;
+        case nn::Activation::tanh:
+          a = z.array().tanh().matrix();
+          d1 = (T(1) - a.array().square()).matrix();
+          return;
+        case nn::Activation::sigmoid:
+          a = (T(1) + (-z.array()).exp()).inverse().matrix();  // exp overflow gives 1/inf = 0
+          d1 = (a.array() * (T(1) - a.array())).matrix();
+          return;
+        default: break;
+      }
+    }
     const Eigen::Index rows = z.rows(), cols = z.cols();
     for (Eigen::Index c = 0; c < cols; ++c)
       for (Eigen::Index r = 0; r < rows; ++r) {
@@ -472,9 +531,11 @@ class RowNetwork {
       if (dense_in != nullptr) {
         z.noalias() += W0 * dense_in->leftCols(B);
       } else {
-        for (Eigen::Index e = 0; e < B; ++e)
+        const double work = static_cast<double>(ws.in_col.size() * static_cast<std::size_t>(z.rows()));
+        for_examples(B, work, [&](Eigen::Index e) {
           for (std::size_t k = ws.in_start[static_cast<std::size_t>(e)]; k < ws.in_start[static_cast<std::size_t>(e) + 1]; ++k)
             z.col(e) += ws.in_val[k] * W0.col(ws.in_col[k]);
+        });
       }
       if (spec_.user_vectors)
         for (Eigen::Index e = 0; e < B; ++e)
@@ -502,11 +563,12 @@ class RowNetwork {
       const auto ns = static_cast<Eigen::Index>(ws.sel_col.size());
       for (auto* v : {&p.sy, &p.sd1, &p.sdy})
         if (v->size() < ns) v->resize(std::max<Eigen::Index>(ns, 2 * v->size()));
-      for (Eigen::Index e = 0; e < B; ++e)
+      for_examples(B, static_cast<double>(ws.sel_col.size() * static_cast<std::size_t>(x.rows())), [&](Eigen::Index e) {
         for (std::size_t s = ws.sel_start[static_cast<std::size_t>(e)]; s < ws.sel_start[static_cast<std::size_t>(e) + 1]; ++s) {
           const std::uint32_t j = ws.sel_col[s];
           p.sy[static_cast<Eigen::Index>(s)] = M.col(j).dot(x.col(e)) + m[j];
         }
+      });
       auto sy = p.sy.head(ns);
       activate<T>(spec_.output, sy, sy, p.sd1.head(ns));
     }
@@ -571,16 +633,20 @@ class RowNetwork {
         gm.col(0) += dz.rowwise().sum();
         gx.noalias() = M * dz;
       } else {
-        gx.setZero();
-        for (Eigen::Index e = 0; e < B; ++e)
-          for (std::size_t s = ws.sel_start[static_cast<std::size_t>(e)]; s < ws.sel_start[static_cast<std::size_t>(e) + 1]; ++s) {
-            const auto si = static_cast<Eigen::Index>(s);
-            const T dz = p.sdy[si] * p.sd1[si];
-            const std::uint32_t j = ws.sel_col[s];
-            gM.col(j) += dz * x.col(e);
-            gm(j, 0) += dz;
-            gx.col(e) += dz * M.col(j);
-          }
+        const auto ns = static_cast<Eigen::Index>(ws.sel_col.size());
+        p.sdy.head(ns).array() *= p.sd1.head(ns).array();  // ∂L/∂(pre-activation)
+        for (std::size_t s = 0; s < ws.sel_col.size(); ++s) gm(ws.sel_col[s], 0) += p.sdy[static_cast<Eigen::Index>(s)];
+        const double work = static_cast<double>(ws.sel_col.size() * static_cast<std::size_t>(x.rows()));
+        for_row_slices(x.rows(), work, [&](Eigen::Index r0, Eigen::Index r1) {
+          for (Eigen::Index e = 0; e < B; ++e)
+            for (std::size_t s = ws.sel_start[static_cast<std::size_t>(e)]; s < ws.sel_start[static_cast<std::size_t>(e) + 1]; ++s)
+              gM.col(ws.sel_col[s]).segment(r0, r1 - r0) += p.sdy[static_cast<Eigen::Index>(s)] * x.col(e).segment(r0, r1 - r0);
+        });
+        for_examples(B, work, [&](Eigen::Index e) {
+          gx.col(e).setZero();
+          for (std::size_t s = ws.sel_start[static_cast<std::size_t>(e)]; s < ws.sel_start[static_cast<std::size_t>(e) + 1]; ++s)
+            gx.col(e) += p.sdy[static_cast<Eigen::Index>(s)] * M.col(ws.sel_col[s]);
+        });
       }
     }
     for (int l = L - 1; l >= 0; --l) {
@@ -599,9 +665,12 @@ class RowNetwork {
         gW0.noalias() += dz * dense_in->leftCols(B).transpose();
         if (input_grad) p.gin.leftCols(B).noalias() = input_.W.template map<T>(th).transpose() * dz;
       } else {
-        for (Eigen::Index e = 0; e < B; ++e)
-          for (std::size_t k = ws.in_start[static_cast<std::size_t>(e)]; k < ws.in_start[static_cast<std::size_t>(e) + 1]; ++k)
-            gW0.col(ws.in_col[k]) += ws.in_val[k] * dz.col(e);
+        const double work = static_cast<double>(ws.in_col.size() * static_cast<std::size_t>(dz.rows()));
+        for_row_slices(dz.rows(), work, [&](Eigen::Index r0, Eigen::Index r1) {
+          for (Eigen::Index e = 0; e < B; ++e)
+            for (std::size_t k = ws.in_start[static_cast<std::size_t>(e)]; k < ws.in_start[static_cast<std::size_t>(e) + 1]; ++k)
+              gW0.col(ws.in_col[k]).segment(r0, r1 - r0) += ws.in_val[k] * dz.col(e).segment(r0, r1 - r0);
+        });
       }
       if (spec_.user_vectors)
         for (Eigen::Index e = 0; e < B; ++e) g.segment(users_.column(ws.entity[static_cast<std::size_t>(e)])) += dz.col(e);
@@ -658,6 +727,10 @@ class RowNetwork {
     using std::exp;
     using std::log;
     using T = typename Col::Scalar;
+    if constexpr (std::is_floating_point_v<T>) {
+      const T mx = y.maxCoeff();
+      return T(mx + std::log((y.array() - mx).exp().sum()));
+    }
     T mx = y[0];
     for (Eigen::Index j = 1; j < y.size(); ++j)
       if (y[j] > mx) mx = y[j];
@@ -675,20 +748,21 @@ class RowNetwork {
     if (spec_.loss == RowLoss::multinomial) {
       auto dy = p.dy.leftCols(B);
       const T inv_b = T(static_cast<S>(1.0 / static_cast<double>(B)));
-      using std::exp;
-      for (Eigen::Index e = 0; e < B; ++e) {
+      ws.example_loss.resize(static_cast<std::size_t>(B));
+      for_examples(B, 10.0 * static_cast<double>(p.y.rows() * B), [&](Eigen::Index e) {
         const std::size_t s0 = ws.sel_start[static_cast<std::size_t>(e)], s1 = ws.sel_start[static_cast<std::size_t>(e) + 1];
         const auto y = p.y.col(e);
         const T lse = log_sum_exp(y);
         const T count = T(static_cast<S>(s1 - s0));
         double l = static_cast<double>(value_of(lse)) * static_cast<double>(s1 - s0);
-        for (Eigen::Index j = 0; j < y.size(); ++j) dy(j, e) = count * exp(y[j] - lse) * inv_b;
+        dy.col(e) = ((y.array() - lse).exp() * (count * inv_b)).matrix();
         for (std::size_t s = s0; s < s1; ++s) {
           l -= static_cast<double>(value_of(y[ws.sel_col[s]]));
           dy(ws.sel_col[s], e) -= inv_b;
         }
-        total += l;
-      }
+        ws.example_loss[static_cast<std::size_t>(e)] = l;
+      });
+      for (const double l : ws.example_loss) total += l;  // in example order
       return total / static_cast<double>(B);
     }
     const double denom = spec_.per_rating_mean ? static_cast<double>(std::max<std::size_t>(nsel, 1))
