@@ -78,7 +78,7 @@ TEST_CASE("AutoRec: sum over a row's ratings, mean over rows, lambda/(2N) on the
   const auto rows = test::all_rows(ds);
   const double lambda = 0.7;
   const AutoRec<double> m(ds, {.side = RowSide::item, .hidden = 3, .reg = lambda,
-                               .min_rating = 0, .max_rating = 0}, rows);
+                               .ratings = {.min_rating = 0, .max_rating = 0}}, rows);
   const WholeRows w(ds, rows, RowSide::item);
   const RowBatch b = w.batch();
   const Vector<double> theta = test::theta_of(m);
@@ -104,7 +104,7 @@ TEST_CASE("DeepRec: the masked MSE is a mean over the batch's ratings; re-feedin
   const auto rows = test::all_rows(ds);
   const WholeRows w(ds, rows, RowSide::user);
   const RowBatch b = w.batch(9);
-  const DeepRec<double> m(ds, {.encoder = {4, 2}, .dropout = 0.0, .min_rating = 0, .max_rating = 0}, rows);
+  const DeepRec<double> m(ds, {.encoder = {4, 2}, .dropout = 0.0, .ratings = {.min_rating = 0, .max_rating = 0}}, rows);
   const Vector<double> theta = test::theta_of(m);
   Vector<double> pred(static_cast<Eigen::Index>(b.num_targets()));
   m.predict(theta, b, pred);

@@ -45,9 +45,7 @@ struct AutoRecOptions {
   std::size_t examples = 0;      ///< N the penalty is spread over (0: the rows with training ratings, or 1)
   nn::Activation hidden_activation = nn::Activation::sigmoid;
   nn::Activation output_activation = nn::Activation::identity;
-  double default_rating = -1.0;  ///< for rows / columns without training ratings (< 0: training mean, or 3)
-  double min_rating = 1.0;       ///< predictions are clipped to [min_rating, max_rating]
-  double max_rating = 5.0;
+  RatingRange ratings{};         ///< the default for rows / columns without training ratings, clipping
 };
 
 /// AutoRec over `RowBatch`es of one side; satisfies `metarec::Model` with an exact
@@ -62,9 +60,6 @@ struct AutoRecOptions {
 /// @endcode
 template <class S = float>
 class AutoRec : public detail::RowNetworkModel<AutoRec<S>, S> {
-  using Base = detail::RowNetworkModel<AutoRec<S>, S>;
-  friend detail::SinkModelEntryPoints<AutoRec<S>, S, RowBatch>;
-
  public:
   static constexpr const char* model_name = "AutoRec";
   using Options = AutoRecOptions;
@@ -73,12 +68,10 @@ class AutoRec : public detail::RowNetworkModel<AutoRec<S>, S> {
   ///        the default rating (empty: every column known, N = options.examples or 1).
   /// @throws std::invalid_argument on hidden < 1, reg < 0 or an empty data set.
   AutoRec(const Dataset& data, Options options = {}, std::span<const RowIndex> training_rows = {})
-      : Base(options.side, row_length(data, options.side), 0), opt_(options) {
-    this->require(opt_.hidden >= 1, "hidden must be >= 1 (got " + std::to_string(opt_.hidden) + ")");
+      : AutoRec::RowNetworkModel(options.side, row_length(data, options.side), 0), opt_(options) {
     this->require(opt_.reg >= 0.0, "reg must be >= 0 (got " + std::to_string(opt_.reg) + ")");
-    const std::size_t n = detail::rating_defaults("AutoRec", data, opt_.side, training_rows, opt_.default_rating,
-                                                  opt_.min_rating, opt_.max_rating, this->net_.defaults());
-    const std::size_t examples = opt_.examples > 0 ? opt_.examples : std::max<std::size_t>(n, 1);
+    const std::size_t rows = this->set_ratings(data, training_rows, opt_.ratings);
+    const std::size_t examples = opt_.examples > 0 ? opt_.examples : std::max<std::size_t>(rows, 1);
     this->build({.hidden = {opt_.hidden},
                  .activations = {opt_.hidden_activation},
                  .output = opt_.output_activation,

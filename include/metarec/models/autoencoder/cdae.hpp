@@ -44,9 +44,6 @@ struct CdaeOptions {
 /// @endcode
 template <class S = float>
 class Cdae : public detail::RowNetworkModel<Cdae<S>, S> {
-  using Base = detail::RowNetworkModel<Cdae<S>, S>;
-  friend detail::SinkModelEntryPoints<Cdae<S>, S, RowBatch>;
-
  public:
   static constexpr const char* model_name = "Cdae";
   using Options = CdaeOptions;
@@ -54,7 +51,7 @@ class Cdae : public detail::RowNetworkModel<Cdae<S>, S> {
   /// @throws std::invalid_argument on hidden < 1, corruption ∉ [0, 1), negatives < 0, reg < 0
   ///         or a data set without users or items.
   explicit Cdae(const Dataset& data, Options options = {})
-      : Base(RowSide::user, data.num_items(), data.num_users()), opt_(options) {
+      : Cdae::RowNetworkModel(RowSide::user, data.num_items(), data.num_users()), opt_(options) {
     this->require(data.num_users() > 0, "no users");
     this->build({.hidden = {opt_.hidden},
                  .activations = {opt_.activation},

@@ -43,9 +43,7 @@ struct DeepRecOptions {
   double dropout = 0.8;           ///< drop probability on the code
   double reg = 0.0;               ///< (reg/2) Σ‖W‖² per batch
   double refeed = 0.0;            ///< ρ, the weight of the re-feeding term (0: off)
-  double default_rating = -1.0;   ///< as AutoRec (< 0: training mean, or 3)
-  double min_rating = 1.0;
-  double max_rating = 5.0;
+  RatingRange ratings{};          ///< as AutoRec's
 };
 
 /// DeepRec over `RowBatch`es; satisfies `metarec::Model` with an exact Hessian-vector product,
@@ -56,9 +54,6 @@ struct DeepRecOptions {
 /// @endcode
 template <class S = float>
 class DeepRec : public detail::RowNetworkModel<DeepRec<S>, S> {
-  using Base = detail::RowNetworkModel<DeepRec<S>, S>;
-  friend detail::SinkModelEntryPoints<DeepRec<S>, S, RowBatch>;
-
  public:
   static constexpr const char* model_name = "DeepRec";
   using Options = DeepRecOptions;
@@ -67,10 +62,9 @@ class DeepRec : public detail::RowNetworkModel<DeepRec<S>, S> {
   /// @throws std::invalid_argument on an empty encoder, a width < 1, dropout ∉ [0, 1), reg or
   ///         refeed < 0.
   DeepRec(const Dataset& data, Options options = {}, std::span<const RowIndex> training_rows = {})
-      : Base(options.side, row_length(data, options.side), 0), opt_(std::move(options)) {
+      : DeepRec::RowNetworkModel(options.side, row_length(data, options.side), 0), opt_(std::move(options)) {
     this->require(!opt_.encoder.empty(), "the encoder needs at least one layer");
-    detail::rating_defaults("DeepRec", data, opt_.side, training_rows, opt_.default_rating,
-                            opt_.min_rating, opt_.max_rating, this->net_.defaults());
+    (void)this->set_ratings(data, training_rows, opt_.ratings);
     std::vector<Eigen::Index> hidden = opt_.encoder;
     for (std::size_t k = opt_.encoder.size() - 1; k-- > 0;) hidden.push_back(opt_.encoder[k]);
     this->build({.hidden = hidden,

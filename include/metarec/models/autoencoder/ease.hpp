@@ -66,7 +66,6 @@ struct EaseOptions {
 /// @endcode
 template <class S = float>
 class Ease : public detail::RowModel<Ease<S>, S> {
-  using Base = detail::RowModel<Ease<S>, S>;
   friend detail::SinkModelEntryPoints<Ease<S>, S, RowBatch>;
 
  public:
@@ -78,7 +77,7 @@ class Ease : public detail::RowModel<Ease<S>, S> {
   /// @param training_rows the rows the model is trained on (they set N; empty: options.examples or 1).
   /// @throws std::invalid_argument on reg < 0, no items, or a training row outside the data set.
   Ease(const Dataset& data, Options options = {}, std::span<const RowIndex> training_rows = {})
-      : Base(RowSide::user, data.num_items(), 0), opt_(options) {
+      : Ease::RowModel(RowSide::user, data.num_items(), 0), opt_(options) {
     this->require(opt_.reg >= 0.0, "reg must be >= 0 (got " + std::to_string(opt_.reg) + ")");
     detail::check_rows(data, training_rows, "Ease", false, "training row");
     std::size_t users = 0;
@@ -162,8 +161,8 @@ class Ease : public detail::RowModel<Ease<S>, S> {
                             std::to_string(opt_.reg) + "); use reg > 0");
     // P = G⁻¹ = L⁻ᵀ L⁻¹, in place by the recursive blocked triangular inverse and product
     // (LAPACK's trtri and lauum: n³/3 flops each, in Eigen's blocked products).
-    triangular_inverse(G);
-    lower_gram(G);
+    triangular<false>(G);  // L⁻¹
+    triangular<true>(G);   // L⁻ᵀL⁻¹, lower triangle
     auto& P = G;
     for (Eigen::Index j = 1; j < n; ++j) P.col(j).head(j) = P.row(j).head(j).transpose();
     // Column c of the block is row c of B: B(c, j) = −P(c, j) / P(j, j) (P symmetric).
@@ -175,47 +174,40 @@ class Ease : public detail::RowModel<Ease<S>, S> {
  private:
   struct NoGradient {};
 
-  // L ← L⁻¹ for a lower-triangular L (the strict upper part is ignored and left as is):
-  // [A 0; C D]⁻¹ = [A⁻¹ 0; −D⁻¹ C A⁻¹ D⁻¹].
-  static void triangular_inverse(Eigen::Ref<Matrix<S>> L) {
+  // In place on a lower-triangular L (the strict upper part is ignored and left as is), by the
+  // recursive blocked algorithms of LAPACK's trtri and lauum over [A 0; C D]:
+  // - Gram = false: L ← L⁻¹ = [A⁻¹ 0; −D⁻¹ C A⁻¹ D⁻¹];
+  // - Gram = true:  L ← the lower triangle of LᵀL = [AᵀA + CᵀC, ·; DᵀC, DᵀD].
+  template <bool Gram>
+  static void triangular(Eigen::Ref<Matrix<S>> L) {
     const Eigen::Index n = L.rows();
     if (n <= 64) {
-      Matrix<S> inv = Matrix<S>::Identity(n, n);
-      L.template triangularView<Eigen::Lower>().solveInPlace(inv);
-      L.template triangularView<Eigen::Lower>() = inv;
+      Matrix<S> r = Matrix<S>::Identity(n, n);
+      if constexpr (Gram) {
+        const Matrix<S> T = L.template triangularView<Eigen::Lower>();
+        r.noalias() = T.transpose() * T;
+      } else {
+        L.template triangularView<Eigen::Lower>().solveInPlace(r);
+      }
+      L.template triangularView<Eigen::Lower>() = r;
       return;
     }
     const Eigen::Index n1 = (n / 2 + 15) / 16 * 16, n2 = n - n1;
     auto A = L.topLeftCorner(n1, n1);
     auto C = L.bottomLeftCorner(n2, n1);
     auto D = L.bottomRightCorner(n2, n2);
-    triangular_inverse(A);
-    triangular_inverse(D);
-    const Matrix<S> CA = C * A.template triangularView<Eigen::Lower>();
-    C.noalias() = -(D.template triangularView<Eigen::Lower>() * CA);
-  }
-  // The lower triangle of LᵀL for a lower-triangular L, in place:
-  // [A 0; C D]ᵀ[A 0; C D] = [AᵀA + CᵀC, ·; DᵀC, DᵀD].
-  static void lower_gram(Eigen::Ref<Matrix<S>> L) {
-    const Eigen::Index n = L.rows();
-    if (n <= 64) {
-      const Matrix<S> T = L.template triangularView<Eigen::Lower>();
-      const Matrix<S> R = T.transpose() * T;
-      L.template triangularView<Eigen::Lower>() = R;
-      return;
+    triangular<Gram>(A);
+    if constexpr (Gram) {
+      A.template selfadjointView<Eigen::Lower>().rankUpdate(C.transpose());
+      const Matrix<S> DC = D.template triangularView<Eigen::Lower>().transpose() * C;
+      C = DC;
     }
-    const Eigen::Index n1 = (n / 2 + 15) / 16 * 16, n2 = n - n1;
-    auto A = L.topLeftCorner(n1, n1);
-    auto C = L.bottomLeftCorner(n2, n1);
-    auto D = L.bottomRightCorner(n2, n2);
-    lower_gram(A);
-    A.template selfadjointView<Eigen::Lower>().rankUpdate(C.transpose());
-    const Matrix<S> DC = D.template triangularView<Eigen::Lower>().transpose() * C;
-    C = DC;
-    lower_gram(D);
+    triangular<Gram>(D);
+    if constexpr (!Gram) {
+      const Matrix<S> CA = C * A.template triangularView<Eigen::Lower>();
+      C.noalias() = -(D.template triangularView<Eigen::Lower>() * CA);
+    }
   }
-
-
 
   template <class T>
   static Vector<T>& scratch() {

@@ -56,16 +56,13 @@ struct MultVaeOptions {
 /// @endcode
 template <class S = float>
 class MultVae : public detail::RowNetworkModel<MultVae<S>, S> {
-  using Base = detail::RowNetworkModel<MultVae<S>, S>;
-  friend detail::SinkModelEntryPoints<MultVae<S>, S, RowBatch>;
-
  public:
   static constexpr const char* model_name = "MultVae";
   using Options = MultVaeOptions;
 
   /// @throws std::invalid_argument on a width < 1, dropout ∉ [0, 1), beta or reg < 0, or no items.
   explicit MultVae(const Dataset& data, Options options = {})
-      : Base(RowSide::user, data.num_items(), 0), opt_(std::move(options)) {
+      : MultVae::RowNetworkModel(RowSide::user, data.num_items(), 0), opt_(std::move(options)) {
     std::vector<Eigen::Index> hidden = opt_.hidden;
     hidden.push_back(opt_.latent);
     for (std::size_t k = opt_.hidden.size(); k-- > 0;) hidden.push_back(opt_.hidden[k]);

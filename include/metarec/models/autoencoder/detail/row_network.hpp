@@ -63,6 +63,18 @@
 #include <type_traits>
 #include <vector>
 
+namespace metarec {
+
+/// What a rating-prediction autoencoder (AutoRec, DeepRec) predicts where its network knows
+/// nothing, and the range of its predictions.
+struct RatingRange {
+  double default_rating = -1.0;  ///< for rows / columns without training ratings (< 0: training mean, or 3)
+  double min_rating = 1.0;       ///< predictions are clipped to [min_rating, max_rating]
+  double max_rating = 5.0;       ///< (no clipping when min_rating >= max_rating)
+};
+
+}  // namespace metarec
+
 namespace metarec::detail {
 
 /// What an input entry carries.
@@ -107,14 +119,15 @@ struct RatingDefaults {
 };
 
 /// Sets `d` for a rating model trained on `rows` (of `side` examples): the columns with training
-/// rows are known, the default is `default_rating` (< 0: the mean training rating, or 3 without
-/// rows), predictions clipped to [lo, hi]. Returns the number of entities with training rows.
+/// rows are known, the default is `range.default_rating` (< 0: the mean training rating, or 3
+/// without rows), predictions clipped to the range. Returns the number of entities with training rows.
 /// @throws std::invalid_argument (naming `who`) on a row outside the data set.
 inline std::size_t rating_defaults(const char* who, const Dataset& data, RowSide side,
-                                   std::span<const RowIndex> rows, double default_rating, double lo,
-                                   double hi, RatingDefaults& d) {
-  d.min_rating = lo;
-  d.max_rating = hi;
+                                   std::span<const RowIndex> rows, const RatingRange& range,
+                                   RatingDefaults& d) {
+  const double default_rating = range.default_rating;
+  d.min_rating = range.min_rating;
+  d.max_rating = range.max_rating;
   d.default_rating = default_rating >= 0.0 ? default_rating : 3.0;
   d.known_columns.clear();
   if (rows.empty()) return 0;
@@ -938,6 +951,11 @@ class RowNetworkModel : public RowModel<Derived, S> {
 
   void build(RowNetworkSpec spec) {
     net_.build(this->layout_, this->columns_, this->entities_, std::move(spec), Derived::model_name);
+  }
+  /// Rating models: the defaults and range of their predictions from the training rows; returns
+  /// the number of entities with training rows.
+  std::size_t set_ratings(const Dataset& data, std::span<const RowIndex> training_rows, const RatingRange& range) {
+    return rating_defaults(Derived::model_name, data, this->side_, training_rows, range, net_.defaults());
   }
 
   template <class Sink>
