@@ -135,7 +135,7 @@ inline std::vector<ModelEntry> autoencoder_models() {
   autorec("autorec-i", "I-AutoRec: one sigmoid layer over an item's ratings, masked squared error",
           RowSide::item, {{"ml1m-90-10", autorec_base, bench_ae_source}, {"seed-mf", autorec_base, bench_ae_source}});
   Settings autorec_u = autorec_base;
-  autorec_u.set("reg", "100");
+  autorec_u.set("reg", "30");
   autorec("autorec-u", "U-AutoRec: one sigmoid layer over a user's ratings, masked squared error",
           RowSide::user, {{"ml1m-90-10", autorec_u, bench_ae_source}, {"seed-mf", autorec_u, bench_ae_source}});
 
@@ -147,7 +147,7 @@ inline std::vector<ModelEntry> autoencoder_models() {
     o.push_back({"refeed", OptionKind::number, "0", "weight of the dense re-feeding term (0: off)", {}, 0});
     o.push_back({"linear-output", OptionKind::flag, "0", "no activation on the output layer"});
     const Settings deeprec_base{{"encoder", "256,256,512"}, {"lr", "0.001"}, {"lr-decay", "0.97"},
-                                {"dropout", "0.5"}};
+                                {"dropout", "0.8"}};
     v.push_back(ae_entry("deeprec", "DeepRec: deep SELU autoencoder, dropout on the code, masked MSE, re-feeding",
                          rating_protocols, std::move(o),
                          {{"ml1m-90-10", deeprec_base, bench_ae_source}, {"seed-mf", deeprec_base, bench_ae_source}},
