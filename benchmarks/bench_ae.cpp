@@ -39,11 +39,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -59,6 +61,14 @@ std::string fmt(double x, int prec = 4) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", prec, x);
   return buf;
+}
+
+// The 1-, 5- and 15-minute load averages (the machine may be shared).
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  double a = 0, b = 0, c = 0;
+  if (!(in >> a >> b >> c)) return "unknown";
+  return fmt(a, 2) + " " + fmt(b, 2) + " " + fmt(c, 2);
 }
 
 void set_threads(int t) {
@@ -225,7 +235,9 @@ int main(int argc, char** argv) {
     const std::string header = "machine: " + cpu_model() + "; compiler: " + compiler() + "; seed " +
                                std::to_string(seed) + "; threads " + std::to_string(threads) + "; data " + dir + " (" +
                                std::to_string(ds.num_ratings()) + " ratings, " + std::to_string(ds.num_users()) +
-                               " users, " + std::to_string(ds.num_items()) + " items)\n";
+                               " users, " + std::to_string(ds.num_items()) + " items); load average at start " +
+                               load_average() + " (" + std::to_string(std::thread::hardware_concurrency()) +
+                               " hardware threads)\n";
     std::printf("%s\n", header.c_str());
     md << header << '\n';
     auto emit = [&](const std::string& text) {
@@ -462,6 +474,7 @@ int main(int argc, char** argv) {
       }
       emit("\n");
     }
+    emit("load average at the end: " + load_average() + "\n");
     metarec::detail::write_file_atomically(out_path, csv.str(), "bench_ae");
     metarec::detail::write_file_atomically(md_path, md.str(), "bench_ae");
     std::printf("wrote %s and %s\n", out_path.c_str(), md_path.c_str());
