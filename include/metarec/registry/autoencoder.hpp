@@ -173,7 +173,7 @@ inline std::vector<ModelEntry> autoencoder_models() {
                          RowSide::user,
                          [variational](const TrainRequest& r, const Split&) { return mult_model(r, variational); }));
   };
-  const Settings dae_base{{"lr", "0.005"}, {"reg", "0"}};
+  const Settings dae_base{{"lr", "0.005"}, {"reg", "0.00004"}};
   mult("mult-dae", "Mult-DAE: [I-600-200-600-I] tanh denoising autoencoder, multinomial likelihood", false,
        {{"seed-ae", dae_base, bench_ae_source}, {"recbole", dae_base, bench_ae_source}});
   const Settings vae_base{{"lr", "0.005"}, {"beta", "0.2"}};
