@@ -1,0 +1,86 @@
+// Built with EIGEN_RUNTIME_NO_MALLOC: after one warm-up call, the autoencoders' loss, dense and
+// sparse gradients, Hessian-vector products, predictions and scores allocate nothing through Eigen.
+// Release builds define NDEBUG, which silences eigen_assert (and with it Eigen's malloc check):
+// make it throw instead, before Eigen is included, so the check is active in every build type.
+#include <stdexcept>
+#define eigen_assert(x) \
+  if (!(x)) throw std::runtime_error("Eigen assertion failed: " #x)
+#include "models/tiny_data.hpp"
+
+#include <metarec/models/autoencoder.hpp>
+
+#include <catch.hpp>
+
+#include <cmath>
+#include <tuple>
+
+using namespace metarec;
+
+TEST_CASE("the malloc check is active in this build (autoencoders)", "[models][autoencoder][alloc]") {
+  Eigen::internal::set_is_malloc_allowed(false);
+  bool threw = false;
+  try {
+    Vector<float> x(100);
+    x.setZero();
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  Eigen::internal::set_is_malloc_allowed(true);
+  CHECK(threw);
+}
+
+TEST_CASE("autoencoders: steps do not allocate after warm-up", "[models][autoencoder][alloc]") {
+  Eigen::setNbThreads(1);
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const WholeRows users(ds, rows, RowSide::user);
+  const RowBatch batch = users.batch(3);
+  const auto models = std::make_tuple(
+      AutoRec<float>(ds, {.side = RowSide::user, .hidden = 8, .reg = 0.1}, rows),
+      DeepRec<float>(ds, {.encoder = {6, 4}, .dropout = 0.3, .refeed = 0.5}, rows),
+      Cdae<float>(ds, {.hidden = 5, .negatives = 2}),
+      MultVae<float>(ds, {.hidden = {6}, .latent = 3}),
+      Ease<float>(ds, {.reg = 1.0}, rows));
+  std::apply(
+      [&](const auto&... m) {
+        auto check = [&](const auto& model) {
+          INFO(std::remove_cvref_t<decltype(model)>::model_name);
+          const Eigen::Index n = model.num_parameters();
+          Vector<float> theta(n), g(n), hv(n), v = Vector<float>::Constant(n, 0.01f),
+              pred(static_cast<Eigen::Index>(batch.num_targets()));
+          Matrix<float> scores(ds.num_items(), static_cast<Eigen::Index>(batch.size()));
+          Rng rng(1);
+          model.initialize(theta, rng);
+          SparseGradient<float> sg(n), sh(n);
+          sg.reserve(1024);
+          sh.reserve(1024);
+          auto step = [&] {
+            float total = model.loss(theta, batch);
+            total += model.loss_and_gradient(theta, batch, g);
+            model.hessian_vector_product(theta, batch, v, hv);
+            sg.clear();
+            total += model.loss_and_gradient(theta, batch, sg);
+            sh.clear();
+            model.hessian_vector_product(theta, batch, v, sh);
+            model.predict(theta, batch, pred);
+            model.score_all(theta, batch, scores);
+            return total;
+          };
+          (void)step();  // warm-up: sizes the per-thread workspaces
+          Eigen::internal::set_is_malloc_allowed(false);
+          float total = 0;
+          bool threw = false;
+          try {
+            for (int s = 0; s < 3; ++s) total += step();
+          } catch (const std::runtime_error&) {
+            threw = true;
+          }
+          Eigen::internal::set_is_malloc_allowed(true);
+          CHECK_FALSE(threw);
+          CHECK(std::isfinite(total));
+          CHECK(hv.allFinite());
+        };
+        (check(m), ...);
+      },
+      models);
+}
