@@ -214,6 +214,8 @@ struct FitPlan {
   double lr_decay = 1.0;
   double valid_frac = 0.0;
   int negatives = 4;
+  double momentum = 0.0;  ///< Sgd's heavy-ball momentum (`train_whole_rows`)
+  int phases = 1;         ///< `train_whole_rows`: successive fits of the models build(split, phase)
 
   static FitPlan from(const Settings& s) {
     FitPlan p;
@@ -375,7 +377,43 @@ concept HasClosedFormFit =
       m.fit_closed_form(VectorRef<typename M::Scalar>(t), b);
     };
 
+/// Optional: a whole-row model that sets part of θ from the training rows after `initialize` (an
+/// RBM's visible biases, CF-NADE's output biases: the columns' level frequencies):
+/// `void initialize_from_data(VectorRef<S> theta, const RowBatch& training) const`.
+template <class M>
+concept HasDataInitialization =
+    Model<M> && requires(const M& m, Vector<typename M::Scalar>& t, const RowBatch& b) {
+      m.initialize_from_data(VectorRef<typename M::Scalar>(t), b);
+    };
+
+/// Optional: a whole-row model whose predictions are not ratings (a 0/1 label's probability):
+/// `double target_value(const Dataset& data, RowIndex r) const` is the value a prediction of row r
+/// is scored against (its rating otherwise).
+template <class M>
+concept HasTargetValue = requires(const M& m, const Dataset& d, RowIndex r) {
+  { m.target_value(d, r) } -> std::convertible_to<double>;
+};
+
 namespace detail {
+
+/// No extra report parts (`train_whole_rows`'s default `extra`).
+struct NoExtraParts {
+  template <class M>
+  void operator()(const M&, const Vector<float>&, const Split&, report::TrainReport&) const noexcept {}
+};
+
+inline constexpr std::uint64_t tag_phase = 0x5048415345u;  // "PHASE": a later phase's batch order
+
+/// The model of a phase: `build(split, phase)` when the builder takes a phase, else `build(split)`.
+template <class Build>
+auto build_phase(Build& build, const Split& split, int phase) {
+  if constexpr (std::is_invocable_v<Build&, const Split&, int>) {
+    return build(split, phase);
+  } else {
+    (void)phase;
+    return build(split);
+  }
+}
 
 /// Rating errors of a whole-row model: each example's targets predicted from its inputs.
 template <class M>
@@ -391,7 +429,9 @@ report::MetricValues row_error_values(const M& model, const ConstVectorRef<typen
     Eigen::Index k = 0;
     for (const RowExample& ex : b.examples)
       for (const RowIndex r : ex.target) {
-        const double err = static_cast<double>(p[k++]) - static_cast<double>(rows.data().rating(r));
+        double truth = static_cast<double>(rows.data().rating(r));
+        if constexpr (HasTargetValue<M>) truth = model.target_value(rows.data(), r);
+        const double err = static_cast<double>(p[k++]) - truth;
         se += err * err;
         ae += std::abs(err);
       }
@@ -412,11 +452,18 @@ report::MetricValues row_error_values(const M& model, const ConstVectorRef<typen
 /// them; RMSE for rating protocols, NDCG@k (the first cut-off) for top-N ones. Evaluation: rating
 /// protocols predict each held-out rating from its row's training ratings; top-N protocols rank
 /// every item for each user from their training ratings. A model with `fit_closed_form` (EASE) is
-/// solved instead of trained.
-template <class Build>
+/// solved instead of trained. With `plan.phases` > 1 the builder takes the phase too
+/// (`build(split, phase)`): phase p trains the model it returns from where phase p − 1 left θ (the
+/// best epoch's θ when validating), so a CD-trained RBM can raise k from phase to phase; each
+/// phase selects its own number of epochs and a retraining replays them. θ starts from
+/// `initialize` (then `initialize_from_data` when the model has it), Sgd has `plan.momentum`.
+/// Rating errors compare a prediction with the model's `target_value` when it has one. `extra(model,
+/// θ, split, report)` may add parts to the report at the end (the split the final model was trained
+/// on; e.g. the explainable RBM's explainability metrics).
+template <class Build, class Extra = detail::NoExtraParts>
 report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, const FitPlan& plan,
-                                     Evaluation ev, RowSide side) {
-  using M = std::remove_cvref_t<decltype(build(std::declval<const Split&>()))>;
+                                     Evaluation ev, RowSide side, Extra&& extra = {}) {
+  using M = decltype(detail::build_phase(build, std::declval<const Split&>(), 0));
   static_assert(std::same_as<typename M::Batch, RowBatch>, "train_whole_rows: a whole-row model");
   static_assert(std::same_as<typename M::Scalar, float>, "the registry trains in float");
   const Dataset& ds = req.data;
@@ -449,68 +496,82 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
   Vector<float> theta;
   const std::size_t k0 = top.ks.empty() ? 10 : top.ks.front();
 
-  auto run_fit = [&](const Split& fit_split, int epochs, bool select) {
-    built.emplace(build(fit_split));
-    const M& model = *built;
-    rep.parameters = model.num_parameters();
-    theta.resize(model.num_parameters());
-    Rng rng(derive_seed(req.seed, detail::tag_init));
-    model.initialize(theta, rng);
+  const int phases = std::max(1, plan.phases);
+  std::vector<int> chosen;  // per phase: the epochs its selection chose
+  auto run_fit = [&](const Split& fit_split, const std::vector<int>& epochs, bool select) {
     const WholeRows rows(ds, fit_split.train, side);
-    if constexpr (HasClosedFormFit<M>) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const double cpu0 = detail::process_cpu_seconds();
-      model.fit_closed_form(VectorRef<float>(theta), rows.batch());
-      rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
-      rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      rep.epochs_run = 1;
-      rep.best_epoch = 0;
-      rep.history.clear();
-      (void)epochs;
-      (void)select;
-    } else {
-      const bool validate = select && !fit_split.valid.empty();
-      const TrainOptions options{.epochs = epochs, .patience = validate ? plan.patience : 0,
-                                 .higher_is_better = top_n, .lr_decay = plan.lr_decay};
-      detail::Observers<M> obs;
-      if (req.run.progress) obs.bar.emplace(stderr);
-      if (!req.run.log.empty()) obs.log.emplace(std::filesystem::path(req.run.log));
-      RowBatches source(rows, plan.batch, req.seed);
-      std::optional<WholeRows> valid_rows;
-      if (validate && !top_n) valid_rows.emplace(ds, fit_split.train, fit_split.valid, side);
-      auto go = [&](auto& opt) {
-        if (!validate) return fit(model, theta, opt, source, options, NoValidation{}, obs);
-        if constexpr (report::HasRowScores<M>) {
-          if (top_n)
-            return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
-              const Vector<float> tv = t;
-              const report::ItemScorer<M> scorer(model, tv, ds, &rows);
-              return report::ranking_metrics(ds, fit_split.train, fit_split.valid, scorer, {k0}, false,
-                                             top.threads)
-                  .get("ndcg@" + std::to_string(k0));
-            }, obs);
-        }
-        return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
-          return detail::row_error_values(model, t, *valid_rows).get("rmse");
-        }, obs);
-      };
-      const double cpu0 = detail::process_cpu_seconds();
-      TrainResult r;
-      if (plan.optimizer == "sgd") {
-        Sgd<float> opt{SgdOptions{.lr = plan.lr}};
-        r = go(opt);
-      } else if (plan.optimizer == "adam") {
-        Adam<float> opt{AdamOptions{.lr = plan.lr, .weight_decay = plan.weight_decay}};
-        r = go(opt);
-      } else {
-        Adagrad<float> opt{AdagradOptions{.lr = plan.lr}};
-        r = go(opt);
+    rep.cpu_seconds = rep.seconds = 0;
+    rep.epochs_run = 0;
+    rep.history.clear();
+    chosen.clear();
+    for (int phase = 0; phase < phases; ++phase) {
+      built.emplace(detail::build_phase(build, fit_split, phase));
+      const M& model = *built;
+      if (phase == 0) {
+        rep.parameters = model.num_parameters();
+        theta.resize(model.num_parameters());
+        Rng rng(derive_seed(req.seed, detail::tag_init));
+        model.initialize(theta, rng);
+        if constexpr (HasDataInitialization<M>) model.initialize_from_data(VectorRef<float>(theta), rows.batch());
       }
-      rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
-      rep.seconds = r.seconds;
-      rep.epochs_run = r.epochs_run;
-      rep.best_epoch = r.best_epoch;
-      rep.history = std::move(r.history);
+      if constexpr (HasClosedFormFit<M>) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const double cpu0 = detail::process_cpu_seconds();
+        model.fit_closed_form(VectorRef<float>(theta), rows.batch());
+        rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
+        rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        rep.epochs_run = 1;
+        rep.best_epoch = 0;
+        rep.history.clear();
+        (void)epochs;
+        (void)select;
+      } else {
+        const bool validate = select && !fit_split.valid.empty();
+        const TrainOptions options{.epochs = epochs[static_cast<std::size_t>(phase)],
+                                   .patience = validate ? plan.patience : 0,
+                                   .higher_is_better = top_n, .lr_decay = plan.lr_decay};
+        detail::Observers<M> obs;
+        if (req.run.progress) obs.bar.emplace(stderr);
+        if (!req.run.log.empty()) obs.log.emplace(std::filesystem::path(req.run.log));
+        RowBatches source(rows, plan.batch,
+                          phase == 0 ? req.seed : derive_seed(req.seed, detail::tag_phase, static_cast<std::uint64_t>(phase)));
+        std::optional<WholeRows> valid_rows;
+        if (validate && !top_n) valid_rows.emplace(ds, fit_split.train, fit_split.valid, side);
+        auto go = [&](auto& opt) {
+          if (!validate) return fit(model, theta, opt, source, options, NoValidation{}, obs);
+          if constexpr (report::HasRowScores<M>) {
+            if (top_n)
+              return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
+                const Vector<float> tv = t;
+                const report::ItemScorer<M> scorer(model, tv, ds, &rows);
+                return report::ranking_metrics(ds, fit_split.train, fit_split.valid, scorer, {k0}, false,
+                                               top.threads)
+                    .get("ndcg@" + std::to_string(k0));
+              }, obs);
+          }
+          return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
+            return detail::row_error_values(model, t, *valid_rows).get("rmse");
+          }, obs);
+        };
+        const double cpu0 = detail::process_cpu_seconds();
+        TrainResult r;
+        if (plan.optimizer == "sgd") {
+          Sgd<float> opt{SgdOptions{.lr = plan.lr, .momentum = plan.momentum}};
+          r = go(opt);
+        } else if (plan.optimizer == "adam") {
+          Adam<float> opt{AdamOptions{.lr = plan.lr, .weight_decay = plan.weight_decay}};
+          r = go(opt);
+        } else {
+          Adagrad<float> opt{AdagradOptions{.lr = plan.lr}};
+          r = go(opt);
+        }
+        rep.cpu_seconds += detail::process_cpu_seconds() - cpu0;
+        rep.seconds += r.seconds;
+        rep.epochs_run += r.epochs_run;
+        rep.best_epoch = r.best_epoch;
+        chosen.push_back(r.best_epoch >= 0 ? r.best_epoch + 1 : r.epochs_run);
+        rep.history.insert(rep.history.end(), r.history.begin(), r.history.end());
+      }
     }
   };
 
@@ -528,19 +589,20 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
   };
   report::MetricValues valid_values;
   const bool refit = carve && !HasClosedFormFit<M>;
+  const std::vector<int> all_epochs(static_cast<std::size_t>(phases), plan.epochs);
   if (refit) {
-    run_fit(split, plan.epochs, true);
+    run_fit(split, all_epochs, true);
     valid_values = valid_part(*built);
     const int best = rep.best_epoch;
-    const int chosen = best >= 0 ? best + 1 : rep.epochs_run;
+    const std::vector<int> replay = chosen;
     Split all = split;
     all.train.insert(all.train.end(), split.valid.begin(), split.valid.end());
     std::sort(all.train.begin(), all.train.end());
     all.valid.clear();
-    run_fit(all, chosen, false);
+    run_fit(all, replay, false);
     rep.best_epoch = best;
   } else {
-    run_fit(carve ? protocol_split : split, plan.epochs, true);
+    run_fit(carve ? protocol_split : split, all_epochs, true);
     if (!split.valid.empty() && !carve) valid_values = valid_part(*built);
   }
   const M& model = *built;
@@ -562,6 +624,7 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
     if (!valid_values.empty()) rep.parts.emplace_back("valid", valid_values);
     rep.parts.emplace_back("test", detail::row_error_values(model, theta, WholeRows(ds, final_split.train, final_split.test, side)));
   }
+  extra(model, theta, final_split, rep);
   if (!req.run.save.empty())
     save_parameters<float>(req.run.save, req.model, detail::parameter_config(req), theta);
   return rep;
