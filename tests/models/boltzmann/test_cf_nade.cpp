@@ -97,7 +97,7 @@ TEST_CASE("CfNade: training cases draw their ordering from the seed; threads do 
   Vector<float> theta(m.num_parameters());
   Rng rng(3);
   m.initialize(theta, rng);
-  m.set_output_biases(theta, items.batch());
+  m.initialize_from_data(theta, items.batch());
   CHECK(m.loss(theta, items.batch(1)) != m.loss(theta, items.batch(2)));
   std::vector<Vector<float>> g;
   for (const int threads : {1, 2}) {
@@ -124,7 +124,7 @@ TEST_CASE("CfNade: the output biases start at the columns' level frequencies", "
   Vector<double> theta(m.num_parameters());
   Rng rng(1);
   m.initialize(theta, rng);
-  m.set_output_biases(theta, users.batch());
+  m.initialize_from_data(theta, users.batch());
   Matrix<double> scores(ds.num_items(), 1);
   const RowExample nobody{0, {}, {}};
   m.score_all(theta, RowBatch{&ds, std::span<const RowExample>(&nobody, 1), 0, RowSide::user}, scores);

@@ -14,6 +14,7 @@
 #include <array>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -110,9 +111,10 @@ TEMPLATE_TEST_CASE("ExplainableRbm: the direction contract; D's share is e_u tim
                    "[models][boltzmann][explainable]", float, double) {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  const auto E = ExplainabilityMatrix::from_neighbours(ds, rows, {.neighbours = 3});
+  const auto Ep = std::make_shared<const ExplainabilityMatrix>(ExplainabilityMatrix::from_neighbours(ds, rows, {.neighbours = 3}));
+  const ExplainabilityMatrix& E = *Ep;
   const WholeRows users(ds, rows, RowSide::user);
-  const ExplainableRbm<TestType> m(E, {.rbm = {.hidden = 4, .cd_steps = 2, .weight_decay = 0.0, .init_std = 0.3}});
+  const ExplainableRbm<TestType> m(Ep, {.rbm = {.hidden = 4, .cd_steps = 2, .weight_decay = 0.0, .init_std = 0.3}});
   CHECK(test::run_direction_conformance(m, users.batch(4), users.batch(5)).checks == 4);
   // one case: g_D[:, i] = e_ui · g_c for every explainable item, 0 elsewhere
   Vector<TestType> theta(m.num_parameters()), g(m.num_parameters());
@@ -139,9 +141,10 @@ TEMPLATE_TEST_CASE("ExplainableRbm: the direction contract; D's share is e_u tim
 TEST_CASE("ExplainableRbm: every recommendation carries its explanation", "[models][boltzmann][explainable]") {
   const Dataset ds = test::tiny_dataset();
   const auto rows = test::all_rows(ds);
-  const auto E = ExplainabilityMatrix::from_neighbours(ds, rows, {.neighbours = 3});
+  const auto Ep = std::make_shared<const ExplainabilityMatrix>(ExplainabilityMatrix::from_neighbours(ds, rows, {.neighbours = 3}));
+  const ExplainabilityMatrix& E = *Ep;
   const WholeRows users(ds, rows, RowSide::user);
-  const ExplainableRbm<float> m(E, {.rbm = {.hidden = 4, .init_std = 0.3}});
+  const ExplainableRbm<float> m(Ep, {.rbm = {.hidden = 4, .init_std = 0.3}});
   Vector<float> theta(m.num_parameters());
   Rng rng(2);
   m.initialize(theta, rng);
@@ -158,6 +161,7 @@ TEST_CASE("ExplainableRbm: every recommendation carries its explanation", "[mode
                                 : std::to_string(raters) + " of your 3 nearest neighbours rated this"));
     }
   }
-  CHECK(message_of([&] { (void)ExplainableRbm<float>(E, {.rbm = {.hidden = 0}}); }) ==
+  CHECK(message_of([&] { (void)ExplainableRbm<float>(Ep, {.rbm = {.hidden = 0}}); }) ==
         "ExplainableRbm: hidden must be >= 1 (got 0)");
+  CHECK(message_of([&] { (void)ExplainableRbm<float>(nullptr); }) == "ExplainableRbm: the explainability matrix is null");
 }

@@ -354,7 +354,7 @@ TEST_CASE("RbmCf: CD-k with more steps is another direction; the biases start at
   // with W = 0 and the frequency biases, each item's prediction is its mean training rating
   // (add-one smoothed over the five levels)
   Vector<double> t0 = Vector<double>::Zero(theta.size());
-  m1.set_visible_biases(t0, users.batch());
+  m1.initialize_from_data(t0, users.batch());
   const WholeRows items(ds, test::all_rows(ds), RowSide::item);
   Matrix<double> scores(ds.num_items(), 1);
   const RowExample nobody{0, {}, {}};
@@ -413,7 +413,7 @@ TEMPLATE_TEST_CASE("RbmCf under first-order MAML and Reptile", "[models][boltzma
   Vector<double> theta0(m.num_parameters());
   Rng rng(3);
   m.initialize(theta0, rng);
-  m.set_visible_biases(theta0, WholeRows(ds, test::all_rows(ds), RowSide::user).batch());
+  m.initialize_from_data(theta0, WholeRows(ds, test::all_rows(ds), RowSide::user).batch());
   const Task t = task_of(ds, 6);
   const auto tb = MetaBatchTraits<RowBatch>::make(ds, t, 1, 2);
   const MamlOptions options{.inner_steps = 2, .inner_lr = 0.5};

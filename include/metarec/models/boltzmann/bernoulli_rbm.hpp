@@ -70,9 +70,9 @@ class BernoulliRbm : public detail::RbmBase<BernoulliRbm<S>, S> {
   /// Sets b_j = log((n_j + 1)/(B − n_j + 1)), n_j the cases of the batch with a one at j, so that an
   /// untrained model predicts each item's share of ones (Hinton's practical guide).
   /// @throws std::invalid_argument on a wrong θ size or an incompatible batch.
-  void set_visible_biases(VectorRef<S> theta, const RowBatch& batch) const {
-    this->check_size("set_visible_biases", theta.size());
-    this->check_batch("set_visible_biases", batch);
+  void initialize_from_data(VectorRef<S> theta, const RowBatch& batch) const {
+    this->check_size("initialize_from_data", theta.size());
+    this->check_batch("initialize_from_data", batch);
     auto b = b_.map(theta);
     b.setZero();
     for (const RowExample& ex : batch.examples)
@@ -81,6 +81,10 @@ class BernoulliRbm : public detail::RbmBase<BernoulliRbm<S>, S> {
     for (Eigen::Index j = 0; j < b.cols(); ++j) b(0, j) = std::log((b(0, j) + S(1)) / (n - b(0, j) + S(1)));
   }
 
+  /// What a prediction of row r is scored against: its 0/1 label.
+  [[nodiscard]] double target_value(const Dataset& data, RowIndex r) const noexcept {
+    return data.rating(r) >= opt_.positive_threshold ? 1.0 : 0.0;
+  }
   /// The 0/1 label of a row: rating >= positive_threshold.
   [[nodiscard]] bool positive(const RowBatch& batch, RowIndex r) const noexcept {
     return batch.data->rating(r) >= opt_.positive_threshold;

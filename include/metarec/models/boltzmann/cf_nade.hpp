@@ -68,7 +68,7 @@ struct CfNadeOptions {
 /// metarec::Vector<float> theta(nade.num_parameters());
 /// metarec::Rng rng(1);
 /// nade.initialize(theta, rng);
-/// nade.set_output_biases(theta, items.batch());
+/// nade.initialize_from_data(theta, items.batch());
 /// metarec::RowBatches batches(items, 32, /*seed=*/1);
 /// metarec::Adam<float> adam({.lr = 1e-3});
 /// metarec::fit(nade, theta, adam, batches, {.epochs = 10});
@@ -136,9 +136,9 @@ class CfNade : public detail::LayoutModel<CfNade<S>, S, RowBatch> {
   /// frequencies among the batch's input rows (add-one smoothed): the cumulative sums s_k =
   /// Σ_{l≤k} b_j[l] are the log frequencies, as the authors initialise them.
   /// @throws std::invalid_argument on a wrong θ size or an incompatible batch.
-  void set_output_biases(VectorRef<S> theta, const RowBatch& batch) const {
-    check_size("set_output_biases", theta.size());
-    check_batch("set_output_biases", batch);
+  void initialize_from_data(VectorRef<S> theta, const RowBatch& batch) const {
+    check_size("initialize_from_data", theta.size());
+    check_batch("initialize_from_data", batch);
     auto b = b_.map(theta);
     detail::column_log_frequencies<S>(batch, levels_, b);
     for (Eigen::Index j = 0; j < b.cols(); ++j)

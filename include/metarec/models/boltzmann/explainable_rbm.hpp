@@ -13,11 +13,15 @@
 /// unseen items by predicted rating; every recommendation carries its explanation ("n of your k
 /// nearest neighbours rated this", `ExplainabilityMatrix::explanation`).
 ///
-/// The explainability matrix is computed once from the training rows and held by reference: it must
-/// outlive the model. A user it does not know (a new user in a MAML task) gets e = 0.
+/// The explainability matrix is computed once from the training rows and shared by the model (and its
+/// copies). A user it does not know (a new user in a MAML task) gets e = 0.
 
 #include <metarec/models/boltzmann/explainability.hpp>
 #include <metarec/models/boltzmann/rbm_base.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <utility>
 
 namespace metarec {
 
@@ -32,7 +36,8 @@ struct ExplainableRbmOptions {
 /// direction is CD-k. Parameters: W, b, c as `RbmCf`, then D (F × items), drawn N(0, init_std²).
 /// @tparam S float or double
 /// @code
-/// const auto E = metarec::ExplainabilityMatrix::from_neighbours(ds, split.train, {.neighbours = 50});
+/// auto E = std::make_shared<const metarec::ExplainabilityMatrix>(
+///     metarec::ExplainabilityMatrix::from_neighbours(ds, split.train, {.neighbours = 50}));
 /// const metarec::ExplainableRbm<float> rbm(E, {.rbm = {.hidden = 100}});
 /// @endcode
 template <class S = float>
@@ -44,11 +49,12 @@ class ExplainableRbm : public detail::SoftmaxRbm<ExplainableRbm<S>, S> {
   static constexpr const char* model_name = "ExplainableRbm";
   using Options = ExplainableRbmOptions;
 
-  /// @param explainability the users × items explainability matrix (kept by reference)
-  /// @throws std::invalid_argument as `RbmCf`, or when the matrix has no items.
-  explicit ExplainableRbm(const ExplainabilityMatrix& explainability, Options options = {})
-      : Base(explainability.num_items(), options.rbm, RowSide::user), E_(&explainability), opt_(options) {
-    D_ = this->layout_.add("explainability_weights", options.rbm.hidden, explainability.num_items());
+  /// @param explainability the users × items explainability matrix (shared)
+  /// @throws std::invalid_argument as `RbmCf`, or when the matrix is null or has no items.
+  explicit ExplainableRbm(std::shared_ptr<const ExplainabilityMatrix> explainability, Options options = {})
+      : Base(checked(explainability).num_items(), options.rbm, RowSide::user), E_(std::move(explainability)),
+        opt_(options) {
+    D_ = this->layout_.add("explainability_weights", options.rbm.hidden, E_->num_items());
   }
 
   [[nodiscard]] const Options& options() const noexcept { return opt_; }
@@ -73,7 +79,12 @@ class ExplainableRbm : public detail::SoftmaxRbm<ExplainableRbm<S>, S> {
     for (const auto& e : E_->row(ex.entity)) sink.segment(D_.column(e.item)) += static_cast<S>(e.score) * coeff;
   }
 
-  const ExplainabilityMatrix* E_;
+  static const ExplainabilityMatrix& checked(const std::shared_ptr<const ExplainabilityMatrix>& e) {
+    if (!e) throw std::invalid_argument("ExplainableRbm: the explainability matrix is null");
+    return *e;
+  }
+
+  std::shared_ptr<const ExplainabilityMatrix> E_;
   Options opt_;
   Block D_;
 };

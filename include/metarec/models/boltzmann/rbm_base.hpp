@@ -304,6 +304,11 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
   [[nodiscard]] int level_of(float rating) const noexcept { return levels_.level_of(rating); }
   /// The value a level predicts: k + 1 (ratings), or k (like/dislike: 0, 1).
   [[nodiscard]] S value_of(int level) const noexcept { return levels_.template value_of<S>(level); }
+  /// What a prediction of row r is scored against: the value of its level (the rating, rounded and
+  /// clamped to 1..K; 0/1 for like/dislike).
+  [[nodiscard]] double target_value(const Dataset& data, RowIndex r) const noexcept {
+    return static_cast<double>(value_of(level_of(data.rating(r))));
+  }
   /// The blocks of θ: W (F·K × columns; column j is F × K, level-major), b (K × columns), c (F).
   [[nodiscard]] const Block& weights() const noexcept { return W_; }
   [[nodiscard]] const Block& visible_bias() const noexcept { return b_; }
@@ -319,9 +324,9 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
   /// log((n_jk + 1) / (n_j + K)) (add-one smoothing), so that an untrained model predicts each
   /// column's level frequencies (Hinton's practical guide sets visible biases the same way).
   /// @throws std::invalid_argument on a wrong θ size or an incompatible batch.
-  void set_visible_biases(VectorRef<S> theta, const RowBatch& batch) const {
-    this->check_size("set_visible_biases", theta.size());
-    this->check_batch("set_visible_biases", batch);
+  void initialize_from_data(VectorRef<S> theta, const RowBatch& batch) const {
+    this->check_size("initialize_from_data", theta.size());
+    this->check_batch("initialize_from_data", batch);
     column_log_frequencies<S>(batch, levels_, b_.map(theta));
   }
 

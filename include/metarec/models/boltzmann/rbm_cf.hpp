@@ -27,7 +27,7 @@ using RbmCfOptions = SoftmaxRbmOptions;
 /// metarec::Vector<float> theta(rbm.num_parameters());
 /// metarec::Rng rng(1);
 /// rbm.initialize(theta, rng);
-/// rbm.set_visible_biases(theta, items.batch());
+/// rbm.initialize_from_data(theta, items.batch());
 /// metarec::RowBatches batches(items, 100, /*seed=*/1);
 /// metarec::Sgd<float> sgd({.lr = 0.05, .momentum = 0.9});
 /// metarec::fit(rbm, theta, sgd, batches, {.epochs = 20});
