@@ -146,26 +146,33 @@ inline report::MetricValues error_values(const RatingErrors& e) {
   return v;
 }
 
+template <class M>
+report::MetricValues row_error_values(const M& model, const ConstVectorRef<typename M::Scalar>& theta,
+                                      const WholeRows& rows);
+
 /// fit callback that records the test MSE after each epoch, timed on this thread's CPU clock; the
-/// evaluation time is kept apart from the training time.
+/// evaluation time is kept apart from the training time. Whole-row models read their test rows
+/// from `test_rows`; `epoch_offset` numbers the epochs of a later training phase after the earlier.
 template <class M>
 struct TestTrace {
   const M* model = nullptr;  // null: off
   const Vector<float>* theta = nullptr;
   const Dataset* data = nullptr;
   std::span<const RowIndex> rows;
+  const WholeRows* test_rows = nullptr;
+  int epoch_offset = 0;
   double cpu0 = 0, eval_cpu = 0;
   std::vector<report::EpochTestPoint> points;
   void on_epoch_end(const EpochInfo& e) {
-    if constexpr (std::same_as<typename M::Batch, RatingBatch>) {
-      if (model == nullptr) return;
-      const double t = thread_cpu_seconds();
-      const double mse = rating_errors(*model, *theta, *data, rows).mse;
-      points.push_back({e.epoch, t - cpu0 - eval_cpu, mse});
-      eval_cpu += thread_cpu_seconds() - t;
-    } else {
-      (void)e;
-    }
+    if (model == nullptr) return;
+    const double t = thread_cpu_seconds();
+    double mse = 0;
+    if constexpr (std::same_as<typename M::Batch, RatingBatch>)
+      mse = rating_errors(*model, *theta, *data, rows).mse;
+    else
+      mse = row_error_values(*model, *theta, *test_rows).get("mse");
+    points.push_back({e.epoch + epoch_offset, t - cpu0 - eval_cpu, mse});
+    eval_cpu += thread_cpu_seconds() - t;
   }
 };
 
@@ -216,6 +223,7 @@ struct FitPlan {
   int negatives = 4;
   double momentum = 0.0;  ///< Sgd's heavy-ball momentum (`train_whole_rows`)
   int phases = 1;         ///< `train_whole_rows`: successive fits of the models build(split, phase)
+  std::vector<int> phase_epochs;  ///< epochs of each phase (empty: `epochs` each)
 
   static FitPlan from(const Settings& s) {
     FitPlan p;
@@ -498,12 +506,15 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
 
   const int phases = std::max(1, plan.phases);
   std::vector<int> chosen;  // per phase: the epochs its selection chose
-  auto run_fit = [&](const Split& fit_split, const std::vector<int>& epochs, bool select) {
+  auto run_fit = [&](const Split& fit_split, const std::vector<int>& epochs, bool select, bool trace_test) {
     const WholeRows rows(ds, fit_split.train, side);
-    rep.cpu_seconds = rep.seconds = 0;
+    rep.cpu_seconds = rep.seconds = rep.trace_cpu_seconds = 0;
     rep.epochs_run = 0;
     rep.history.clear();
+    rep.test_trace.clear();
     chosen.clear();
+    std::optional<WholeRows> test_rows;
+    if (trace_test && !top_n && !fit_split.test.empty()) test_rows.emplace(ds, fit_split.train, fit_split.test, side);
     for (int phase = 0; phase < phases; ++phase) {
       built.emplace(detail::build_phase(build, fit_split, phase));
       const M& model = *built;
@@ -533,6 +544,15 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
         detail::Observers<M> obs;
         if (req.run.progress) obs.bar.emplace(stderr);
         if (!req.run.log.empty()) obs.log.emplace(std::filesystem::path(req.run.log));
+        detail::TestTrace<M> trace;
+        if (test_rows) {
+          trace.model = &model;
+          trace.theta = &theta;
+          trace.test_rows = &*test_rows;
+          trace.epoch_offset = rep.epochs_run;
+          trace.cpu0 = detail::thread_cpu_seconds();
+        }
+        obs.trace = &trace;
         RowBatches source(rows, plan.batch,
                           phase == 0 ? req.seed : derive_seed(req.seed, detail::tag_phase, static_cast<std::uint64_t>(phase)));
         std::optional<WholeRows> valid_rows;
@@ -565,9 +585,11 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
           Adagrad<float> opt{AdagradOptions{.lr = plan.lr}};
           r = go(opt);
         }
-        rep.cpu_seconds += detail::process_cpu_seconds() - cpu0;
+        rep.cpu_seconds += detail::process_cpu_seconds() - cpu0 - trace.eval_cpu;
         rep.seconds += r.seconds;
         rep.epochs_run += r.epochs_run;
+        rep.trace_cpu_seconds += trace.eval_cpu;
+        rep.test_trace.insert(rep.test_trace.end(), trace.points.begin(), trace.points.end());
         rep.best_epoch = r.best_epoch;
         chosen.push_back(r.best_epoch >= 0 ? r.best_epoch + 1 : r.epochs_run);
         rep.history.insert(rep.history.end(), r.history.begin(), r.history.end());
@@ -589,9 +611,11 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
   };
   report::MetricValues valid_values;
   const bool refit = carve && !HasClosedFormFit<M>;
-  const std::vector<int> all_epochs(static_cast<std::size_t>(phases), plan.epochs);
+  const std::vector<int> all_epochs = plan.phase_epochs.size() == static_cast<std::size_t>(phases)
+                                          ? plan.phase_epochs
+                                          : std::vector<int>(static_cast<std::size_t>(phases), plan.epochs);
   if (refit) {
-    run_fit(split, all_epochs, true);
+    run_fit(split, all_epochs, true, false);
     valid_values = valid_part(*built);
     const int best = rep.best_epoch;
     const std::vector<int> replay = chosen;
@@ -599,10 +623,10 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
     all.train.insert(all.train.end(), split.valid.begin(), split.valid.end());
     std::sort(all.train.begin(), all.train.end());
     all.valid.clear();
-    run_fit(all, replay, false);
+    run_fit(all, replay, false, req.run.trace_test);
     rep.best_epoch = best;
   } else {
-    run_fit(carve ? protocol_split : split, all_epochs, true);
+    run_fit(carve ? protocol_split : split, all_epochs, true, req.run.trace_test);
     if (!split.valid.empty() && !carve) valid_values = valid_part(*built);
   }
   const M& model = *built;
