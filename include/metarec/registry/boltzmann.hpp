@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,8 @@ inline std::vector<OptionSpec> rbm_options(const FitDefaults& fit, const std::st
   o.push_back({"cd-steps", OptionKind::list, "1",
                "CD-k schedule: one training phase per entry, each from where the last left θ "
                "(e.g. 1,3,5 raises k as Salakhutdinov et al. do)", {}, 1});
+  o.push_back({"cd-epochs", OptionKind::list, "",
+               "epochs of each cd-steps phase (empty: `epochs` each, early stopping when validating)", {}, 1});
   o.push_back({"momentum", OptionKind::number, "0.9", "SGD momentum", {}, 0, 1, false, true});
   o.push_back({"weight-decay", OptionKind::number, "0.001",
                "weight decay on W (added to the direction once per touched column per step)", {}, 0});
@@ -48,11 +51,18 @@ inline void add_softmax_options(std::vector<OptionSpec>& o) {
                "the chain's last visible step uses p(v | h) instead of a sample (lower variance)"});
 }
 
-/// The FitPlan of an RBM: SGD momentum, one phase per cd-steps entry.
+/// The FitPlan of an RBM: SGD momentum, one phase per cd-steps entry (with its cd-epochs).
+/// @throws std::invalid_argument when cd-epochs is given with another length than cd-steps.
 inline FitPlan rbm_plan(const Settings& s) {
   FitPlan plan = FitPlan::from(s);
   plan.momentum = s.number("momentum");
   plan.phases = static_cast<int>(s.list("cd-steps").size());
+  const auto epochs = s.list("cd-epochs");
+  if (!epochs.empty() && epochs.size() != s.list("cd-steps").size())
+    throw std::invalid_argument("--cd-epochs has " + std::to_string(epochs.size()) + " entries for " +
+                                std::to_string(s.list("cd-steps").size()) + " phases (--cd-steps " +
+                                s.text("cd-steps") + "); give one per phase or none");
+  plan.phase_epochs.assign(epochs.begin(), epochs.end());
   return plan;
 }
 

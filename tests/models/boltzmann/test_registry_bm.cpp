@@ -93,3 +93,25 @@ TEST_CASE("rbm-explainable: top-N with MEP and MER, and rating errors", "[models
   const report::TrainReport rating = train(e, ds, "seed-mf", s);
   CHECK(std::isfinite(rating.part("test").get("rmse")));
 }
+
+TEST_CASE("RBM phases: cd-epochs fixes each phase's epochs; the test trace follows them", "[models][boltzmann][registry]") {
+  const Dataset ds = test::tiny_dataset();
+  const Registry reg(boltzmann_models());
+  const ModelEntry& e = reg.find("rbm-i");
+  const ProtocolSplit ps = make_protocol_split("ml1m-90-10", ds, 3);
+  const Settings s = resolve_settings(e, "ml1m-90-10",
+                                      Settings{{"hidden", "4"}, {"batch", "2"}, {"valid-frac", "0"},
+                                               {"cd-steps", "1,2"}, {"cd-epochs", "2,1"}});
+  TrainRequest req{e.name, ds, ps, "ml1m-90-10", s, 3};
+  req.run.trace_test = true;
+  const report::TrainReport r = e.train(req);
+  CHECK(r.epochs_run == 3);
+  REQUIRE(r.history.size() == 3);
+  REQUIRE(r.test_trace.size() == 3);
+  CHECK(r.test_trace.back().epoch == 2);
+  CHECK(r.test_trace.back().test_metric == Approx(r.part("test").get("mse")).epsilon(1e-6));
+  Settings bad = s;
+  bad.set("cd-epochs", "2");
+  TrainRequest wrong{e.name, ds, ps, "ml1m-90-10", bad, 3};
+  CHECK_THROWS_WITH(e.train(wrong), "--cd-epochs has 1 entries for 2 phases (--cd-steps 1,2); give one per phase or none");
+}
