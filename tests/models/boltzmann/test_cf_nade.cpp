@@ -3,7 +3,7 @@
 // cases, training and conditional cases; the ordinal cost and the prediction against hand
 // computations; bitwise identical for 1 and 2 threads; bad input; every MAML variant.
 
-#include "meta/meta_test_support.hpp"
+#include "meta/whole_row_maml.hpp"
 #include "models/conformance.hpp"
 #include "models/tiny_data.hpp"
 
@@ -159,16 +159,6 @@ TEST_CASE("CfNade: bad input throws std::invalid_argument naming the function an
             .find("CfNade::hessian_vector_product (v): vector has") == 0);
 }
 
-namespace {
-Task task_of(const Dataset& ds, std::uint32_t u) {
-  Task t;
-  t.user = u;
-  const auto rows = ds.by_user()[u];
-  for (std::size_t k = 0; k < rows.size(); ++k) (k < 3 ? t.support : t.query).push_back(rows[k]);
-  return t;
-}
-}  // namespace
-
 TEMPLATE_TEST_CASE("every MAML variant meta-trains CF-NADE", "[models][boltzmann][nade][maml]", SecondOrderMaml,
                    FirstOrderMaml, Reptile, MetaSgd) {
   const Dataset ds = test::tiny_dataset();
@@ -176,47 +166,6 @@ TEMPLATE_TEST_CASE("every MAML variant meta-trains CF-NADE", "[models][boltzmann
   Vector<double> theta0(m.num_parameters());
   Rng rng(4);
   m.initialize(theta0, rng);
-  const Task t = task_of(ds, 6);
-  const auto tb = MetaBatchTraits<RowBatch>::make(ds, t, 1, 2);
-  Maml<CfNade<double>, TestType> maml(m, MamlOptions{.inner_steps = 2, .inner_lr = 0.1}, Adam<double>(AdamOptions{.lr = 0.02}));
-  Vector<double> g(m.num_parameters());
-  const double lq = maml.meta_gradient(theta0, tb.support, tb.query, g);
-  const AdaptOptions ao = maml.adapt_options();
-  const Vector<double> theta_k = adapt(m, theta0, tb.support, ao);
-  CHECK(lq == Approx(static_cast<double>(m.loss(theta_k, tb.query))).epsilon(1e-12));
-  if constexpr (std::is_same_v<TestType, SecondOrderMaml> || std::is_same_v<TestType, MetaSgd>) {
-    const auto f = [&](const Vector<double>& x) { return static_cast<double>(m.loss(adapt(m, x, tb.support, ao), tb.query)); };
-    const auto r = test::check_against_differences(f, theta0, g);
-    INFO("worst scaled error " << r.worst << ", largest |derivative| " << r.largest);
-    CHECK(r.worst <= 1.0);
-    CHECK(r.largest > 1e-3);
-  } else if constexpr (std::is_same_v<TestType, FirstOrderMaml>) {
-    Vector<double> gq(m.num_parameters());
-    (void)m.loss_and_gradient(theta_k, tb.query, gq);
-    CHECK((g - gq).cwiseAbs().maxCoeff() <= 1e-12);
-  } else {
-    CHECK((g - (theta0 - theta_k)).cwiseAbs().maxCoeff() <= 1e-12);
-  }
-  std::vector<Task> tasks;
-  for (std::uint32_t u = 0; u < ds.num_users(); ++u) tasks.push_back(task_of(ds, u));
-  Vector<double> theta = theta0;
-  struct Trace {
-    std::vector<double> support;
-    void on_step(const MamlStepInfo& i) { support.push_back(i.support_loss); }
-  } trace;
-  Maml<CfNade<double>, TestType> trainer(m, MamlOptions{.inner_steps = 2, .inner_lr = 0.1, .epochs = 30},
-                                         Adam<double>(AdamOptions{.lr = 0.01}));
-  const double before = trainer.validation_loss(theta, ds, tasks);
-  TaskSampler sampler(tasks, 3, 5);
-  (void)trainer.train(theta, ds, sampler, trace);
-  const double after = trainer.validation_loss(theta, ds, tasks);
-  INFO(TestType::name << ": adapted query loss " << before << " -> " << after);
-  REQUIRE(trace.support.size() >= 6);
-  const auto n = trace.support.size();
-  const double first = trace.support[0] + trace.support[1] + trace.support[2];
-  const double last = trace.support[n - 1] + trace.support[n - 2] + trace.support[n - 3];
-  if constexpr (std::is_same_v<TestType, Reptile>)
-    CHECK(last < first);
-  else
-    CHECK(after < before);
+  test::check_meta_direction<TestType>(m, theta0, ds, MamlOptions{.inner_steps = 2, .inner_lr = 0.1});
+  test::check_meta_training<TestType>(m, theta0, ds, MamlOptions{.inner_steps = 2, .inner_lr = 0.1, .epochs = 30}, 0.01);
 }

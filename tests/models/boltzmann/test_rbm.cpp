@@ -4,6 +4,7 @@
 // 1 and 2 threads), bad input, and first-order MAML and Reptile on tiny data.
 
 #include "models/boltzmann/rbm_enumeration.hpp"
+#include "meta/whole_row_maml.hpp"
 #include "models/conformance.hpp"
 #include "models/tiny_data.hpp"
 
@@ -397,16 +398,6 @@ TEST_CASE("RBMs: bad input throws std::invalid_argument naming the function and 
         "RbmCf::score_all: out is 3 x 3, expected 9 x 7 (columns x examples)");
 }
 
-namespace {
-Task task_of(const Dataset& ds, std::uint32_t u) {
-  Task t;
-  t.user = u;
-  const auto rows = ds.by_user()[u];
-  for (std::size_t k = 0; k < rows.size(); ++k) (k < 3 ? t.support : t.query).push_back(rows[k]);
-  return t;
-}
-}  // namespace
-
 TEMPLATE_TEST_CASE("RbmCf under first-order MAML and Reptile", "[models][boltzmann][rbm][maml]", FirstOrderMaml, Reptile) {
   const Dataset ds = test::tiny_dataset();
   const RbmCf<double> m(ds.num_items(), {.hidden = 6, .weight_decay = 0.0, .init_std = 0.3});
@@ -414,25 +405,11 @@ TEMPLATE_TEST_CASE("RbmCf under first-order MAML and Reptile", "[models][boltzma
   Rng rng(3);
   m.initialize(theta0, rng);
   m.initialize_from_data(theta0, WholeRows(ds, test::all_rows(ds), RowSide::user).batch());
-  const Task t = task_of(ds, 6);
-  const auto tb = MetaBatchTraits<RowBatch>::make(ds, t, 1, 2);
-  const MamlOptions options{.inner_steps = 2, .inner_lr = 0.5};
-  Maml<RbmCf<double>, TestType> maml(m, options, Adam<double>(AdamOptions{.lr = 0.02}));
-  Vector<double> g(m.num_parameters());
-  const double lq = maml.meta_gradient(theta0, tb.support, tb.query, g);
-  const Vector<double> theta_k = adapt(m, theta0, tb.support, maml.adapt_options());
-  CHECK(theta_k != theta0);  // the inner loop took CD steps on the support set
-  CHECK(lq == Approx(static_cast<double>(m.loss(theta_k, tb.query))).epsilon(1e-12));
-  if constexpr (std::is_same_v<TestType, FirstOrderMaml>) {
-    Vector<double> gq(m.num_parameters());
-    (void)m.loss_and_gradient(theta_k, tb.query, gq);  // the query direction at θ_k (clamped support)
-    CHECK((g - gq).cwiseAbs().maxCoeff() <= 1e-12);
-  } else {
-    CHECK((g - (theta0 - theta_k)).cwiseAbs().maxCoeff() <= 1e-12);
-  }
+  // the inner loop takes CD steps on the support set; FOMAML's direction is the query direction at
+  // θ_k (the support clamped), Reptile's θ₀ − θ_k
+  test::check_meta_direction<TestType>(m, theta0, ds, MamlOptions{.inner_steps = 2, .inner_lr = 0.5});
   // meta-training runs, stays finite and changes θ, reproducibly
-  std::vector<Task> tasks;
-  for (std::uint32_t u = 0; u < ds.num_users(); ++u) tasks.push_back(task_of(ds, u));
+  const std::vector<Task> tasks = test::every_user_task(ds);
   auto train = [&] {
     Vector<double> theta = theta0;
     TaskSampler sampler(tasks, 3, 5);

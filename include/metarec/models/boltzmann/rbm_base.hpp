@@ -1,9 +1,10 @@
 #pragma once
 /// @file rbm_base.hpp
-/// @brief What the Boltzmann machines of metarec share: the whole-row case loop (OpenMP across the
-/// cases of a batch, one random stream per case, statistics reduced in case order so the result is
-/// bitwise the same for any thread count), Bernoulli sampling, and `SoftmaxRbm`, the CRTP base of
-/// the softmax RBMs for rating data (`RbmCf`, `ExplainableRbm`).
+/// @brief What the RBMs of metarec share: `RbmBase`, the `Model` members around a per-case CD-k
+/// kernel (cases in parallel with one random stream each, statistics reduced in case order:
+/// bitwise the same result for any thread count; the case loop is in case_loop.hpp), and
+/// `SoftmaxRbm`, the CRTP base of the softmax RBMs for rating data (`RbmCf`, `ExplainableRbm`).
+/// The Bernoulli RBM (bernoulli_rbm.hpp) derives from `RbmBase` too.
 ///
 /// **Softmax RBM** (Salakhutdinov, Mnih & Hinton, ICML 2007). A case (a user, or an item for the
 /// item-based model) has one softmax visible unit with K levels per RATED entry — no unit for a
@@ -28,7 +29,9 @@
 /// disjoint.
 ///
 /// **Direction (CD-k).** Per case: h⁰ = p(h | v⁰); h ~ Bernoulli(h⁰); k times {sample the free
-/// units from p(v | h), hᵗ = p(h | vᵗ), and, but for the last step, h ~ Bernoulli(hᵗ)}. The
+/// units from p(v | h), hᵗ = p(h | vᵗ), and, but for the last step, h ~ Bernoulli(hᵗ)} (with
+/// `mean_field_negative`, the last visible step takes p(v | h) itself instead of a sample: the
+/// common lower-variance variant, whose expectation is no longer the CD-k statistic's). The
 /// "gradient" written is the DESCENT direction −(⟨v h⟩_data − ⟨v h⟩_k) / B (hidden probabilities
 /// on both sides, sampled levels on the model side) for W, b and c, plus `weight_decay`·W_j once
 /// for every column j the batch touches; it is not the derivative of `loss` (`exact_gradient =
