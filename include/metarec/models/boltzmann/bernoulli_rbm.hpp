@@ -202,32 +202,31 @@ class BernoulliRbm : public detail::RbmBase<BernoulliRbm<S>, S> {
     return sse;
   }
 
-  // Case b's share: −h⁰ on the data's free ones, +hᵏ on the sampled ones, (hᵏ − h⁰) on clamped ones.
+  // Case b's share for the stripe's columns: −h⁰ on the data's free ones, +hᵏ on the sampled
+  // ones, (hᵏ − h⁰) on the clamped ones.
   template <class Sink>
   void reduce_case(const ConstVectorRef<S>& theta, const RowBatch& batch, std::size_t b, Work& w, S scale,
-                   Sink& sink) const {
+                   const Vector<S>& coeff, detail::Stripe stripe, Sink& sink) const {
     const RowExample& ex = batch.examples[b];
     const bool cond = detail::is_conditional(ex);
     const auto h0 = w.h0.col(static_cast<Eigen::Index>(b));
     const auto hk = w.hk.col(static_cast<Eigen::Index>(b));
-    auto touch = [&](std::uint32_t j) {
+    // W column j's share (decayed once per batch) and b_j's
+    auto add = [&](std::uint32_t j, auto&& wterm, S bterm) {
+      if (!stripe.owns(j)) return;
       auto gW = sink.segment(W_.column(j));
+      auto gb = sink.segment(b_.column(j));
+      if (stripe.touch) return;
       this->decay(theta, W_, j, gW, w);
-      return gW;
+      gW += wterm;
+      gb[0] += bterm;
     };
     if (cond)
       for (const RowIndex r : ex.input)
-        if (positive(batch, r)) touch(batch.column(r)) += w.coeff;
-    for (const RowIndex r : cond ? ex.target : ex.input) {
-      if (!positive(batch, r)) continue;
-      const std::uint32_t j = batch.column(r);
-      touch(j) -= scale * h0;
-      sink.segment(b_.column(j))[0] -= scale;
-    }
-    for (const std::uint32_t j : w.ones[b]) {
-      touch(j) += scale * hk;
-      sink.segment(b_.column(j))[0] += scale;
-    }
+        if (positive(batch, r)) add(batch.column(r), coeff, S(0));
+    for (const RowIndex r : cond ? ex.target : ex.input)
+      if (positive(batch, r)) add(batch.column(r), -scale * h0, -scale);
+    for (const std::uint32_t j : w.ones[b]) add(j, scale * hk, scale);
   }
 
   Work& batch_work(const RowBatch& batch) const {

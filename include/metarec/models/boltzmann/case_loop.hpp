@@ -42,6 +42,35 @@ void for_each_case(std::size_t n, Body&& body) {
 #endif
 }
 
+/// A share of a reduction: the columns j with j % count == index (or, `touch`, every column, to
+/// record the segments a sparse gradient will receive before the stripes write them in parallel).
+struct Stripe {
+  std::uint32_t index = 0;
+  std::uint32_t count = 1;
+  bool touch = false;
+  [[nodiscard]] bool owns(std::uint32_t column) const noexcept { return touch || column % count == index; }
+  /// Whether this stripe writes the blocks every case shares (the hidden biases, ...).
+  [[nodiscard]] bool owns_shared() const noexcept { return !touch && index == 0; }
+};
+
+/// Runs `body(Stripe)` once per thread of a parallel region (count = the team size; one stripe
+/// without OpenMP or inside a parallel region). A model's reduction adds a column's share only in
+/// the stripe that owns it, case after case: every column's terms are then added by one thread in
+/// case order, so the result does not depend on the number of stripes. Call it after a sequential
+/// pass with `Stripe{.touch = true}`, so that a `SparseGradient` records (and zeroes) every
+/// segment before the threads look them up (a lookup of a recorded segment writes nothing).
+template <class Body>
+void for_each_stripe(Body&& body) {
+#if defined(_OPENMP)
+  if (omp_in_parallel() == 0 && omp_get_max_threads() > 1) {
+#pragma omp parallel
+    body(Stripe{static_cast<std::uint32_t>(omp_get_thread_num()), static_cast<std::uint32_t>(omp_get_num_threads())});
+    return;
+  }
+#endif
+  body(Stripe{});
+}
+
 /// The random stream of case b of a batch: independent of the thread that runs it.
 [[nodiscard]] inline Rng case_rng(std::uint64_t batch_seed, std::size_t b) noexcept {
   return Rng(derive_seed(batch_seed, static_cast<std::uint64_t>(b)));

@@ -511,15 +511,27 @@ class CfNade : public detail::LayoutModel<CfNade<S>, S, RowBatch> {
   }
 
   // Accumulates the records of every case of the batch (and the penalties, read from `pen`: θ for
-  // the gradient, v for H·v) into the sink, case after case.
+  // the gradient, v for H·v) into the sink: the segments recorded first, then the columns in
+  // parallel stripes (each column's terms in case order: the same result for any thread count).
   template <class T, class Sink>
-  void accumulate(const ConstVectorRef<S>& pen, const RowBatch& batch, const BatchWork<T>& w,
-                  Sink& sink) const {
+  void accumulate(const ConstVectorRef<S>& pen, const RowBatch& batch, const BatchWork<T>& w, Sink& sink) const {
+    accumulate_stripe(pen, batch, w, detail::Stripe{.touch = true}, sink);
+    if constexpr (std::is_same_v<T, S>)
+      detail::for_each_stripe([&](const detail::Stripe stripe) { accumulate_stripe(pen, batch, w, stripe, sink); });
+    else
+      accumulate_stripe(pen, batch, w, detail::Stripe{}, sink);
+  }
+
+  template <class T, class Sink>
+  void accumulate_stripe(const ConstVectorRef<S>& pen, const RowBatch& batch, const BatchWork<T>& w,
+                         const detail::Stripe stripe, Sink& sink) const {
     const std::size_t B = batch.size();
     const T inv_b = T(S(1) / static_cast<S>(B));
     const Eigen::Index H1 = opt_.hidden[0], Ht = top(), Kk = K();
     const S two_reg = static_cast<S>(2.0 * opt_.reg) / static_cast<S>(B);
     S* gc1 = sink.segment(c1_.segment()).data();
+    S* gU = two_layers() ? sink.segment(U_.segment()).data() : nullptr;
+    S* gc2 = two_layers() ? sink.segment(c2_.segment()).data() : nullptr;
     for (std::size_t b = 0; b < B; ++b) {
       const auto bi = static_cast<Eigen::Index>(b);
       const RowExample& ex = batch.examples[b];
@@ -528,10 +540,22 @@ class CfNade : public detail::LayoutModel<CfNade<S>, S, RowBatch> {
       const std::size_t n = ex.input.size(), d = w.split[b];
       const std::size_t n_ctx = cond ? n : d;
       const T* g1 = w.g1.col(bi).data();
-      axpy_part(gc1, inv_b, g1, H1);
+      if (stripe.owns_shared()) {
+        axpy_part(gc1, inv_b, g1, H1);
+        if (two_layers()) {
+          const Eigen::Index H2 = opt_.hidden[1];
+          const T* g2 = w.g2.col(bi).data();
+          const T* h1 = w.h1.col(bi).data();
+          for (Eigen::Index q = 0; q < H1; ++q) axpy_part(gU + q * H2, h1[q] * inv_b, g2, H2);
+          axpy_part(gc2, inv_b, g2, H2);
+        }
+      }
       for (std::size_t e = 0; e < n_ctx; ++e) {
         const RowIndex r = ex.input[cond ? e : ord[e]];
-        S* gW = sink.segment(W_.column(batch.column(r))).data();
+        const std::uint32_t j = batch.column(r);
+        if (!stripe.owns(j)) continue;
+        S* gW = sink.segment(W_.column(j)).data();
+        if (stripe.touch) continue;
         const int lv = levels_.level_of(batch.data->rating(r));
         for (int l = 0; l <= lv; ++l) axpy_part(gW + l * H1, inv_b, g1, H1);
       }
@@ -540,35 +564,33 @@ class CfNade : public detail::LayoutModel<CfNade<S>, S, RowBatch> {
       for (std::size_t t = 0; t < n_targets; ++t) {
         const RowIndex r = cond ? ex.target[t] : ex.input[ord[d + t]];
         const std::uint32_t j = batch.column(r);
-        const T* gu = w.gu.col(static_cast<Eigen::Index>(w.target_offset[b] + t)).data();
+        if (!stripe.owns(j)) continue;
         S* gV = sink.segment(V_.column(j)).data();
         S* gb = sink.segment(b_.column(j)).data();
+        if (stripe.touch) continue;
+        const T* gu = w.gu.col(static_cast<Eigen::Index>(w.target_offset[b] + t)).data();
         for (Eigen::Index l = 0; l < Kk; ++l) {
           axpy_part(gV + l * Ht, gu[l] * inv_b, h, Ht);
           axpy_part(gb + l, inv_b, gu + l, 1);
         }
       }
-      if (two_layers()) {
-        const Eigen::Index H2 = opt_.hidden[1];
-        const T* g2 = w.g2.col(bi).data();
-        const T* h1 = w.h1.col(bi).data();
-        S* gU = sink.segment(U_.segment()).data();
-        for (Eigen::Index q = 0; q < H1; ++q) axpy_part(gU + q * H2, h1[q] * inv_b, g2, H2);
-        axpy_part(sink.segment(c2_.segment()).data(), inv_b, g2, H2);
-      }
       if (opt_.reg > 0.0) {
         auto add = [&](RowIndex r) {
           const std::uint32_t j = batch.column(r);
-          sink.segment(W_.column(j)) += two_reg * pen.segment(W_.column(j).offset, W_.rows);
-          sink.segment(V_.column(j)) += two_reg * pen.segment(V_.column(j).offset, V_.rows);
+          if (!stripe.owns(j)) return;
+          auto gW = sink.segment(W_.column(j));
+          auto gV = sink.segment(V_.column(j));
+          if (stripe.touch) return;
+          gW += two_reg * pen.segment(W_.column(j).offset, W_.rows);
+          gV += two_reg * pen.segment(V_.column(j).offset, V_.rows);
         };
         for (const RowIndex r : ex.input) add(r);
         if (cond)
           for (const RowIndex r : ex.target) add(r);
       }
     }
-    if (two_layers() && opt_.reg > 0.0)
-      sink.segment(U_.segment()) += static_cast<S>(2.0 * opt_.reg) * pen.segment(U_.offset, U_.size());
+    if (two_layers() && opt_.reg > 0.0 && stripe.owns_shared())
+      Eigen::Map<Vector<S>>(gU, U_.size()) += static_cast<S>(2.0 * opt_.reg) * pen.segment(U_.offset, U_.size());
   }
 
   template <class T>

@@ -72,11 +72,15 @@ class ExplainableRbm : public detail::SoftmaxRbm<ExplainableRbm<S>, S> {
     for (const auto& e : E_->row(ex.entity))
       a += static_cast<S>(e.score) * Eigen::Map<const Vector<S>>(theta.data() + D_.offset + static_cast<Eigen::Index>(e.item) * D_.rows, D_.rows);
   }
-  // D_i += e_ui · coeff
+  // D_i += e_ui · coeff (the stripe's items)
   template <class Sink>
   void conditional_direction(const ConstVectorRef<S>& /*theta*/, const RowBatch& /*batch*/, const RowExample& ex,
-                             const Vector<S>& coeff, Sink& sink) const {
-    for (const auto& e : E_->row(ex.entity)) sink.segment(D_.column(e.item)) += static_cast<S>(e.score) * coeff;
+                             const Vector<S>& coeff, detail::Stripe stripe, Sink& sink) const {
+    for (const auto& e : E_->row(ex.entity)) {
+      if (!stripe.owns(e.item)) continue;
+      auto gD = sink.segment(D_.column(e.item));
+      if (!stripe.touch) gD += static_cast<S>(e.score) * coeff;
+    }
   }
 
   static const ExplainabilityMatrix& checked(const std::shared_ptr<const ExplainabilityMatrix>& e) {

@@ -113,9 +113,10 @@ void sample_bernoulli(const P& p, H& h, Rng& rng) noexcept {
 /// - `void case_scores(θ, batch, b, S* out)`: every column's prediction (num_columns values);
 /// - `double cd_case(θ, batch, b, Work&)`: CD-k on case b: h⁰ and hᵏ into the work's columns b,
 ///   its records; returns the loss's squared error of its targets;
-/// - `template <class Sink> void reduce_case(θ, batch, b, const Work&, S scale, Sink&)`: adds the
-///   case's share of the direction (scale = 1/B) into the sink, calling `decay(θ, j, sink)` once for
-///   every W column j it touches.
+/// - `template <class Sink> void reduce_case(θ, batch, b, Work&, S scale, const Vector<S>& coeff,
+///   Stripe, Sink&)`: adds the case's share of the direction (scale = 1/B, coeff = −(h⁰ − hᵏ)/B) for
+///   the columns the stripe owns into the sink (a touch stripe only looks the segments up), calling
+///   `decay` for each W column; the base adds the hidden biases' share.
 template <class Derived, class S>
 class RbmBase : public LayoutModel<Derived, S, RowBatch> {
   using Base = LayoutModel<Derived, S, RowBatch>;
@@ -209,7 +210,7 @@ class RbmBase : public LayoutModel<Derived, S, RowBatch> {
     std::vector<double> sse;                 // per case: squared error of its targets
     std::vector<std::uint32_t> stamp;        // per column: the last batch that decayed it
     std::uint32_t generation = 0;
-    Vector<S> coeff;                         // −(h⁰ − hᵏ)/B of the case being reduced
+    Vector<S> coeff;                         // F zeros: the touch pass's coefficient
   };
   using Work = WorkOf<Derived>;
 
@@ -243,6 +244,12 @@ class RbmBase : public LayoutModel<Derived, S, RowBatch> {
   }
 
  private:
+  // −(h⁰ − hᵏ)/B of the case a stripe is reducing (per thread).
+  static Vector<S>& stripe_coeff() {
+    thread_local Vector<S> coeff;
+    return coeff;
+  }
+
   [[nodiscard]] static S mean_error(const RowBatch& batch, const Work& w) {
     double sse = 0.0;
     for (std::size_t b = 0; b < batch.size(); ++b) sse += w.sse[b];
@@ -259,7 +266,7 @@ class RbmBase : public LayoutModel<Derived, S, RowBatch> {
     Work& w = self().batch_work(batch);
     grow_columns(w.h0, c_.rows, static_cast<Eigen::Index>(B));
     grow_columns(w.hk, c_.rows, static_cast<Eigen::Index>(B));
-    w.coeff.resize(c_.rows);
+    w.coeff = Vector<S>::Zero(c_.rows);
     w.reserve(w.entry_offset[B]);
     for_each_case(B, [&](std::size_t b) { w.sse[b] = self().cd_case(theta, batch, b, w); });
     if (w.stamp.size() < columns_) w.stamp.assign(columns_, 0u);
@@ -269,11 +276,16 @@ class RbmBase : public LayoutModel<Derived, S, RowBatch> {
     }
     const S scale = S(1) / static_cast<S>(B);
     auto gc = sink.segment(c_.segment());
-    for (std::size_t b = 0; b < B; ++b) {
-      w.coeff = scale * (w.hk.col(static_cast<Eigen::Index>(b)) - w.h0.col(static_cast<Eigen::Index>(b)));
-      gc += w.coeff;
-      self().reduce_case(theta, batch, b, w, scale, sink);
-    }
+    for (std::size_t b = 0; b < B; ++b) self().reduce_case(theta, batch, b, w, scale, w.coeff, Stripe{.touch = true}, sink);
+    for_each_stripe([&](const Stripe stripe) {
+      Vector<S>& coeff = stripe_coeff();
+      coeff.resize(c_.rows);
+      for (std::size_t b = 0; b < B; ++b) {
+        coeff = scale * (w.hk.col(static_cast<Eigen::Index>(b)) - w.h0.col(static_cast<Eigen::Index>(b)));
+        if (stripe.owns_shared()) gc += coeff;
+        self().reduce_case(theta, batch, b, w, scale, coeff, stripe, sink);
+      }
+    });
     return mean_error(batch, w);
   }
 
@@ -290,8 +302,8 @@ class RbmBase : public LayoutModel<Derived, S, RowBatch> {
 /// - `void add_conditional(θ, const RowBatch&, const RowExample&, Eigen::Ref<Vector<S>> a) const`
 ///   (adds aᶜ to a) and
 /// - `template <class Sink> void conditional_direction(θ, const RowBatch&, const RowExample&,
-///   const Vector<S>& coeff, Sink&) const` (its weights' share of the direction given coeff =
-///   −(h⁰ − hᵏ)/B).
+///   const Vector<S>& coeff, Stripe, Sink&) const` (its weights' share of the direction given coeff =
+///   −(h⁰ − hᵏ)/B, for the columns the stripe owns).
 template <class Derived, class S>
 class SoftmaxRbm : public RbmBase<Derived, S> {
   using Base = RbmBase<Derived, S>;
@@ -371,8 +383,8 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
   void add_conditional(const ConstVectorRef<S>& /*theta*/, const RowBatch& /*batch*/,
                        const RowExample& /*ex*/, Eigen::Ref<Vector<S>> /*a*/) const noexcept {}
   template <class Sink>
-  void conditional_direction(const ConstVectorRef<S>& /*theta*/, const RowBatch& /*batch*/,
-                             const RowExample& /*ex*/, const Vector<S>& /*coeff*/, Sink& /*sink*/) const noexcept {}
+  void conditional_direction(const ConstVectorRef<S>& /*theta*/, const RowBatch& /*batch*/, const RowExample& /*ex*/,
+                             const Vector<S>& /*coeff*/, Stripe /*stripe*/, Sink& /*sink*/) const noexcept {}
 
  private:
   using Work = typename Base::Work;
@@ -574,11 +586,12 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
     return sse;
   }
 
-  // Case b's share of the direction: −h⁰ at its data levels, +hᵏ at its sampled levels (or
-  // +hᵏ p(v | h)ᵀ), the visible biases likewise, the conditional weights; W decayed once.
+  // Case b's share of the direction for the stripe's columns: −h⁰ at its data levels, +hᵏ at its
+  // sampled levels (or +hᵏ p(v | h)ᵀ), the visible biases likewise, the conditional weights; W
+  // decayed once per batch.
   template <class Sink>
   void reduce_case(const ConstVectorRef<S>& theta, const RowBatch& batch, std::size_t b, Work& w, S scale,
-                   Sink& sink) const {
+                   const Vector<S>& coeff, Stripe stripe, Sink& sink) const {
     const Eigen::Index F = this->num_hidden();
     Scratch& s = scratch();
     const RowExample& ex = batch.examples[b];
@@ -588,7 +601,12 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
     const std::uint8_t* lvlk = w.lvlk.data() + w.entry_offset[b];
     for (std::size_t e = 0; e < s.n; ++e) {
       const std::uint32_t j = s.col[e];
+      if (!stripe.owns(j)) continue;
       auto gW = sink.segment(W_.column(j));
+      if (stripe.touch) {
+        if (e >= s.n_clamped) (void)sink.segment(b_.column(j));
+        continue;
+      }
       this->decay(theta, W_, j, gW, w);
       const int k0 = s.lvl0[e], kk = lvlk[e];
       if (opt_.mean_field_negative && e >= s.n_clamped) {
@@ -599,7 +617,7 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
         gb[k0] -= scale;
         gb += scale * pv;
       } else if (e < s.n_clamped || k0 == kk) {
-        gW.segment(k0 * F, F) += w.coeff;
+        gW.segment(k0 * F, F) += coeff;
       } else {
         gW.segment(k0 * F, F) -= scale * h0;
         gW.segment(kk * F, F) += scale * hk;
@@ -608,7 +626,7 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
         gb[kk] += scale;
       }
     }
-    this->self().conditional_direction(theta, batch, ex, w.coeff, sink);
+    this->self().conditional_direction(theta, batch, ex, coeff, stripe, sink);
   }
 
   Work& batch_work(const RowBatch& batch) const {
