@@ -2,6 +2,7 @@
 /// @file all_models.hpp
 /// @brief `all_models()`: a `Registry` of every model of every family.
 
+#include <metarec/registry/boltzmann.hpp>
 #include <metarec/registry/mf.hpp>
 #include <metarec/registry/mlp.hpp>
 #include <metarec/registry/registry.hpp>
@@ -12,6 +13,7 @@ namespace metarec::registry {
 inline Registry all_models() {
   Registry r(mf_models());
   r.add(mlp_models());
+  r.add(boltzmann_models());
   return r;
 }
 
