@@ -93,15 +93,9 @@ inline SoftmaxRbmOptions softmax_options(const Settings& s, int phase) {
 inline ModelEntry boltzmann_entry(std::string name, std::string summary, std::vector<std::string> protocols,
                                   std::vector<OptionSpec> options, std::vector<Recipe> recipes,
                                   std::function<report::TrainReport(const TrainRequest&)> train) {
-  ModelEntry e;
-  e.name = std::move(name);
-  e.family = Family::boltzmann;
-  e.summary = std::move(summary);
-  e.protocols = std::move(protocols);
-  e.options = std::move(options);
-  e.recipes = std::move(recipes);
-  e.train = std::move(train);
-  return e;
+  return ModelEntry{.name = std::move(name), .family = Family::boltzmann, .summary = std::move(summary), .needs = {},
+                    .protocols = std::move(protocols), .options = std::move(options), .recipes = std::move(recipes),
+                    .train = std::move(train)};
 }
 
 /// The explainability part of an explainable RBM's report: MEP@k and MER@k of every test user's
@@ -139,17 +133,16 @@ struct ExplainabilityPart {
   const Dataset* split_data = nullptr;
 };
 
-inline const std::string bench_bm_source =
-    "bench_bm --select: settings compared and each CD-k phase's epochs chosen (patience 3) on a 5% validation "
-    "carve of the training rows, then fixed here for a retraining on all of them (docs/models_bm.md)";
-
 }  // namespace detail
 
 /// The Boltzmann family's entries, in the order of docs/models_bm.md.
 inline std::vector<ModelEntry> boltzmann_models() {
   using namespace detail;
-  std::vector<ModelEntry> v;
+  const std::string bench_bm_source =
+      "bench_bm --select: settings compared and each CD-k phase's epochs chosen (patience 3) on a 5% validation "
+      "carve of the training rows, then fixed here for a retraining on all of them (docs/models_bm.md)";
   const std::vector<std::string> rating_protocols{"ml1m-90-10", "seed-mf"};
+  std::vector<ModelEntry> v;
 
   auto rbm_cf = [&](std::string name, std::string summary, RowSide side, std::vector<Recipe> recipes) {
     std::vector<OptionSpec> o = rbm_options({.epochs = "40", .lr = "0.3", .batch = "1000", .optimizer = "sgd",
@@ -225,7 +218,13 @@ inline std::vector<ModelEntry> boltzmann_models() {
     v.push_back(boltzmann_entry(
         "rbm-explainable",
         "explainable RBM: RBM-CF with the k-NN explainability vector as a conditional input; explanations, MEP/MER",
-        {"seed-ae", "recbole", "ml1m-90-10", "seed-mf"}, std::move(o), {}, [](const TrainRequest& r) {
+        {"seed-ae", "recbole", "ml1m-90-10", "seed-mf"}, std::move(o),
+        {{"ml1m-90-10",
+          {{"hidden", "200"}, {"optimizer", "adam"}, {"lr", "0.003"}, {"batch", "1000"}, {"mf-negative", "1"},
+           {"epochs", "40"}, {"cd-steps", "1,3"}},
+          "rbm-u's ml1m-90-10 settings (the explainable RBM is a user RBM with a conditional input); its epochs chosen "
+          "by early stopping on a 5% validation carve of the training rows, then retrained on all of them"}},
+        [](const TrainRequest& r) {
           const Settings& s = r.settings;
           const ExplainabilityOptions eo{.neighbours = s.integer32("neighbours"), .threshold = s.number("explain-threshold"),
                                          .rating_weighted = s.text("explain-weight") == "rating"};

@@ -42,12 +42,9 @@ struct ExplainableRbmOptions {
 /// @endcode
 template <class S = float>
 class ExplainableRbm : public detail::SoftmaxRbm<ExplainableRbm<S>, S> {
-  using Base = detail::SoftmaxRbm<ExplainableRbm<S>, S>;
-  friend Base;
-
  public:
-  static constexpr const char* model_name = "ExplainableRbm";
   using Options = ExplainableRbmOptions;
+  static constexpr const char* model_name = "ExplainableRbm";
 
   /// @param explainability the users × items explainability matrix (shared)
   /// @throws std::invalid_argument as `RbmCf`, or when the matrix is null or has no items.
@@ -63,6 +60,9 @@ class ExplainableRbm : public detail::SoftmaxRbm<ExplainableRbm<S>, S> {
   [[nodiscard]] const Block& explainability_weights() const noexcept { return D_; }
 
  private:
+  using Base = detail::SoftmaxRbm<ExplainableRbm<S>, S>;
+  friend Base;
+
   void initialize_extra(VectorRef<S> theta, Rng& rng) const {
     for (Eigen::Index k = 0; k < D_.size(); ++k) theta[D_.offset + k] = static_cast<S>(rng.normal(0.0, opt_.rbm.init_std));
   }
