@@ -5,6 +5,8 @@
 #include <metarec/core.hpp>
 #include <metarec/data.hpp>
 #include <metarec/metrics.hpp>
+#include <metarec/models/autoencoder.hpp>
+#include <metarec/models/boltzmann.hpp>
 #include <metarec/models/mf.hpp>
 #include <metarec/models/mlp.hpp>
 #include <metarec/nn.hpp>

@@ -60,7 +60,8 @@ inline void print_meta_train_help(const registry::Registry& reg) {
       "  --quiet           nothing on stderr\n"
       "  --json            print a JSON object as the last line\n\n"
       "model options (mf-bias, mf-side: --dims 16 --reg 0.01 --init-std 0.1; melu: --dims 32\n"
-      "--hidden 64,64; per model with --model M --help)\n");
+      "--hidden 64,64; autorec-u, deeprec, rbm-u, cf-nade-u: their train options such as --hidden;\n"
+      "per model with --model M --help)\n");
 }
 
 inline void print_meta_model_help(const registry::ModelEntry& m, const std::string& protocol) {

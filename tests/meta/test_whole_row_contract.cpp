@@ -12,6 +12,7 @@
 #include <metarec/train/trainer.hpp>
 
 #include "meta/meta_test_support.hpp"
+#include "meta/whole_row_maml.hpp"
 #include "meta/whole_row_toy.hpp"
 #include "models/conformance.hpp"
 #include "models/tiny_data.hpp"
@@ -32,14 +33,7 @@ Vector<double> toy_theta(const Toy& m, std::uint64_t seed = 4) {
   return t;
 }
 
-// One user task of the tiny data set: the first 3 rows support, the rest query.
-Task task_of(const Dataset& ds, std::uint32_t u) {
-  Task t;
-  t.user = u;
-  const auto rows = ds.by_user()[u];
-  for (std::size_t k = 0; k < rows.size(); ++k) (k < 3 ? t.support : t.query).push_back(rows[k]);
-  return t;
-}
+Task task_of(const Dataset& ds, std::uint32_t u) { return test::first_rows_task(ds, u); }
 
 }  // namespace
 
@@ -156,54 +150,7 @@ TEMPLATE_TEST_CASE("every MAML variant meta-trains the toy whole-row model", "[m
   const Dataset ds = test::tiny_dataset();
   const Toy m(ds.num_items());
   const Vector<double> theta0 = toy_theta(m);
-  const Task t = task_of(ds, 6);
-  const auto tb = MetaBatchTraits<RowBatch>::make(ds, t, 1, 2);
-  const MamlOptions options{.inner_steps = 2, .inner_lr = 0.1};
-  Maml<Toy, TestType> maml(m, options, Adam<double>(AdamOptions{.lr = 0.02}));
-  Vector<double> g(m.num_parameters());
-  const double lq = maml.meta_gradient(theta0, tb.support, tb.query, g);
-  const AdaptOptions ao = maml.adapt_options();
-  const Vector<double> theta_k = adapt(m, theta0, tb.support, ao);
-  CHECK(lq == Approx(static_cast<double>(m.loss(theta_k, tb.query))).epsilon(1e-12));
-  if constexpr (std::is_same_v<TestType, SecondOrderMaml> || std::is_same_v<TestType, MetaSgd>) {
-    const auto f = [&](const Vector<double>& x) {
-      return static_cast<double>(m.loss(adapt(m, x, tb.support, ao), tb.query));
-    };
-    const auto r = test::check_against_differences(f, theta0, g);
-    INFO("worst scaled error " << r.worst << ", largest |derivative| " << r.largest);
-    CHECK(r.worst <= 1.0);
-    CHECK(r.largest > 1e-3);
-  } else if constexpr (std::is_same_v<TestType, FirstOrderMaml>) {
-    Vector<double> gq(m.num_parameters());
-    (void)m.loss_and_gradient(theta_k, tb.query, gq);
-    CHECK((g - gq).cwiseAbs().maxCoeff() <= 1e-12);
-  } else {
-    CHECK((g - (theta0 - theta_k)).cwiseAbs().maxCoeff() <= 1e-12);
-  }
-  // Meta-training on the users' tasks lowers what the algorithm descends: the mean adapted query
-  // loss for the MAML variants; for Reptile (whose direction θ₀ − θ_k pulls θ towards each task's
-  // support-adapted parameters, not towards the query) the support loss before adaptation.
-  std::vector<Task> tasks;
-  for (std::uint32_t u = 0; u < ds.num_users(); ++u) tasks.push_back(task_of(ds, u));
-  Vector<double> theta = theta0;
-  struct Trace {
-    std::vector<double> support;
-    void on_step(const MamlStepInfo& i) { support.push_back(i.support_loss); }
-  } trace;
-  const double before = maml.validation_loss(theta, ds, tasks);
-  TaskSampler sampler(tasks, 3, 5);
-  Maml<Toy, TestType> trainer(m, MamlOptions{.inner_steps = 2, .inner_lr = 0.1, .epochs = 40},
-                              Adam<double>(AdamOptions{.lr = 0.005}));
-  (void)trainer.train(theta, ds, sampler, trace);
-  const double after = trainer.validation_loss(theta, ds, tasks);
-  INFO(TestType::name << ": adapted query loss " << before << " -> " << after);
-  REQUIRE(trace.support.size() >= 6);
-  const auto n = trace.support.size();
-  const double first = trace.support[0] + trace.support[1] + trace.support[2];
-  const double last = trace.support[n - 1] + trace.support[n - 2] + trace.support[n - 3];
-  INFO("support loss before adaptation, first three steps " << first << ", last three " << last);
-  if constexpr (std::is_same_v<TestType, Reptile>)
-    CHECK(last < first);
-  else
-    CHECK(after < before);
+  test::check_meta_direction<TestType>(m, theta0, ds, MamlOptions{.inner_steps = 2, .inner_lr = 0.1});
+  test::check_meta_training<TestType>(m, theta0, ds, MamlOptions{.inner_steps = 2, .inner_lr = 0.1, .epochs = 40},
+                                      0.005);
 }

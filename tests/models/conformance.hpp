@@ -259,6 +259,7 @@ ConformanceReport run_direction_conformance(const M& model, const typename M::Ba
   const S lb = model.loss_and_gradient(theta, batch, b);
   const S lc = model.loss_and_gradient(theta, reseeded, c);
   CHECK(std::isfinite(static_cast<double>(la)));
+  CHECK(std::isfinite(static_cast<double>(lc)));
   CHECK(a.allFinite());
   CHECK(a.norm() > 0);
   ++report.checks;

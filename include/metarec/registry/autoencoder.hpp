@@ -13,6 +13,7 @@
 #include <metarec/models/autoencoder/deeprec.hpp>
 #include <metarec/models/autoencoder/ease.hpp>
 #include <metarec/models/autoencoder/mult_vae.hpp>
+#include <metarec/registry/meta.hpp>
 #include <metarec/registry/model_entry.hpp>
 #include <metarec/registry/train_driver.hpp>
 
@@ -45,7 +46,7 @@ ModelEntry ae_entry(std::string name, std::string summary, std::vector<std::stri
                     std::vector<OptionSpec> options, std::vector<Recipe> recipes, RowSide side, Build build) {
   ModelEntry e{.name = std::move(name), .family = Family::autoencoder, .summary = std::move(summary),
                .needs = {}, .protocols = std::move(protocols), .options = std::move(options),
-               .recipes = std::move(recipes), .train = {}};
+               .recipes = std::move(recipes), .train = {}, .meta = {}};
   const bool fitted = e.option("epochs") != nullptr;
   const bool negatives = e.option("negatives") != nullptr;
   e.train = [build, side, fitted, negatives](const TrainRequest& r) {
@@ -184,6 +185,26 @@ inline std::vector<ModelEntry> autoencoder_models() {
                        {{"seed-ae", {{"reg", "1000"}}, bench_ae_source}, {"recbole", {{"reg", "1000"}}, bench_ae_source}},
                        RowSide::user,
                        [](const TrainRequest& r, const Split& sp) { return ease_model(r, sp); }));
+
+  // Cold start (meta-train, adapt, bench_cold_start): a task is a user's row; the query is
+  // predicted from the support set as input. The inner loop adapts the first layer's bias (the
+  // models' local segments, docs/models_ae.md); the global model is the entry's Adam fit.
+  for (auto& e : v) {
+    if (e.name == "autorec-u")
+      e.meta = meta_support(options_named(e.options, {"hidden", "reg"}), "0.1", "0.001", GlobalFit{"adam", 0.005, 256},
+                            [](const Dataset& ds, const Settings& s, double mean) {
+                              return AutoRec<float>(ds, {.side = RowSide::user, .hidden = s.integer("hidden"),
+                                                         .reg = s.number("reg"), .examples = ds.num_users(),
+                                                         .ratings = {.default_rating = mean}});
+                            });
+    if (e.name == "deeprec")
+      e.meta = meta_support(options_named(e.options, {"encoder", "dropout", "reg"}), "0.1", "0.001",
+                            GlobalFit{"adam", 0.001, 256}, [](const Dataset& ds, const Settings& s, double mean) {
+                              return DeepRec<float>(ds, {.side = RowSide::user, .encoder = widths(s, "encoder"),
+                                                         .dropout = s.number("dropout"), .reg = s.number("reg"),
+                                                         .ratings = {.default_rating = mean}});
+                            });
+  }
   return v;
 }
 

@@ -13,6 +13,7 @@
 #include <metarec/report/train_report.hpp>
 
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <map>
@@ -118,6 +119,18 @@ inline std::vector<OptionSpec> meta_loop_options(const std::string& inner_lr, co
        "start from the global model trained this many epochs on the pooled warm ratings (0: random)", {}, 0},
       {"patience", OptionKind::integer, "0", "early stopping on validation tasks (0: off)", {}, 0},
   };
+}
+
+/// The options of `all` named in `names`, in that order (a meta-learning entry reuses its model's).
+/// @throws std::logic_error when a name is not among them (a registry bug).
+inline std::vector<OptionSpec> options_named(const std::vector<OptionSpec>& all, const std::vector<std::string>& names) {
+  std::vector<OptionSpec> out;
+  for (const auto& n : names) {
+    const auto it = std::find_if(all.begin(), all.end(), [&](const OptionSpec& o) { return o.name == n; });
+    if (it == all.end()) throw std::logic_error("options_named: no option '" + n + "'");
+    out.push_back(*it);
+  }
+  return out;
 }
 
 /// A model of the registry.

@@ -146,26 +146,33 @@ inline report::MetricValues error_values(const RatingErrors& e) {
   return v;
 }
 
+template <class M>
+report::MetricValues row_error_values(const M& model, const ConstVectorRef<typename M::Scalar>& theta,
+                                      const WholeRows& rows);
+
 /// fit callback that records the test MSE after each epoch, timed on this thread's CPU clock; the
-/// evaluation time is kept apart from the training time.
+/// evaluation time is kept apart from the training time. Whole-row models read their test rows
+/// from `test_rows`; `epoch_offset` numbers the epochs of a later training phase after the earlier.
 template <class M>
 struct TestTrace {
   const M* model = nullptr;  // null: off
   const Vector<float>* theta = nullptr;
   const Dataset* data = nullptr;
   std::span<const RowIndex> rows;
+  const WholeRows* test_rows = nullptr;
+  int epoch_offset = 0;
   double cpu0 = 0, eval_cpu = 0;
   std::vector<report::EpochTestPoint> points;
   void on_epoch_end(const EpochInfo& e) {
-    if constexpr (std::same_as<typename M::Batch, RatingBatch>) {
-      if (model == nullptr) return;
-      const double t = thread_cpu_seconds();
-      const double mse = rating_errors(*model, *theta, *data, rows).mse;
-      points.push_back({e.epoch, t - cpu0 - eval_cpu, mse});
-      eval_cpu += thread_cpu_seconds() - t;
-    } else {
-      (void)e;
-    }
+    if (model == nullptr) return;
+    const double t = thread_cpu_seconds();
+    double mse = 0;
+    if constexpr (std::same_as<typename M::Batch, RatingBatch>)
+      mse = rating_errors(*model, *theta, *data, rows).mse;
+    else
+      mse = row_error_values(*model, *theta, *test_rows).get("mse");
+    points.push_back({e.epoch + epoch_offset, t - cpu0 - eval_cpu, mse});
+    eval_cpu += thread_cpu_seconds() - t;
   }
 };
 
@@ -214,12 +221,15 @@ struct FitPlan {
   double lr_decay = 1.0;
   double valid_frac = 0.0;
   int negatives = 4;
+  double momentum = 0.0;  ///< Sgd's heavy-ball momentum (`train_whole_rows`)
+  int phases = 1;         ///< `train_whole_rows`: successive fits of the models build(split, phase)
+  std::vector<int> phase_epochs;  ///< epochs of each phase (empty: `epochs` each)
 
   /// Calls `f(optimizer)` with the plan's optimiser (float) and returns what it returns.
   template <class F>
   decltype(auto) with_optimizer(F&& f) const {
     if (optimizer == "sgd") {
-      Sgd<float> opt{SgdOptions{.lr = lr}};
+      Sgd<float> opt{SgdOptions{.lr = lr, .momentum = momentum}};
       return f(opt);
     }
     if (optimizer == "adam") {
@@ -380,7 +390,43 @@ concept HasClosedFormFit =
       m.fit_closed_form(VectorRef<typename M::Scalar>(t), b);
     };
 
+/// Optional: a whole-row model that sets part of θ from the training rows after `initialize` (an
+/// RBM's visible biases, CF-NADE's output biases: the columns' level frequencies):
+/// `void initialize_from_data(VectorRef<S> theta, const RowBatch& training) const`.
+template <class M>
+concept HasDataInitialization =
+    Model<M> && requires(const M& m, Vector<typename M::Scalar>& t, const RowBatch& b) {
+      m.initialize_from_data(VectorRef<typename M::Scalar>(t), b);
+    };
+
+/// Optional: a whole-row model whose predictions are not ratings (a 0/1 label's probability):
+/// `double target_value(const Dataset& data, RowIndex r) const` is the value a prediction of row r
+/// is scored against (its rating otherwise).
+template <class M>
+concept HasTargetValue = requires(const M& m, const Dataset& d, RowIndex r) {
+  { m.target_value(d, r) } -> std::convertible_to<double>;
+};
+
 namespace detail {
+
+/// No extra report parts (`train_whole_rows`'s default `extra`).
+struct NoExtraParts {
+  template <class M>
+  void operator()(const M&, const Vector<float>&, const Split&, report::TrainReport&) const noexcept {}
+};
+
+inline constexpr std::uint64_t tag_phase = 0x5048415345u;  // "PHASE": a later phase's batch order
+
+/// The model of a phase: `build(split, phase)` when the builder takes a phase, else `build(split)`.
+template <class Build>
+auto build_phase(Build& build, const Split& split, int phase) {
+  if constexpr (std::is_invocable_v<Build&, const Split&, int>) {
+    return build(split, phase);
+  } else {
+    (void)phase;
+    return build(split);
+  }
+}
 
 /// Rating errors of a whole-row model: each example's targets predicted from its inputs.
 template <class M>
@@ -389,11 +435,14 @@ report::MetricValues row_error_values(const M& model, const ConstVectorRef<typen
   const RowBatch b = rows.batch();
   Vector<typename M::Scalar> p(static_cast<Eigen::Index>(b.num_targets()));
   if (p.size() > 0) model.predict(theta, b, p);
-  std::vector<RowIndex> targets;
-  targets.reserve(b.num_targets());
-  for (const RowExample& ex : b.examples) targets.insert(targets.end(), ex.target.begin(), ex.target.end());
   ErrorSums sums;
-  sums.add(p, rows.data(), targets);
+  Eigen::Index k = 0;
+  for (const RowExample& ex : b.examples)
+    for (const RowIndex r : ex.target) {
+      double truth = static_cast<double>(rows.data().rating(r));
+      if constexpr (HasTargetValue<M>) truth = model.target_value(rows.data(), r);
+      sums.add_error(static_cast<double>(p[k++]) - truth);
+    }
   return error_values(sums.errors());
 }
 
@@ -407,11 +456,18 @@ report::MetricValues row_error_values(const M& model, const ConstVectorRef<typen
 /// them; RMSE for rating protocols, NDCG@k (the first cut-off) for top-N ones. Evaluation: rating
 /// protocols predict each held-out rating from its row's training ratings; top-N protocols rank
 /// every item for each user from their training ratings. A model with `fit_closed_form` (EASE) is
-/// solved instead of trained.
-template <class Build>
+/// solved instead of trained. With `plan.phases` > 1 the builder takes the phase too
+/// (`build(split, phase)`): phase p trains the model it returns from where phase p − 1 left θ (the
+/// best epoch's θ when validating), so a CD-trained RBM can raise k from phase to phase; each
+/// phase selects its own number of epochs and a retraining replays them. θ starts from
+/// `initialize` (then `initialize_from_data` when the model has it), Sgd has `plan.momentum`.
+/// Rating errors compare a prediction with the model's `target_value` when it has one. `extra(model,
+/// θ, split, report)` may add parts to the report at the end (the split the final model was trained
+/// on; e.g. the explainable RBM's explainability metrics).
+template <class Build, class Extra = detail::NoExtraParts>
 report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, const FitPlan& plan,
-                                     Evaluation ev, RowSide side) {
-  using M = std::remove_cvref_t<decltype(build(std::declval<const Split&>()))>;
+                                     Evaluation ev, RowSide side, Extra&& extra = {}) {
+  using M = decltype(detail::build_phase(build, std::declval<const Split&>(), 0));
   static_assert(std::same_as<typename M::Batch, RowBatch>, "train_whole_rows: a whole-row model");
   static_assert(std::same_as<typename M::Scalar, float>, "the registry trains in float");
   const Dataset& ds = req.data;
@@ -444,58 +500,86 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
   Vector<float> theta;
   const std::size_t k0 = top.ks.empty() ? 10 : top.ks.front();
 
-  auto run_fit = [&](const Split& fit_split, int epochs, bool select) {
-    built.emplace(build(fit_split));
-    const M& model = *built;
-    rep.parameters = model.num_parameters();
-    theta.resize(model.num_parameters());
-    Rng rng(derive_seed(req.seed, detail::tag_init));
-    model.initialize(theta, rng);
+  const int phases = std::max(1, plan.phases);
+  std::vector<int> chosen;  // per phase: the epochs its selection chose
+  auto run_fit = [&](const Split& fit_split, const std::vector<int>& epochs, bool select, bool trace_test) {
     const WholeRows rows(ds, fit_split.train, side);
-    if constexpr (HasClosedFormFit<M>) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const double cpu0 = detail::process_cpu_seconds();
-      model.fit_closed_form(VectorRef<float>(theta), rows.batch());
-      rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
-      rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      rep.epochs_run = 1;
-      rep.best_epoch = 0;
-      rep.history.clear();
-      (void)epochs;
-      (void)select;
-    } else {
-      const bool validate = select && !fit_split.valid.empty();
-      const TrainOptions options{.epochs = epochs, .patience = validate ? plan.patience : 0,
-                                 .higher_is_better = top_n, .lr_decay = plan.lr_decay};
-      detail::Observers<M> obs;
-      if (req.run.progress) obs.bar.emplace(stderr);
-      if (!req.run.log.empty()) obs.log.emplace(std::filesystem::path(req.run.log));
-      RowBatches source(rows, plan.batch, req.seed);
-      std::optional<WholeRows> valid_rows;
-      if (validate && !top_n) valid_rows.emplace(ds, fit_split.train, fit_split.valid, side);
-      auto go = [&](auto& opt) {
-        if (!validate) return fit(model, theta, opt, source, options, NoValidation{}, obs);
-        if constexpr (report::HasRowScores<M>) {
-          if (top_n)
-            return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
-              const Vector<float> tv = t;
-              const report::ItemScorer<M> scorer(model, tv, ds, &rows);
-              return report::ranking_metrics(ds, fit_split.train, fit_split.valid, scorer, {k0}, false,
-                                             top.threads)
-                  .get("ndcg@" + std::to_string(k0));
-            }, obs);
+    rep.cpu_seconds = rep.seconds = rep.trace_cpu_seconds = 0;
+    rep.epochs_run = 0;
+    rep.history.clear();
+    rep.test_trace.clear();
+    chosen.clear();
+    std::optional<WholeRows> test_rows;
+    if (trace_test && !top_n && !fit_split.test.empty()) test_rows.emplace(ds, fit_split.train, fit_split.test, side);
+    for (int phase = 0; phase < phases; ++phase) {
+      built.emplace(detail::build_phase(build, fit_split, phase));
+      const M& model = *built;
+      if (phase == 0) {
+        rep.parameters = model.num_parameters();
+        theta.resize(model.num_parameters());
+        Rng rng(derive_seed(req.seed, detail::tag_init));
+        model.initialize(theta, rng);
+        if constexpr (HasDataInitialization<M>) model.initialize_from_data(VectorRef<float>(theta), rows.batch());
+      }
+      if constexpr (HasClosedFormFit<M>) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const double cpu0 = detail::process_cpu_seconds();
+        model.fit_closed_form(VectorRef<float>(theta), rows.batch());
+        rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
+        rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        rep.epochs_run = 1;
+        rep.best_epoch = 0;
+        rep.history.clear();
+        (void)epochs;
+        (void)select;
+      } else {
+        const bool validate = select && !fit_split.valid.empty();
+        const TrainOptions options{.epochs = epochs[static_cast<std::size_t>(phase)],
+                                   .patience = validate ? plan.patience : 0,
+                                   .higher_is_better = top_n, .lr_decay = plan.lr_decay};
+        detail::Observers<M> obs;
+        if (req.run.progress) obs.bar.emplace(stderr);
+        if (!req.run.log.empty()) obs.log.emplace(std::filesystem::path(req.run.log));
+        detail::TestTrace<M> trace;
+        if (test_rows) {
+          trace.model = &model;
+          trace.theta = &theta;
+          trace.test_rows = &*test_rows;
+          trace.epoch_offset = rep.epochs_run;
+          trace.cpu0 = detail::thread_cpu_seconds();
         }
-        return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
-          return detail::row_error_values(model, t, *valid_rows).get("rmse");
-        }, obs);
-      };
-      const double cpu0 = detail::process_cpu_seconds();
-      const TrainResult r = plan.with_optimizer(go);
-      rep.cpu_seconds = detail::process_cpu_seconds() - cpu0;
-      rep.seconds = r.seconds;
-      rep.epochs_run = r.epochs_run;
-      rep.best_epoch = r.best_epoch;
-      rep.history = std::move(r.history);
+        obs.trace = &trace;
+        RowBatches source(rows, plan.batch,
+                          phase == 0 ? req.seed : derive_seed(req.seed, detail::tag_phase, static_cast<std::uint64_t>(phase)));
+        std::optional<WholeRows> valid_rows;
+        if (validate && !top_n) valid_rows.emplace(ds, fit_split.train, fit_split.valid, side);
+        auto go = [&](auto& opt) {
+          if (!validate) return fit(model, theta, opt, source, options, NoValidation{}, obs);
+          if constexpr (report::HasRowScores<M>) {
+            if (top_n)
+              return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
+                const Vector<float> tv = t;
+                const report::ItemScorer<M> scorer(model, tv, ds, &rows);
+                return report::ranking_metrics(ds, fit_split.train, fit_split.valid, scorer, {k0}, false,
+                                               top.threads)
+                    .get("ndcg@" + std::to_string(k0));
+              }, obs);
+          }
+          return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
+            return detail::row_error_values(model, t, *valid_rows).get("rmse");
+          }, obs);
+        };
+        const double cpu0 = detail::process_cpu_seconds();
+        const TrainResult r = plan.with_optimizer(go);
+        rep.cpu_seconds += detail::process_cpu_seconds() - cpu0 - trace.eval_cpu;
+        rep.seconds += r.seconds;
+        rep.epochs_run += r.epochs_run;
+        rep.trace_cpu_seconds += trace.eval_cpu;
+        rep.test_trace.insert(rep.test_trace.end(), trace.points.begin(), trace.points.end());
+        rep.best_epoch = r.best_epoch;
+        chosen.push_back(r.best_epoch >= 0 ? r.best_epoch + 1 : r.epochs_run);
+        rep.history.insert(rep.history.end(), r.history.begin(), r.history.end());
+      }
     }
   };
 
@@ -513,19 +597,22 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
   };
   report::MetricValues valid_values;
   const bool refit = carve && !HasClosedFormFit<M>;
+  const std::vector<int> all_epochs = plan.phase_epochs.size() == static_cast<std::size_t>(phases)
+                                          ? plan.phase_epochs
+                                          : std::vector<int>(static_cast<std::size_t>(phases), plan.epochs);
   if (refit) {
-    run_fit(split, plan.epochs, true);
+    run_fit(split, all_epochs, true, false);
     valid_values = valid_part(*built);
     const int best = rep.best_epoch;
-    const int chosen = best >= 0 ? best + 1 : rep.epochs_run;
+    const std::vector<int> replay = chosen;
     Split all = split;
     all.train.insert(all.train.end(), split.valid.begin(), split.valid.end());
     std::sort(all.train.begin(), all.train.end());
     all.valid.clear();
-    run_fit(all, chosen, false);
+    run_fit(all, replay, false, req.run.trace_test);
     rep.best_epoch = best;
   } else {
-    run_fit(carve ? protocol_split : split, plan.epochs, true);
+    run_fit(carve ? protocol_split : split, all_epochs, true, req.run.trace_test);
     if (!split.valid.empty() && !carve) valid_values = valid_part(*built);
   }
   const M& model = *built;
@@ -547,6 +634,7 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
     if (!valid_values.empty()) rep.parts.emplace_back("valid", valid_values);
     rep.parts.emplace_back("test", detail::row_error_values(model, theta, WholeRows(ds, final_split.train, final_split.test, side)));
   }
+  extra(model, theta, final_split, rep);
   if (!req.run.save.empty())
     save_parameters<float>(req.run.save, req.model, detail::parameter_config(req), theta);
   return rep;

@@ -30,13 +30,14 @@ struct ErrorSums {
   /// Adds the errors of predictions `p` (one per row of `rows`, in order) against the ratings.
   template <class P>
   void add(const P& p, const Dataset& data, std::span<const RowIndex> rows) {
-    for (std::size_t k = 0; k < rows.size(); ++k) {
-      const double e = static_cast<double>(p[static_cast<Eigen::Index>(k)]) -
-                       static_cast<double>(data.rating(rows[k]));
-      se += e * e;
-      ae += std::abs(e);
-    }
-    count += rows.size();
+    for (std::size_t k = 0; k < rows.size(); ++k)
+      add_error(static_cast<double>(p[static_cast<Eigen::Index>(k)]) - static_cast<double>(data.rating(rows[k])));
+  }
+  /// Adds one prediction error (prediction minus truth).
+  void add_error(double e) noexcept {
+    se += e * e;
+    ae += std::abs(e);
+    ++count;
   }
   /// MSE, RMSE and MAE of what was added (NaN with no rows).
   [[nodiscard]] RatingErrors errors() const {

@@ -66,7 +66,7 @@ struct EaseOptions {
 /// @endcode
 template <class S = float>
 class Ease : public detail::RowModel<Ease<S>, S> {
-  friend detail::SinkModelEntryPoints<Ease<S>, S, RowBatch>;
+  friend detail::LayoutModel<Ease<S>, S, RowBatch>;
 
  public:
   static constexpr const char* model_name = "Ease";

@@ -69,12 +69,12 @@ template <class T, class Sink>
 /// CRTP base of the family's models: a `LayoutModel` over `RowBatch`es of one side and a fixed
 /// row length, with the batch check every entry point runs and `predict`'s output check.
 /// `Derived` fills `layout_` and provides `gradient_into` / `hvp_into` (befriending
-/// `SinkModelEntryPoints` when they are its own private members).
+/// `LayoutModel` when they are its own private members).
 template <class Derived, class S>
 class RowModel : public LayoutModel<Derived, S, RowBatch> {
   using Base = LayoutModel<Derived, S, RowBatch>;
-  // The entry points reach the protected checks through this base (so models need no friends).
-  friend SinkModelEntryPoints<Derived, S, RowBatch>;
+  // The base reaches the protected checks (so the models need no friends).
+  friend Base;
 
  public:
   /// Which side an example is (users: rows over items; items: rows over users).

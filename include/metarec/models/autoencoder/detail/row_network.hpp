@@ -891,11 +891,11 @@ class RowNetwork {
 };
 
 /// CRTP base of the family's neural models: the `Model` members over a `RowNetwork<S>` with the
-/// family's checks. `Derived` (which befriends `SinkModelEntryPoints`) calls `build(spec)` in its
+/// family's checks. `Derived` (which befriends `LayoutModel`) calls `build(spec)` in its
 /// constructor, after filling `net_.defaults()` if it predicts ratings.
 template <class Derived, class S>
 class RowNetworkModel : public RowModel<Derived, S> {
-  friend SinkModelEntryPoints<Derived, S, RowBatch>;
+  friend LayoutModel<Derived, S, RowBatch>;
 
  public:
   using Scalar = S;

@@ -1,0 +1,121 @@
+// Built with EIGEN_RUNTIME_NO_MALLOC: after one warm-up call per batch, the RBMs' CD-k directions
+// (dense and sparse), losses and predictions and CF-NADE's gradients and Hessian-vector products
+// (dense and sparse) allocate nothing through Eigen. Release builds define NDEBUG, which silences
+// eigen_assert (and with it Eigen's malloc check): make it throw instead, before Eigen is included.
+#include <stdexcept>
+#define eigen_assert(x) \
+  if (!(x)) throw std::runtime_error("Eigen assertion failed: " #x)
+#include "models/tiny_data.hpp"
+
+#include <metarec/data/row_batch.hpp>
+#include <metarec/models/boltzmann/bernoulli_rbm.hpp>
+#include <metarec/models/boltzmann/cf_nade.hpp>
+#include <metarec/models/boltzmann/rbm_cf.hpp>
+
+#include <catch.hpp>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+using namespace metarec;
+
+namespace {
+
+// The cases run on the calling thread here: a worker thread's scratch is warmed up by the case it
+// happens to draw, and an Eigen assertion must not be thrown inside a parallel region.
+void one_thread() {
+  Eigen::setNbThreads(1);
+#if defined(_OPENMP)
+  omp_set_num_threads(1);
+#endif
+}
+
+// Runs `steps` once (warm-up), then three times with Eigen's allocator disabled.
+template <class Steps>
+bool allocates(Steps&& steps) {
+  steps();
+  Eigen::internal::set_is_malloc_allowed(false);
+  bool threw = false;
+  try {
+    for (int k = 0; k < 3; ++k) steps();
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  Eigen::internal::set_is_malloc_allowed(true);
+  return threw;
+}
+
+}  // namespace
+
+TEST_CASE("the malloc check is active in this build", "[models][boltzmann][alloc]") {
+  CHECK(allocates([] {
+    Vector<float> x(100);
+    x.setZero();
+  }));
+}
+
+TEST_CASE("RBMs: CD-k steps, losses and predictions do not allocate after warm-up", "[models][boltzmann][alloc]") {
+  one_thread();
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const WholeRows users(ds, rows, RowSide::user);
+  std::vector<RowIndex> first, second;
+  for (const RowIndex r : rows) (r % 3 ? first : second).push_back(r);
+  const WholeRows fold(ds, first, second, RowSide::user);
+  auto check = [&](const auto& m) {
+    const Eigen::Index n = m.num_parameters();
+    Vector<float> theta(n), g(n), pred(static_cast<Eigen::Index>(fold.batch().num_targets()));
+    Rng rng(1);
+    m.initialize(theta, rng);
+    SparseGradient<float> sg(n);
+    sg.reserve(4096);
+    float total = 0;
+    CHECK_FALSE(allocates([&] {
+      for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+        total += m.loss_and_gradient(theta, users.batch(seed), g);
+        sg.clear();
+        total += m.loss_and_gradient(theta, fold.batch(seed), sg);
+      }
+      total += m.loss(theta, users.batch());
+      m.predict(theta, fold.batch(), pred);
+    }));
+    CHECK(std::isfinite(total));
+  };
+  check(RbmCf<float>(ds.num_items(), {.hidden = 8, .cd_steps = 3, .init_std = 0.3}));
+  check(RbmCf<float>(ds.num_items(), {.hidden = 8, .cd_steps = 2, .init_std = 0.3, .mean_field_negative = true}));
+  check(BernoulliRbm<float>(ds.num_items(), {.hidden = 8, .cd_steps = 2, .init_std = 0.3}));
+}
+
+TEST_CASE("CF-NADE: gradients and Hessian-vector products do not allocate after warm-up", "[models][boltzmann][alloc]") {
+  one_thread();
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const WholeRows items(ds, rows, RowSide::item);
+  for (const std::vector<int>& hidden : {std::vector<int>{6}, std::vector<int>{6, 5}}) {
+    const CfNade<float> m(ds.num_users(), {.hidden = hidden, .reg = 0.01}, RowSide::item);
+    const Eigen::Index n = m.num_parameters();
+    Vector<float> theta(n), g(n), hv(n), v = Vector<float>::Constant(n, 0.01f),
+                                      pred(static_cast<Eigen::Index>(items.batch().num_targets()));
+    Rng rng(2);
+    m.initialize(theta, rng);
+    SparseGradient<float> sg(n), sh(n);
+    sg.reserve(4096);
+    sh.reserve(4096);
+    float total = 0;
+    CHECK_FALSE(allocates([&] {
+      for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+        total += m.loss_and_gradient(theta, items.batch(seed), g);
+        m.hessian_vector_product(theta, items.batch(seed), v, hv);
+        sg.clear();
+        total += m.loss_and_gradient(theta, items.batch(seed), sg);
+        sh.clear();
+        m.hessian_vector_product(theta, items.batch(seed), v, sh);
+      }
+      total += m.loss(theta, items.batch(3));
+      m.predict(theta, items.batch(), pred);
+    }));
+    CHECK(std::isfinite(total));
+    CHECK(hv.allFinite());
+  }
+}
