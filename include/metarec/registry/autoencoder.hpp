@@ -204,6 +204,10 @@ inline std::vector<ModelEntry> autoencoder_models() {
                                                          .dropout = s.number("dropout"), .reg = s.number("reg"),
                                                          .ratings = {.default_rating = mean}});
                             });
+    if (e.meta) {  // from 5 epochs of the global model, 3 meta-epochs: sane, not validated defaults
+      set_meta_default(e.meta, "pretrain-epochs", "5");
+      set_meta_default(e.meta, "epochs", "3");
+    }
   }
   return v;
 }

@@ -290,7 +290,8 @@ inline std::vector<ModelEntry> boltzmann_models() {
   // Cold start (meta-train, adapt, bench_cold_start): a task is a user's row, the query predicted
   // from the support set; the inner loop adapts the hidden biases (the local segments). The RBM's
   // CD direction is no gradient, so its algorithms are the first-order ones (fomaml, its default,
-  // and reptile); CF-NADE has an exact gradient and H·v and runs them all.
+  // and reptile); CF-NADE has an exact gradient and H·v and runs them all. Meta-training starts
+  // from 5 epochs of the global model and runs 3 meta-epochs: sane, not validated defaults.
   for (auto& e : v) {
     if (e.name == "rbm-u") {
       e.meta = meta_support(
@@ -298,14 +299,17 @@ inline std::vector<ModelEntry> boltzmann_models() {
           "0.1", "0.001", GlobalFit{"adam", 0.003, 100}, [](const Dataset& ds, const Settings& s, double) {
             return RbmCf<float>(ds.num_items(), softmax_options(s, 0), RowSide::user);
           });
-      for (auto& o : e.meta.options)
-        if (o.name == "algo") o.default_value = "fomaml";
+      set_meta_default(e.meta, "algo", "fomaml");
     }
     if (e.name == "cf-nade-u")
       e.meta = meta_support(options_named(e.options, {"hidden", "ordinal-weight", "reg", "init-scale"}), "0.1", "0.001",
                             GlobalFit{"adam", 0.002, 512}, [](const Dataset& ds, const Settings& s, double) {
                               return CfNade<float>(ds.num_items(), cf_nade_options(s), RowSide::user);
                             });
+    if (e.meta) {
+      set_meta_default(e.meta, "pretrain-epochs", "5");
+      set_meta_default(e.meta, "epochs", "3");
+    }
   }
   return v;
 }

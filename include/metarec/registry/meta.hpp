@@ -38,6 +38,17 @@ MetaSupport meta_support(std::vector<OptionSpec> model_options, const std::strin
   return m;
 }
 
+/// Changes the default of one of `m`'s options (e.g. a family's own algorithm or pre-training).
+/// @throws std::logic_error when `m` has no such option (a registry bug).
+inline void set_meta_default(MetaSupport& m, const std::string& name, const std::string& value) {
+  for (auto& o : m.options)
+    if (o.name == name) {
+      o.default_value = value;
+      return;
+    }
+  throw std::logic_error("set_meta_default: no option '" + name + "'");
+}
+
 /// Protocol names from `--protocol`: one name, a comma-separated list, or `all` (the four MeLU
 /// scenarios).
 /// @throws std::invalid_argument on a name that is not a MeLU scenario.
