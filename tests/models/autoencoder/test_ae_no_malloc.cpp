@@ -1,10 +1,6 @@
 // Built with EIGEN_RUNTIME_NO_MALLOC: after one warm-up call, the autoencoders' loss, dense and
 // sparse gradients, Hessian-vector products, predictions and scores allocate nothing through Eigen.
-// Release builds define NDEBUG, which silences eigen_assert (and with it Eigen's malloc check):
-// make it throw instead, before Eigen is included, so the check is active in every build type.
-#include <stdexcept>
-#define eigen_assert(x) \
-  if (!(x)) throw std::runtime_error("Eigen assertion failed: " #x)
+#include "no_malloc.hpp"  // first: makes Eigen's malloc check live in every build type
 #include "models/tiny_data.hpp"
 
 #include <metarec/models/autoencoder.hpp>
@@ -17,16 +13,7 @@
 using namespace metarec;
 
 TEST_CASE("the malloc check is active in this build (autoencoders)", "[models][autoencoder][alloc]") {
-  Eigen::internal::set_is_malloc_allowed(false);
-  bool threw = false;
-  try {
-    Vector<float> x(100);
-    x.setZero();
-  } catch (const std::runtime_error&) {
-    threw = true;
-  }
-  Eigen::internal::set_is_malloc_allowed(true);
-  CHECK(threw);
+  CHECK(test::malloc_check_is_live());
 }
 
 TEST_CASE("autoencoders: steps do not allocate after warm-up", "[models][autoencoder][alloc]") {
@@ -66,17 +53,8 @@ TEST_CASE("autoencoders: steps do not allocate after warm-up", "[models][autoenc
             model.score_all(theta, batch, scores);
             return total;
           };
-          (void)step();  // warm-up: sizes the per-thread workspaces
-          Eigen::internal::set_is_malloc_allowed(false);
           float total = 0;
-          bool threw = false;
-          try {
-            for (int s = 0; s < 3; ++s) total += step();
-          } catch (const std::runtime_error&) {
-            threw = true;
-          }
-          Eigen::internal::set_is_malloc_allowed(true);
-          CHECK_FALSE(threw);
+          CHECK_FALSE(test::allocates([&] { total += step(); }));  // the first call warms up
           CHECK(std::isfinite(total));
           CHECK(hv.allFinite());
         };

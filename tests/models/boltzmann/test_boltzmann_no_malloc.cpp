@@ -1,10 +1,7 @@
 // Built with EIGEN_RUNTIME_NO_MALLOC: after one warm-up call per batch, the RBMs' CD-k directions
 // (dense and sparse), losses and predictions and CF-NADE's gradients and Hessian-vector products
-// (dense and sparse) allocate nothing through Eigen. Release builds define NDEBUG, which silences
-// eigen_assert (and with it Eigen's malloc check): make it throw instead, before Eigen is included.
-#include <stdexcept>
-#define eigen_assert(x) \
-  if (!(x)) throw std::runtime_error("Eigen assertion failed: " #x)
+// (dense and sparse) allocate nothing through Eigen.
+#include "no_malloc.hpp"  // first: makes Eigen's malloc check live in every build type
 #include "models/tiny_data.hpp"
 
 #include <metarec/data/row_batch.hpp>
@@ -31,28 +28,12 @@ void one_thread() {
 #endif
 }
 
-// Runs `steps` once (warm-up), then three times with Eigen's allocator disabled.
-template <class Steps>
-bool allocates(Steps&& steps) {
-  steps();
-  Eigen::internal::set_is_malloc_allowed(false);
-  bool threw = false;
-  try {
-    for (int k = 0; k < 3; ++k) steps();
-  } catch (const std::runtime_error&) {
-    threw = true;
-  }
-  Eigen::internal::set_is_malloc_allowed(true);
-  return threw;
-}
+using test::allocates;
 
 }  // namespace
 
 TEST_CASE("the malloc check is active in this build", "[models][boltzmann][alloc]") {
-  CHECK(allocates([] {
-    Vector<float> x(100);
-    x.setZero();
-  }));
+  CHECK(test::malloc_check_is_live());
 }
 
 TEST_CASE("RBMs: CD-k steps, losses and predictions do not allocate after warm-up", "[models][boltzmann][alloc]") {

@@ -1,10 +1,6 @@
 // Built with EIGEN_RUNTIME_NO_MALLOC: after one warm-up call per batch size, MeLU's loss, dense and
 // sparse gradients and Hessian-vector products allocate nothing through Eigen.
-// Release builds define NDEBUG, which silences eigen_assert (and with it Eigen's malloc check):
-// make it throw instead, before Eigen is included, so the check is active in every build type.
-#include <stdexcept>
-#define eigen_assert(x) \
-  if (!(x)) throw std::runtime_error("Eigen assertion failed: " #x)
+#include "no_malloc.hpp"  // first: makes Eigen's malloc check live in every build type
 #include "models/tiny_data.hpp"
 
 #include <metarec/models/mlp/melu.hpp>
@@ -14,16 +10,7 @@
 using namespace metarec;
 
 TEST_CASE("the malloc check is active in this build", "[models][mlp][alloc]") {
-  Eigen::internal::set_is_malloc_allowed(false);
-  bool threw = false;
-  try {
-    Vector<float> x(100);
-    x.setZero();
-  } catch (const std::runtime_error&) {
-    threw = true;
-  }
-  Eigen::internal::set_is_malloc_allowed(true);
-  CHECK(threw);
+  CHECK(test::malloc_check_is_live());
 }
 
 TEST_CASE("Melu: steps do not allocate after warm-up", "[models][mlp][alloc]") {
@@ -42,14 +29,8 @@ TEST_CASE("Melu: steps do not allocate after warm-up", "[models][mlp][alloc]") {
   SparseGradient<float> sg(n), sh(n);
   sg.reserve(1024);
   sh.reserve(1024);
-  // Warm-up: sizes the per-thread workspace.
-  (void)m.loss_and_gradient(theta, batch, g);
-  m.hessian_vector_product(theta, batch, v, hv);
-  Eigen::internal::set_is_malloc_allowed(false);
   float total = 0;
-  bool threw = false;
-  try {
-  for (int s = 0; s < 3; ++s) {
+  CHECK_FALSE(test::allocates([&] {  // the first call is the warm-up that sizes the workspace
     total += m.loss(theta, batch);
     total += m.loss_and_gradient(theta, batch, g);
     m.hessian_vector_product(theta, batch, v, hv);
@@ -58,12 +39,7 @@ TEST_CASE("Melu: steps do not allocate after warm-up", "[models][mlp][alloc]") {
     sh.clear();
     m.hessian_vector_product(theta, batch, v, sh);
     m.predict(theta, batch, pred);
-  }
-  } catch (const std::runtime_error&) {
-    threw = true;
-  }
-  Eigen::internal::set_is_malloc_allowed(true);
-  CHECK_FALSE(threw);
+  }));
   CHECK(std::isfinite(total));
   CHECK(g.allFinite());
   CHECK(hv.allFinite());
