@@ -204,13 +204,9 @@ int main(int argc, char** argv) {
                   "[--skip-trace] [--select]\n");
       return 0;
     }
-    const std::string dir = args.get_or("--data", std::string(METAREC_SOURCE_DIR) + "/../shared/data/ml-1m");
-    const std::string dir100k =
-        args.get_or("--data100k", std::string(METAREC_SOURCE_DIR) + "/../shared/data/ml-100k");
-    if (!std::filesystem::exists(std::filesystem::path(dir) / "ratings.dat")) {
-      std::printf("bench_ae: ML-1M not found at %s (pass --data DIR); nothing to do\n", dir.c_str());
-      return 0;
-    }
+    const std::string dir = bench::data_dir(args, "--data", "ml-1m");
+    const std::string dir100k = bench::data_dir(args, "--data100k", "ml-100k");
+    if (bench::ml1m_missing(dir, "bench_ae")) return 0;
     const std::string out_path = args.get_or("--out", "build/bench_ae.csv");
     const std::string md_path = args.get_or("--md", "build/bench_ae.md");
     const std::uint64_t seed = args.number<std::uint64_t>("--seed", 42);

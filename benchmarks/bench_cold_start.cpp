@@ -417,11 +417,8 @@ int main(int argc, char** argv) try {
                 "[--timing-only] [--timing-repeats R] [--keep-untrained]\n");
     return 0;
   }
-  const std::string dir = args.get_or("--data", METAREC_SOURCE_DIR "/../shared/data/ml-1m");
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "ratings.dat")) {
-    std::printf("bench_cold_start: ML-1M not found at %s (pass --data DIR); nothing to do\n", dir.c_str());
-    return 0;
-  }
+  const std::string dir = bench::data_dir(args, "--data", "ml-1m");
+  if (bench::ml1m_missing(dir, "bench_cold_start")) return 0;
   const bool quick = args.has("--quick");
   const bool timing_only = args.has("--timing-only");
   const bool keep_untrained = args.has("--keep-untrained");

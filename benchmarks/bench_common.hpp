@@ -3,7 +3,9 @@
 // machine may be shared, so speed is reported in CPU seconds as well as wall seconds).
 #include <metarec/core/detail/atomic_file.hpp>
 
+#include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -56,6 +58,21 @@ inline std::string cpu_model() {
   for (std::string line; std::getline(in, line);)
     if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   return "unknown";
+}
+
+/// A MovieLens directory: the value of `flag` (e.g. --data), by default ../shared/data/`name`
+/// beside the source tree.
+template <class Args>
+std::string data_dir(const Args& args, const char* flag, const char* name) {
+  return args.get_or(flag, std::string(METAREC_SOURCE_DIR) + "/../shared/data/" + name);
+}
+
+/// True, after saying so, when `dir` holds no ratings.dat: MovieLens is not part of the repository,
+/// so the benchmark has nothing to do and exits 0.
+inline bool ml1m_missing(const std::string& dir, const char* bench) {
+  if (std::filesystem::exists(std::filesystem::path(dir) / "ratings.dat")) return false;
+  std::printf("%s: ML-1M not found at %s (pass --data DIR); nothing to do\n", bench, dir.c_str());
+  return true;
 }
 
 }  // namespace metarec::bench

@@ -136,14 +136,11 @@ int main(int argc, char** argv) {
                   "[--skip-models] [--skip-throughput]\n");
       return 0;
     }
-    const std::string dir = args.get_or("--data", std::string(METAREC_SOURCE_DIR) + "/../shared/data/ml-1m");
-    if (!std::filesystem::exists(std::filesystem::path(dir) / "ratings.dat")) {
-      std::printf("bench_mf: ML-1M not found at %s (pass --data DIR); nothing to do\n", dir.c_str());
-      return 0;
-    }
+    const std::string dir = bench::data_dir(args, "--data", "ml-1m");
+    if (bench::ml1m_missing(dir, "bench_mf")) return 0;
     const std::string out_path = args.get_or("--out", "build/bench_mf.csv");
     const std::string md_path = args.get_or("--md", "build/bench_mf.md");
-    const std::string dir100k = args.get_or("--data100k", std::string(METAREC_SOURCE_DIR) + "/../shared/data/ml-100k");
+    const std::string dir100k = bench::data_dir(args, "--data100k", "ml-100k");
     std::ostringstream md;  // the Markdown report, written at the end
     const std::vector<std::string> models =
         args.words("--models", {"mf", "mf-bias", "mf-side", "mf-temporal", "fm", "mf-mixture", "mf-variational", "svdpp"});

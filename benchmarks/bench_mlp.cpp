@@ -86,11 +86,8 @@ int main(int argc, char** argv) {
                   "[--negatives N]\n");
       return 0;
     }
-    const std::string dir = args.get_or("--data", std::string(METAREC_SOURCE_DIR) + "/../shared/data/ml-1m");
-    if (!std::filesystem::exists(std::filesystem::path(dir) / "ratings.dat")) {
-      std::printf("bench_mlp: ML-1M not found at %s (pass --data DIR); nothing to do\n", dir.c_str());
-      return 0;
-    }
+    const std::string dir = bench::data_dir(args, "--data", "ml-1m");
+    if (bench::ml1m_missing(dir, "bench_mlp")) return 0;
     const std::string out_path = args.get_or("--out", "build/bench_mlp.csv");
     const std::string md_path = args.get_or("--md", "build/bench_mlp.md");
     const std::vector<std::string> models =
