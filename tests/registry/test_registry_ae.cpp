@@ -1,9 +1,11 @@
 // The autoencoder family's registry entries (registry/autoencoder.hpp): every entry resolves its
 // settings, trains on tiny data through train_whole_rows on its protocols and reports finite,
-// reproducible figures; EASE is solved in closed form.
+// reproducible figures; EASE is solved in closed form. Also registry/recommend.hpp: a new user's
+// top-N by rating, by EASE fold-in and blended.
 
 #include <metarec/data/protocols.hpp>
 #include <metarec/registry/autoencoder.hpp>
+#include <metarec/registry/recommend.hpp>
 #include <metarec/registry/registry.hpp>
 
 #include "models/tiny_data.hpp"
@@ -11,6 +13,9 @@
 #include <catch.hpp>
 
 #include <cmath>
+#include <numeric>
+#include <thread>
+#include <vector>
 
 using namespace metarec;
 using namespace metarec::registry;
@@ -66,4 +71,80 @@ TEST_CASE("autoencoder entries train on tiny data and report reproducibly", "[re
     CHECK(b.part("test").get(metric) == test.get(metric));
     if (std::string(c.model) == "ease") CHECK(a.epochs_run == 1);
   }
+}
+
+TEST_CASE("recommend: blend_standardised on hand-computed cases", "[registry][recommend]") {
+  std::vector<float> out(3);
+  const std::vector<float> a{1, 2, 3}, flat{3, 3, 3};
+  blend_standardised(a, flat, 1.0, out);  // z(a) = (x - 2) / sqrt(2/3); a constant vector adds 0
+  CHECK(out[0] == Approx(-1.224744871));
+  CHECK(out[1] == Approx(0.0).margin(1e-7));
+  CHECK(out[2] == Approx(1.224744871));
+  std::vector<float> two(2);
+  blend_standardised(std::vector<float>{0, 2}, std::vector<float>{1, 0}, 0.5, two);  // (-1, 1) + 0.5 (1, -1)
+  CHECK(two[0] == Approx(-0.5));
+  CHECK(two[1] == Approx(0.5));
+  CHECK_THROWS_AS(blend_standardised(a, two, 1.0, out), std::invalid_argument);
+  CHECK(parse_rank_by("ease") == RankBy::ease);
+  CHECK_THROWS_WITH(parse_rank_by("pop"), Catch::Contains("blend, rating, ease"));
+}
+
+TEST_CASE("recommend: a new user's list by rating, by EASE and blended; rated items excluded; thread-safe",
+          "[registry][recommend]") {
+  const Dataset ds = test::tiny_dataset();
+  const Registry r(autoencoder_models());
+  const ModelEntry& e = r.find("autorec-u");
+  const Settings s = resolve_meta_settings(e, "melu-user-cold", {{"hidden", "4"}});
+  const auto model = e.meta.build(ds, s, 3.5);
+  const Vector<float> theta = model->initial(5);
+  const AdaptOptions ao{.steps = 2, .lr = 0.1};
+  const std::vector<RowIndex> all = test::all_rows(ds);
+  const ItemPrior prior(ds, all, 2.0);
+  NewUser u;
+  u.items = {0, 3};
+  u.ratings = {5, 2};
+  const std::size_t m = ds.num_items() - 2;
+
+  // By rating: the adapted model's predictions, highest first, the rated items left out.
+  const auto by_rating = recommend_new_user(*model, theta, nullptr, ao, nullptr, ds, u,
+                                            {.rank_by = RankBy::rating, .top = 100});
+  REQUIRE(by_rating.size() == m);
+  const Dataset one = new_user_dataset(ds, u);
+  std::vector<RowIndex> support{0, 1}, cand(m);
+  std::iota(cand.begin(), cand.end(), RowIndex{2});
+  const Vector<float> pred = model->score_new_user(theta, nullptr, ao, one, support, cand);
+  for (std::size_t k = 0; k < m; ++k) {
+    CHECK(by_rating[k].item != 0);
+    CHECK(by_rating[k].item != 3);
+    CHECK(by_rating[k].score == by_rating[k].predicted);
+    if (k) CHECK(by_rating[k - 1].score >= by_rating[k].score);
+    CHECK(pred[static_cast<Eigen::Index>(by_rating[k].item - (by_rating[k].item > 3 ? 2 : 1))] == by_rating[k].predicted);
+  }
+
+  // By EASE: the fold-in scores; the blend with w = 0 orders as EASE does.
+  const auto by_ease = recommend_new_user(*model, theta, nullptr, ao, &prior, ds, u, {.rank_by = RankBy::ease, .top = 3});
+  Matrix<float> fold(ds.num_items(), 1);
+  prior.scores(one, 0, support, fold);
+  REQUIRE(by_ease.size() == 3);
+  for (const auto& rec : by_ease) CHECK(rec.score == fold(rec.item, 0));
+  const auto w0 = recommend_new_user(*model, theta, nullptr, ao, &prior, ds, u, {.blend_weight = 0, .top = 3});
+  for (std::size_t k = 0; k < 3; ++k) CHECK(w0[k].item == by_ease[k].item);
+  CHECK_THROWS_AS(recommend_new_user(*model, theta, nullptr, ao, nullptr, ds, u, {}), std::invalid_argument);
+
+  // Two users at once on two threads give the lists they get one at a time.
+  NewUser v;
+  v.items = {1, 2, 4};
+  v.ratings = {4, 4, 1};
+  const RecommendOptions o{.top = 5};
+  const auto seq_u = recommend_new_user(*model, theta, nullptr, ao, &prior, ds, u, o);
+  const auto seq_v = recommend_new_user(*model, theta, nullptr, ao, &prior, ds, v, o);
+  std::vector<NewUserRecommendation> par_u, par_v;
+  std::thread t1([&] { par_u = recommend_new_user(*model, theta, nullptr, ao, &prior, ds, u, o); });
+  std::thread t2([&] { par_v = recommend_new_user(*model, theta, nullptr, ao, &prior, ds, v, o); });
+  t1.join();
+  t2.join();
+  REQUIRE(par_u.size() == seq_u.size());
+  REQUIRE(par_v.size() == seq_v.size());
+  for (std::size_t k = 0; k < seq_u.size(); ++k) CHECK((par_u[k].item == seq_u[k].item && par_u[k].score == seq_u[k].score));
+  for (std::size_t k = 0; k < seq_v.size(); ++k) CHECK((par_v[k].item == seq_v[k].item && par_v[k].score == seq_v[k].score));
 }
