@@ -173,3 +173,28 @@ TEST_CASE("tasks: MeLU-style variable support, bounds, item tasks and fixed task
   CHECK(matched == tasks.size());
   CHECK_THROWS_WITH(TaskSampler(ds, rows, {.query = 0}, 1), Catch::Contains("TaskSampler"));
 }
+
+TEST_CASE("tasks: hold_out_tasks keeps a seeded fraction as validation, rounded, order kept", "[split][tasks]") {
+  std::vector<Task> tasks(25);
+  for (std::uint32_t k = 0; k < tasks.size(); ++k) tasks[k].user = k;
+  std::vector<Task> train, val;
+  hold_out_tasks(tasks, 0.1, 7, train, val);
+  REQUIRE(val.size() == 3);  // 2.5 rounds half up
+  REQUIRE(train.size() == 22);
+  std::set<std::uint32_t> all;
+  for (const auto* part : {&train, &val})
+    for (std::size_t k = 0; k < part->size(); ++k) {
+      all.insert((*part)[k].user);
+      if (k) CHECK((*part)[k - 1].user < (*part)[k].user);
+    }
+  CHECK(all.size() == 25);
+  std::vector<Task> train2, val2;
+  hold_out_tasks(tasks, 0.1, 7, train2, val2);
+  CHECK(val2 == val);
+  hold_out_tasks(tasks, 0.1, 8, train2, val2);
+  CHECK(val2 != val);  // another seed draws other users (fixed here: 3 of 25)
+  hold_out_tasks(tasks, 0.0, 7, train2, val2);
+  CHECK(val2.empty());
+  CHECK(train2.size() == 25);
+  CHECK_THROWS_AS(hold_out_tasks(tasks, 1.0, 7, train2, val2), std::invalid_argument);
+}

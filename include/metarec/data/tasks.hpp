@@ -42,6 +42,26 @@ struct Task {
   friend bool operator==(const Task&, const Task&) = default;
 };
 
+/// Splits `tasks` into meta-training and validation tasks: a seeded `fraction` of them (rounded to
+/// the nearest count, halves up) drawn with the stream derive_seed(seed, "VALI") is validation; both
+/// keep the input order. The rule bench_cold_start and `metarec meta-train --valid-users` share.
+/// @throws std::invalid_argument unless 0 <= fraction < 1
+inline void hold_out_tasks(std::span<const Task> tasks, double fraction, std::uint64_t seed, std::vector<Task>& train,
+                           std::vector<Task>& validation) {
+  if (!(fraction >= 0.0 && fraction < 1.0))
+    throw std::invalid_argument("hold_out_tasks: fraction must be in [0, 1) (got " + std::to_string(fraction) + ")");
+  std::vector<std::size_t> order(tasks.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Rng rng(derive_seed(seed, 0x56414C49u));  // "VALI"
+  rng.shuffle(std::span<std::size_t>(order));
+  const auto nv = static_cast<std::size_t>(fraction * static_cast<double>(tasks.size()) + 0.5);
+  std::vector<char> is_val(tasks.size(), 0);
+  for (std::size_t k = 0; k < nv; ++k) is_val[order[k]] = 1;
+  train.clear();
+  validation.clear();
+  for (std::size_t k = 0; k < tasks.size(); ++k) (is_val[k] ? validation : train).push_back(tasks[k]);
+}
+
 /// A non-owning view of a task, as handed out by `TaskSampler`. Valid until the next
 /// `start_epoch` or the sampler's destruction.
 struct TaskView {
