@@ -220,7 +220,9 @@ inline int run_adapt(const std::vector<std::string>& argv) {
     throw format_error("'" + model_file + "' names model '" + entry.name + "', which is not meta-trainable");
   // The saved settings, checked against the model's options as if given on the command line.
   registry::Settings saved;
-  for (const auto& o : entry.meta.options) saved.set(o.name, get(o.name.c_str()));
+  // An option the file predates (valid-users: training-time only) keeps its default.
+  for (const auto& o : entry.meta.options)
+    if (o.name != "valid-users" || kv.count(o.name)) saved.set(o.name, get(o.name.c_str()));
   const registry::Settings settings = registry::resolve_meta_settings(entry, "melu-user-cold", saved);
   const registry::MetaConfig c = registry::MetaConfig::from(settings, 0);
   const double mean = Args::parse<double>("global_mean", get("global_mean"));

@@ -71,6 +71,8 @@ inline void print_meta_model_help(const registry::ModelEntry& m, const std::stri
               m.name.c_str(), m.summary.c_str(), protocol.c_str());
   for (const auto& o : m.meta.options)
     print_option(o, s.text(o.name), src[o.name] == registry::SettingSource::recipe ? ", *" : "");
+  for (const auto& r : m.meta.recipes)
+    if (r.protocol == protocol) std::printf("\n* %s\n", r.source.c_str());
 }
 
 inline std::string metrics_json(const QueryMetrics& q) {
@@ -129,21 +131,32 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   const Dataset ds = load_movielens(dir);
   std::vector<ProtocolSplit> splits;
   for (const auto& p : protocols) splits.push_back(make_protocol_split(p, ds, seed));
-  // Every MeLU scenario meta-trains on the same warm tasks (same seed).
-  const std::vector<Task>& train_tasks = splits.front().train_tasks;
-  if (train_tasks.empty())
+  // Every MeLU scenario meta-trains on the same warm tasks (same seed). With --valid-users F a
+  // seeded fraction F of them is held out as validation tasks (early stopping with --patience),
+  // and their ratings are left out of the global model: bench_cold_start's procedure.
+  if (splits.front().train_tasks.empty())
     throw std::runtime_error("the protocol has no meta-training tasks on " + dir);
-  const double mean = ds.mean_rating(splits.front().split.train);
+  std::vector<Task> train_tasks, val_tasks;
+  hold_out_tasks(splits.front().train_tasks, c.valid_users, seed, train_tasks, val_tasks);
+  std::vector<char> val_user(ds.num_users(), 0);
+  for (const Task& t : val_tasks) val_user[t.user] = 1;
+  std::vector<RowIndex> warm_rows;
+  for (const RowIndex r : splits.front().split.train)
+    if (!val_user[ds.user(r)]) warm_rows.push_back(r);
+  const double mean = ds.mean_rating(warm_rows);
 
   const std::unique_ptr<registry::MetaModel> model = m.meta.build(ds, settings, mean);
   Vector<float> theta;
   double pretrain_seconds = 0;
-  if (c.pretrain_epochs > 0)
-    pretrain_seconds = model->fit_global(theta, splits.front().split.train, c.pretrain_epochs,
-                                         m.meta.global_fit(settings), seed);
-  else
+  if (c.pretrain_epochs > 0) {
+    pretrain_seconds = model->fit_global(theta, warm_rows, c.pretrain_epochs, m.meta.global_fit(settings), seed);
+    // Parameters no training rating touches (new items' factors, unseen categories) keep an
+    // untrained random draw; 0 is the neutral value (docs/benchmarks.md).
+    (void)model->zero_untrained(theta, warm_rows);
+  } else {
     theta = model->initial(seed);
-  const registry::MetaRun run = model->meta_train(theta, c, train_tasks, {});
+  }
+  const registry::MetaRun run = model->meta_train(theta, c, train_tasks, val_tasks);
   const Vector<float>* alpha = run.alpha.size() > 0 ? &run.alpha : nullptr;
   std::vector<QueryMetrics> results;
   for (const auto& s : splits)
@@ -163,6 +176,10 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
               c.adapt.c_str(), c.outer_lr, c.meta_batch, c.epochs);
   std::printf("meta-training %zu tasks, %.2f s (%d thread%s)", train_tasks.size(), run.seconds,
               threads, threads == 1 ? "" : "s");
+  if (!val_tasks.empty())
+    std::printf("; %zu validation tasks, %llu epochs run, best %llu", val_tasks.size(),
+                static_cast<unsigned long long>(run.result.epochs),
+                static_cast<unsigned long long>(run.result.best_epoch + 1));
   if (c.pretrain_epochs > 0)
     std::printf("; pre-training %d epochs, %.2f s", c.pretrain_epochs, pretrain_seconds);
   std::printf("\n");
@@ -188,7 +205,8 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
       scen += metrics_json(results[k]);
     }
     j += ",\"parameters\":" + std::to_string(model->num_parameters()) + ",\"train_tasks\":" +
-         std::to_string(train_tasks.size()) + ",\"meta_train_seconds\":" +
+         std::to_string(train_tasks.size()) + ",\"validation_tasks\":" + std::to_string(val_tasks.size()) +
+         ",\"epochs_run\":" + std::to_string(run.result.epochs) + ",\"meta_train_seconds\":" +
          metarec::detail::json_number(run.seconds) + ",\"pretrain_seconds\":" +
          metarec::detail::json_number(pretrain_seconds) + ",\"scenarios\":{" + scen + "}}";
     std::printf("%s\n", j.c_str());

@@ -38,6 +38,14 @@ MetaSupport meta_support(std::vector<OptionSpec> model_options, const std::strin
   return m;
 }
 
+/// The same recipe for each of the four MeLU scenarios (they meta-train on the same warm tasks).
+inline std::vector<Recipe> melu_recipes(const Settings& s, const std::string& source) {
+  std::vector<Recipe> out;
+  for (const char* p : {"melu-warm", "melu-user-cold", "melu-item-cold", "melu-user-item-cold"})
+    out.push_back({p, s, source});
+  return out;
+}
+
 /// Changes the default of one of `m`'s options (e.g. a family's own algorithm or pre-training).
 /// @throws std::logic_error when `m` has no such option (a registry bug).
 inline void set_meta_default(MetaSupport& m, const std::string& name, const std::string& value) {

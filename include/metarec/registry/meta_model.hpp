@@ -42,6 +42,7 @@ struct MetaConfig {
   std::string adapt = "local";    ///< local (the model's task-local segments) | all
   int pretrain_epochs = 0;        ///< > 0: start meta-training from the global model
   int patience = 0;               ///< early stopping on validation tasks (0: off)
+  double valid_users = 0;         ///< fraction of the meta-training users held out as validation tasks
   std::uint64_t seed = 42;
 
   static MetaConfig from(const Settings& s, std::uint64_t seed) {
@@ -55,6 +56,7 @@ struct MetaConfig {
     c.adapt = s.text("adapt");
     c.pretrain_epochs = s.integer32("pretrain-epochs");
     c.patience = s.integer32("patience");
+    c.valid_users = s.has("valid-users") ? s.number("valid-users") : 0.0;
     c.seed = seed;
     return c;
   }

@@ -164,6 +164,15 @@ inline std::vector<ModelEntry> mf_models() {
         return SideFeatureMF<float>(ds, {.dims = dims, .reg = reg, .bias_reg = reg, .feature_reg = reg,
                                          .init_std = init, .global_mean = mu, .shared_user = true});
       });
+    // bench_cold_start's recipe: second-order MAML (the default algorithm) from the global model
+    // (20 SGD epochs on the warm ratings less the validation users, untouched parameters set to 0),
+    // early stopping on 10% of the warm users; the outer step is its grid's validation choice.
+    if (e.meta)
+      e.meta.recipes = melu_recipes({{"init-std", "0.01"}, {"inner-lr", "0.5"},
+                                     {"outer-lr", e.name == "mf-bias" ? "0.003" : "0.001"}, {"epochs", "10"},
+                                     {"patience", "2"}, {"pretrain-epochs", "20"}, {"valid-users", "0.1"}},
+                                    "bench_cold_start: inner x outer step chosen on 10% of the warm users "
+                                    "held out (docs/benchmarks.md)");
   }
   return v;
 }

@@ -149,6 +149,12 @@ inline std::vector<ModelEntry> mlp_models() {
         o.hidden = hidden_of(s, o.hidden);
         return Melu<float>(ds, o);
       });
+  // bench_cold_start's recipe for second-order MAML (the default algorithm): from the global model
+  // (2 Adam epochs), at most 3 meta-epochs with early stopping on 10% of the warm users.
+  v.back().meta.recipes = melu_recipes({{"inner-lr", "0.02"}, {"outer-lr", "0.0003"}, {"epochs", "3"},
+                                        {"patience", "1"}, {"pretrain-epochs", "2"}, {"valid-users", "0.1"}},
+                                       "bench_cold_start: inner x outer step chosen on 10% of the warm users "
+                                       "held out (docs/benchmarks.md)");
   return v;
 }
 

@@ -118,6 +118,9 @@ inline std::vector<OptionSpec> meta_loop_options(const std::string& inner_lr, co
       {"pretrain-epochs", OptionKind::integer, "0",
        "start from the global model trained this many epochs on the pooled warm ratings (0: random)", {}, 0},
       {"patience", OptionKind::integer, "0", "early stopping on validation tasks (0: off)", {}, 0},
+      {"valid-users", OptionKind::number, "0",
+       "fraction of the meta-training users held out (seeded) as validation tasks, for early stopping "
+       "and out of the global model (0: none)", {}, 0, 1, false, true},
   };
 }
 
