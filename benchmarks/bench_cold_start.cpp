@@ -14,8 +14,8 @@
 // The test scenarios are scored once, with the chosen settings.
 //
 //   bench_cold_start [--data DIR] [--quick] [--models mf-bias,mf-side,melu] [--md FILE]
-//                    [--out FILE.csv] [--svg FILE.svg] [--threads T] [--seed S] [--skip-timing]
-//                    [--timing-only] [--timing-repeats R] [--keep-untrained]
+//                    [--out FILE.csv] [--svg FILE.svg] [--svg-topn FILE.svg] [--threads T] [--seed S]
+//                    [--skip-timing] [--timing-only] [--timing-repeats R] [--keep-untrained]
 //
 // Also reported: MAE / RMSE after each method's MAE-optimal (median) calibration fitted on the
 // validation tasks, model-free baselines (the user's support mean / median, popularity ranking)
@@ -29,19 +29,23 @@
 #include "bench_common.hpp"
 
 #include <metarec/data/movielens.hpp>
+#include <metarec/data/new_user.hpp>
 #include <metarec/data/protocols.hpp>
 #include <metarec/registry/command_line.hpp>
 #include <metarec/registry/all_models.hpp>
 #include <metarec/registry/meta.hpp>
+#include <metarec/registry/recommend.hpp>
 #include <metarec/report/task_scores.hpp>
 
 #include <metarec/metrics/median_calibration.hpp>
+#include <metarec/metrics/ranking.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <numeric>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -66,9 +70,6 @@ using metarec::bench::compiler;
 using metarec::bench::cpu_model;
 using metarec::bench::thread_cpu_seconds;
 
-/// Epochs of the global (non-meta) model (every meta-learner starts from it).
-int global_epochs(bool mf, bool quick) { return mf ? (quick ? 3 : 20) : (quick ? 1 : 2); }
-
 /// A base model of the benchmark: its registry entry, its meta-learning settings (the registry's,
 /// with the values tuned here), the loop they give, and whether it is an MF model.
 struct Setup {
@@ -76,6 +77,8 @@ struct Setup {
   Settings settings;
   MetaConfig c;
   bool mf = false;
+  bool melu = false;
+  int global_epochs = 0;  ///< epochs of the global (non-meta) model every meta-learner starts from
 };
 
 /// The tuned setting of each base model (see docs/benchmarks.md).
@@ -83,29 +86,31 @@ Setup model_config(const Registry& reg, const std::string& model, bool quick, st
   Setup st;
   st.entry = &reg.find(model);
   st.mf = model == "mf-bias" || model == "mf-side";
+  st.melu = model == "melu";
+  if (!st.entry->meta)
+    throw std::invalid_argument("--models: '" + model + "' is not meta-trainable (metarec models lists those that are)");
   Settings user{{"inner-steps", "5"}, {"adapt", "local"}};
-  if (st.mf) {
-    user.set("dims", "16");
-    user.set("reg", "0.01");
-    user.set("init-std", "0.01");  // items never rated in training (the new items) keep factors near 0
-    user.set("inner-lr", "0.5");
-    user.set("outer-lr", "0.001");
-    user.set("epochs", quick ? "1" : "10");  // at most; early stopping on the validation tasks
-    user.set("patience", "2");
-  } else {
-    user.set("dims", "32");
-    user.set("hidden", "64,64");
-    // From the global MeLU, a small inner step (0.05 diverged from it: user-cold MAE 1.13) and a
-    // small outer step. From a random initialisation (step 0.05, outer 1e-3) MeLU reached a better
-    // item-cold MAE (0.886) but a worse user-cold one (0.80); see docs/benchmarks.md.
-    user.set("inner-lr", "0.01");
-    user.set("outer-lr", "0.0003");
-    user.set("epochs", quick ? "1" : "3");  // at most; early stopping on the validation tasks
+  if (!st.mf && !st.melu) {
+    // The autoencoder and Boltzmann families (whole-row models): the registry's model settings
+    // and meta-learning steps (the grid below brackets them), 5 epochs of the global model, at
+    // most 3 meta-epochs (patience 1).
+    user.set("pretrain-epochs", quick ? "1" : "5");
+    user.set("epochs", quick ? "1" : "3");
     user.set("patience", "1");
+  } else if (quick) {
+    user.set("pretrain-epochs", st.mf ? "3" : "1");
+    user.set("epochs", "1");
   }
-  user.set("pretrain-epochs", std::to_string(global_epochs(st.mf, quick)));
+  // mf-bias, mf-side, melu: the registry's melu-* recipe (what `metarec meta-train` runs with no
+  // flags), whose steps are this benchmark's validation choice for second-order MAML: dims 16,
+  // reg 0.01, init std 0.01 (items never rated in training keep factors near 0), at most 10
+  // meta-epochs with patience 2 from 20 global epochs (MF); MeLU 32-d embeddings into 64-64, at
+  // most 3 meta-epochs with patience 1 from 2 global epochs. From the global MeLU a large inner
+  // step diverged (0.05: user-cold MAE 1.13); from a random initialisation (0.05, outer 1e-3)
+  // MeLU reached a better item-cold MAE (0.886) but a worse user-cold one (0.80).
   st.settings = resolve_meta_settings(*st.entry, "melu-user-cold", user);
   st.c = MetaConfig::from(st.settings, seed);
+  st.global_epochs = st.c.pretrain_epochs;
   return st;
 }
 
@@ -114,6 +119,11 @@ Setup model_config(const Registry& reg, const std::string& model, bool quick, st
 std::vector<std::pair<double, double>> meta_grid(const Setup& st, bool quick) {
   if (quick) return {{st.c.inner_lr, st.c.outer_lr}};
   std::vector<std::pair<double, double>> g;
+  if (!st.mf && !st.melu) {  // the registry's steps and a 3x larger inner step
+    g.push_back({st.c.inner_lr, st.c.outer_lr});
+    g.push_back({3 * st.c.inner_lr, st.c.outer_lr});
+    return g;
+  }
   const std::vector<double> inner = st.mf ? std::vector<double>{0.2, 0.5, 1.0}
                                           : std::vector<double>{0.01, 0.02};
   const std::vector<double> outer = st.mf ? std::vector<double>{0.001, 0.003}
@@ -123,21 +133,9 @@ std::vector<std::pair<double, double>> meta_grid(const Setup& st, bool quick) {
   return g;
 }
 std::vector<double> finetune_grid(const Setup& st) {
-  return st.mf ? std::vector<double>{0.1, 0.2, 0.5, 1.0, 2.0}
-               : std::vector<double>{0.003, 0.01, 0.03, 0.1};
-}
-
-/// Splits the warm tasks into meta-training and validation tasks: a seeded 10% of the users.
-void hold_out_validation(const std::vector<Task>& warm, std::uint64_t seed, std::vector<Task>& train,
-                         std::vector<Task>& validation) {
-  std::vector<std::size_t> order(warm.size());
-  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-  Rng rng(derive_seed(seed, 0x56414C49u));  // "VALI"
-  rng.shuffle(std::span<std::size_t>(order));
-  const std::size_t nv = (warm.size() + 5) / 10;
-  std::vector<char> is_val(warm.size(), 0);
-  for (std::size_t k = 0; k < nv; ++k) is_val[order[k]] = 1;
-  for (std::size_t k = 0; k < warm.size(); ++k) (is_val[k] ? validation : train).push_back(warm[k]);
+  if (st.mf) return {0.1, 0.2, 0.5, 1.0, 2.0};
+  if (st.melu) return {0.003, 0.01, 0.03, 0.1};
+  return {0.03, 0.1, 0.3, 1.0};
 }
 
 /// nDCG@k as the MeLU re-implementation in TensorFlow computes it (an unofficial convention; the
@@ -352,6 +350,144 @@ std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<std:
   return o.str();
 }
 
+// ---- Top-N for new users (issue #16 §1): what `metarec adapt` and the recommend API return. ----
+// For each test user of melu-user-cold, every item NOT in their support set is a candidate;
+// relevant = the query items they rated >= 4 (users with none are skipped); Recall@10 and
+// NDCG@10 (metrics::recall / metrics::ndcg, RecBole's conventions) of the 10 best-scored
+// candidates, ties by lower item index.
+
+/// One score per item, per task (the support items are masked when ranking).
+using ItemScores = std::vector<std::vector<float>>;
+
+template <class F>
+ItemScores item_scores(const Dataset& ds, std::span<const Task> tasks, F&& score) {
+  ItemScores out(tasks.size(), std::vector<float>(ds.num_items(), 0.0f));
+  for (std::size_t t = 0; t < tasks.size(); ++t) score(tasks[t], out[t]);
+  return out;
+}
+
+struct TopN {
+  double recall = 0, ndcg = 0;
+  std::size_t users = 0;
+};
+
+TopN top_n_of(const Dataset& ds, std::span<const Task> tasks, const ItemScores& scores, std::size_t k = 10) {
+  TopN r;
+  std::vector<std::uint32_t> order(ds.num_items()), relevant;
+  std::vector<char> in_support(ds.num_items(), 0);
+  for (std::size_t t = 0; t < tasks.size(); ++t) {
+    relevant.clear();
+    for (const RowIndex x : tasks[t].query)
+      if (ds.rating(x) >= 4.0f) relevant.push_back(ds.item(x));
+    if (relevant.empty()) continue;
+    std::sort(relevant.begin(), relevant.end());
+    for (const RowIndex x : tasks[t].support) in_support[ds.item(x)] = 1;
+    const std::vector<float>& s = scores[t];
+    std::size_t n = 0;
+    for (std::uint32_t i = 0; i < ds.num_items(); ++i)
+      if (!in_support[i]) order[n++] = i;
+    const std::size_t top = std::min(k, n);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top),
+                      order.begin() + static_cast<std::ptrdiff_t>(n), [&](std::uint32_t a, std::uint32_t b) {
+                        if (s[a] != s[b]) return s[a] > s[b];
+                        return a < b;
+                      });
+    const std::span<const std::uint32_t> ranked(order.data(), top);
+    r.recall += metrics::recall(ranked, relevant, k);
+    r.ndcg += metrics::ndcg(ranked, relevant, k);
+    ++r.users;
+    for (const RowIndex x : tasks[t].support) in_support[ds.item(x)] = 0;
+  }
+  if (r.users) r.recall /= static_cast<double>(r.users), r.ndcg /= static_cast<double>(r.users);
+  return r;
+}
+
+/// A rating model's scores: θ adapted to the user's support set through the serving path
+/// (new_user_dataset + MetaModel::score_new_user, as `metarec adapt`), unclipped predicted ratings.
+ItemScores model_item_scores(const MetaModel& model, const Vector<float>& theta, const Vector<float>* alpha,
+                             const AdaptOptions& ao, const Dataset& ds, std::span<const Task> tasks) {
+  return item_scores(ds, tasks, [&](const Task& t, std::vector<float>& s) {
+    const Dataset one = new_user_dataset(ds, new_user_from(ds, t.user, t.support));
+    const std::size_t n = t.support.size();
+    std::vector<RowIndex> support(n), candidates(one.num_ratings() - n);
+    std::iota(support.begin(), support.end(), RowIndex{0});
+    std::iota(candidates.begin(), candidates.end(), static_cast<RowIndex>(n));
+    const Vector<float> p = model.score_new_user(theta, alpha, ao, one, support, candidates);
+    for (std::size_t j = 0; j < candidates.size(); ++j) s[one.item(candidates[j])] = p[static_cast<Eigen::Index>(j)];
+  });
+}
+
+/// EASE fold-in scores (registry::ItemPrior, as `metarec adapt`) of each task's support set.
+ItemScores prior_item_scores(const ItemPrior& prior, const Dataset& ds, std::span<const Task> tasks) {
+  Matrix<float> out(ds.num_items(), 1);
+  return item_scores(ds, tasks, [&](const Task& t, std::vector<float>& s) {
+    prior.scores(ds, t.user, t.support, out);
+    for (std::uint32_t i = 0; i < ds.num_items(); ++i) s[i] = out(i, 0);
+  });
+}
+
+/// registry::blend_standardised over each task's candidates (items not in the support); the
+/// support items' entries are left at 0 (they are masked when ranking).
+ItemScores blend(const Dataset& ds, std::span<const Task> tasks, const ItemScores& a, const ItemScores& b, double w) {
+  ItemScores out(tasks.size(), std::vector<float>(ds.num_items(), 0.0f));
+  std::vector<char> in_support(ds.num_items(), 0);
+  std::vector<std::uint32_t> cand;
+  std::vector<float> x, y, z;
+  for (std::size_t t = 0; t < tasks.size(); ++t) {
+    for (const RowIndex r : tasks[t].support) in_support[ds.item(r)] = 1;
+    cand.clear(), x.clear(), y.clear();
+    for (std::uint32_t i = 0; i < ds.num_items(); ++i)
+      if (!in_support[i]) cand.push_back(i), x.push_back(a[t][i]), y.push_back(b[t][i]);
+    z.resize(cand.size());
+    blend_standardised(x, y, w, z);
+    for (std::size_t j = 0; j < cand.size(); ++j) out[t][cand[j]] = z[j];
+    for (const RowIndex r : tasks[t].support) in_support[ds.item(r)] = 0;
+  }
+  return out;
+}
+
+/// A row of the top-N table: validation and test figures (and the chosen setting).
+struct TopNRow {
+  std::string model, method, setting;
+  TopN validation, test;
+};
+
+/// Horizontal bars of the top-N table's test Recall@10 and NDCG@10, one pair per row.
+std::string svg_top_n(const std::vector<TopNRow>& rows) {
+  const double L = 330, W = 760, bar = 9, gap = 8, T = 40;
+  const double H = T + static_cast<double>(rows.size()) * (2 * bar + gap) + 40;
+  double hi = 0;
+  for (const TopNRow& r : rows) hi = std::max({hi, r.test.recall, r.test.ndcg});
+  hi = std::max(hi * 1.1, 1e-9);
+  auto x = [&](double v) { return L + (W - L - 70) * v / hi; };
+  std::ostringstream o;
+  o.setf(std::ios::fixed);
+  o.precision(1);
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"10\" y=\"18\" font-size=\"14\">ML-1M melu-user-cold: top-10 over every unrated item "
+       "(test users)</text>\n"
+    << "<rect x=\"" << L << "\" y=\"24\" width=\"10\" height=\"8\" fill=\"#1f77b4\"/><text x=\"" << L + 14
+    << "\" y=\"32\">Recall@10</text><rect x=\"" << L + 90 << "\" y=\"24\" width=\"10\" height=\"8\" "
+       "fill=\"#ff7f0e\"/><text x=\"" << L + 104 << "\" y=\"32\">NDCG@10</text>\n";
+  double y = T;
+  for (const TopNRow& r : rows) {
+    const std::string label = r.model == "-" ? r.method : r.model + " " + r.method;
+    o << "<text x=\"" << L - 6 << "\" y=\"" << y + bar + 4 << "\" text-anchor=\"end\">" << label << "</text>\n";
+    o.precision(3);
+    for (const auto& [v, color] : {std::pair{r.test.recall, "#1f77b4"}, std::pair{r.test.ndcg, "#ff7f0e"}}) {
+      o << "<rect x=\"" << L << "\" y=\"" << y << "\" width=\"" << x(v) - L << "\" height=\"" << bar
+        << "\" fill=\"" << color << "\"/><text x=\"" << x(v) + 4 << "\" y=\"" << y + bar - 1 << "\">" << v
+        << "</text>\n";
+      y += bar;
+    }
+    o.precision(1);
+    y += gap;
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
 /// One meta-learner trained at every grid point; θ of the best validation MAE.
 struct Tuned {
   Vector<float> theta, alpha;
@@ -361,6 +497,7 @@ struct Tuned {
   double search_seconds = 0;   ///< all grid runs
   std::uint64_t epochs = 0;    ///< epochs run by the chosen configuration
   std::uint64_t best_epoch = 0;
+  bool refused = false;        ///< the model does not run this algorithm
 };
 
 Tuned tune(const MetaModel& model, const std::string& algo, const Vector<float>& global, const Dataset& ds,
@@ -383,6 +520,10 @@ Tuned tune(const MetaModel& model, const std::string& algo, const Vector<float>&
       mae = report::score_tasks(ds, model.predict_tasks(theta, alpha, validation, c.adapt_options())).mae;
     } catch (const numerical_error& e) {
       std::printf("    inner %g outer %g: diverged (%s)\n", inner, outer, e.what());
+    } catch (const std::invalid_argument& e) {  // an algorithm the model refuses (the RBM's CD step)
+      std::printf("    %s: not run (%s)\n", name.c_str(), e.what());
+      best.refused = true;
+      return best;
     }
     best.search_seconds += run.seconds;
     std::printf("    %s inner %g outer %g: validation MAE %.4f (%llu epochs, best %llu) %.1f s\n",
@@ -409,14 +550,15 @@ Tuned tune(const MetaModel& model, const std::string& algo, const Vector<float>&
 int main(int argc, char** argv) try {
   const Args args(std::vector<std::string>(argv + 1, argv + argc),
                   {"--data", "--models", "--md", "--out", "--svg", "--threads", "--seed",
-                   "--timing-repeats"},
+                   "--timing-repeats", "--svg-topn"},
                   {"--quick", "--skip-timing", "--timing-only", "--keep-untrained"});
   if (args.has("--help")) {
     std::printf("usage: bench_cold_start [--data DIR] [--quick] [--models LIST] [--md FILE] "
-                "[--out FILE.csv] [--svg FILE.svg] [--threads T] [--seed S] [--skip-timing] "
+                "[--out FILE.csv] [--svg FILE.svg] [--svg-topn FILE.svg] [--threads T] [--seed S] [--skip-timing] "
                 "[--timing-only] [--timing-repeats R] [--keep-untrained]\n");
     return 0;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they are printed, also in a log file
   const std::string dir = bench::data_dir(args, "--data", "ml-1m");
   if (bench::ml1m_missing(dir, "bench_cold_start")) return 0;
   const bool quick = args.has("--quick");
@@ -436,7 +578,7 @@ int main(int argc, char** argv) try {
   const std::vector<Task>& warm_tasks = splits[1].train_tasks;  // the same for every scenario
   // Validation: a seeded 10% of the warm users, out of meta-training AND out of the global model.
   std::vector<Task> train_tasks, val_tasks;
-  hold_out_validation(warm_tasks, seed, train_tasks, val_tasks);
+  hold_out_tasks(warm_tasks, 0.1, seed, train_tasks, val_tasks);
   std::vector<char> val_user(ds.num_users(), 0);
   for (const Task& t : val_tasks) val_user[t.user] = 1;
   std::vector<RowIndex> warm_rows;  // the warm partition without the validation users
@@ -512,6 +654,54 @@ int main(int argc, char** argv) try {
     }
   }
 
+  // Top-N for the new users of melu-user-cold (validation: the held-out warm users, same rule):
+  // popularity and EASE fold-in (λ chosen on validation NDCG@10), both from the same training
+  // ratings as the global models.
+  const std::vector<Task>& cold = splits[1].test_tasks;
+  std::vector<TopNRow> topn;
+  ItemScores ease_val, ease_test;
+  if (!models.empty()) {
+    std::vector<float> count(ds.num_items(), 0.0f);
+    for (const RowIndex r : warm_rows) count[ds.item(r)] += 1.0f;
+    const auto pop = [&](const Task&, std::vector<float>& s) { s = count; };
+    topn.push_back({"-", "popularity", "training ratings per item", top_n_of(ds, val_tasks, item_scores(ds, val_tasks, pop)),
+                    top_n_of(ds, cold, item_scores(ds, cold, pop))});
+    TopN best;
+    best.ndcg = -1;
+    double best_reg = 0;
+    for (const double reg : quick ? std::vector<double>{1000} : std::vector<double>{100, 300, 1000, 3000}) {
+      const ItemPrior prior(ds, warm_rows, reg);
+      ItemScores v = prior_item_scores(prior, ds, val_tasks);
+      const TopN tv = top_n_of(ds, val_tasks, v);
+      std::printf("  EASE fold-in lambda %g: validation Recall@10 %.4f NDCG@10 %.4f\n", reg, tv.recall, tv.ndcg);
+      if (tv.ndcg > best.ndcg) best = tv, best_reg = reg, ease_val = std::move(v), ease_test = prior_item_scores(prior, ds, cold);
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "lambda %g", best_reg);
+    topn.push_back({"-", "EASE fold-in", buf, best, top_n_of(ds, cold, ease_test)});
+  }
+  // A rating model's list (θ adapted to the support set, ranked by predicted rating) and its blend
+  // with EASE fold-in: z(EASE) + w z(predicted rating), w chosen on validation NDCG@10.
+  auto add_topn = [&](const MetaModel& model, const std::string& name, const std::string& method,
+                      const Vector<float>& theta, const Vector<float>* alpha, const AdaptOptions& ao) {
+    const ItemScores v = model_item_scores(model, theta, alpha, ao, ds, val_tasks);
+    const ItemScores c = model_item_scores(model, theta, alpha, ao, ds, cold);
+    topn.push_back({name, method, "ranked by predicted rating", top_n_of(ds, val_tasks, v), top_n_of(ds, cold, c)});
+    TopN best;
+    best.ndcg = -1;
+    double best_w = 0;
+    for (const double w : {0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0}) {
+      const TopN x = top_n_of(ds, val_tasks, blend(ds, val_tasks, ease_val, v, w));
+      if (x.ndcg > best.ndcg) best = x, best_w = w;
+    }
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "z(EASE) + %g z(predicted rating)", best_w);
+    topn.push_back({name, method + " + EASE fold-in", buf, best, top_n_of(ds, cold, blend(ds, cold, ease_test, c, best_w))});
+    std::printf("  top-N %s: test Recall@10 %.4f NDCG@10 %.4f; blended with EASE (w %g) %.4f / %.4f\n",
+                method.c_str(), topn[topn.size() - 2].test.recall, topn[topn.size() - 2].test.ndcg, best_w,
+                topn.back().test.recall, topn.back().test.ndcg);
+  };
+
   const Registry reg = all_models();
   for (const std::string& name : models) {
     const Setup base = model_config(reg, name, quick, seed);
@@ -521,18 +711,21 @@ int main(int argc, char** argv) try {
       // Non-meta baselines: the global model (pooled ratings of the meta-training users), used as
       // is or fine-tuned with a step chosen on the validation tasks.
       Vector<float> global;
-      const double gsec = model.fit_global(global, warm_rows, global_epochs(base.mf, quick),
+      const double gsec = model.fit_global(global, warm_rows, base.global_epochs,
                                            base.entry->meta.global_fit(base.settings), seed);
       const std::size_t reset = keep_untrained ? 0 : model.zero_untrained(global, warm_rows);
       MetaConfig ft = base.c;
       const auto [ft_lr, ft_mae] = pick_finetune_lr(model, global, ds, val_tasks, base);
       ft.inner_lr = ft_lr;
       std::ostringstream set;
-      set << name << ": dims " << base.settings.text("dims");
+      set << name << ":";
+      const char* sep = " ";
+      for (const char* key : {"dims", "hidden", "encoder", "cd-steps"})
+        if (base.settings.has(key)) set << sep << key << ' ' << base.settings.text(key), sep = ", ";
       if (base.mf) set << ", reg " << base.settings.text("reg") << ", init std " << base.settings.text("init-std");
       set << ", " << base.c.inner_steps << " inner steps (" << base.c.adapt << "), meta-batch "
           << base.c.meta_batch << ", outer Adam, at most " << base.c.epochs
-          << " meta-epochs (patience " << base.c.patience << ") from the global model (" << global_epochs(base.mf, quick)
+          << " meta-epochs (patience " << base.c.patience << ") from the global model (" << base.global_epochs
           << " epochs); fine-tuning step " << ft.inner_lr << " (validation MAE " << ft_mae << "); "
           << model.num_parameters() << " parameters, " << reset
           << " never touched by a training rating set to 0. Chosen on validation (inner step / outer step / epochs run, best epoch / validation MAE):";
@@ -545,10 +738,15 @@ int main(int argc, char** argv) try {
         results.push_back(score(name, "global + fine-tuning", scenarios[s], model, global, ds,
                                 splits[s].test_tasks, ft.adapt_options(), gsec, cal_ft));
       }
+      add_topn(model, name, "global + fine-tuning", global, nullptr, ft.adapt_options());
       Vector<float> maml_theta;
       MetaConfig maml_config = base.c;
       for (const auto& [algo, label] : methods) {
         const Tuned t = tune(model, algo, global, ds, train_tasks, val_tasks, base, quick);
+        if (t.refused) {
+          set << " " << label << " not run (first-order algorithms only);";
+          continue;
+        }
         const Vector<float>* alpha = t.alpha.size() ? &t.alpha : nullptr;
         const auto cal = fit_calibration(model.predict_tasks(t.theta, alpha, val_tasks, t.config.adapt_options()), ds);
         for (std::size_t s = 0; s < scenarios.size(); ++s)
@@ -561,12 +759,13 @@ int main(int argc, char** argv) try {
         set << buf;
         std::printf("  %-18s meta-training %.1f s (grid %.1f s); user-cold MAE %.4f\n", label.c_str(),
                     t.seconds, t.search_seconds, results[results.size() - 3].q.mae);
+        add_topn(model, name, label, t.theta, alpha, t.config.adapt_options());
         if (algo == "maml") maml_theta = t.theta, maml_config = t.config;
       }
       settings.push_back(set.str());
       std::printf("\n%s\n", set.str().c_str());
       // Curve (one model: mf-side when it runs, else the first): MAE vs K on user-cold.
-      if (curve.empty() && (name == "mf-side" || models.size() == 1 ||
+      if (curve.empty() && maml_theta.size() > 0 && (name == "mf-side" || models.size() == 1 ||
                             std::find(models.begin(), models.end(), "mf-side") == models.end())) {
         std::vector<double> mm, ff;
         for (const std::size_t k : curve_k) {
@@ -589,6 +788,13 @@ int main(int argc, char** argv) try {
     std::vector<Cost> runs;
   };
   std::vector<Timing> timing;
+  struct Serving {
+    std::string model, rank;
+    double users_per_s = 0, p50_ms = 0, p99_ms = 0;
+    std::size_t users = 0;
+    int steps = 0;
+  };
+  std::vector<Serving> serving;
   if (!args.has("--skip-timing")) {
     const std::unique_ptr<MetaModel> melu =
         reg.find("melu").meta.build(ds, resolve_meta_settings(reg.find("melu"), "melu-user-cold", {}), mean);
@@ -601,6 +807,37 @@ int main(int argc, char** argv) try {
       }
       timing.push_back(so);
       timing.push_back(fo);
+    }
+    // Serving (registry::recommend_new_user, what `metarec adapt` runs): each melu-user-cold test
+    // user's ratings and side features in, θ adapted (5 inner steps), every unrated item scored
+    // and the top 10 out; one thread; the EASE prior fitted once beforehand (not timed).
+    set_threads(1);
+    std::vector<NewUser> users;
+    for (const Task& t : cold) users.push_back(new_user_from(ds, t.user, t.support));
+    const ItemPrior prior(ds, warm_rows, 1000.0);
+    for (const char* name : {"mf-bias", "melu"}) {
+      if (users.empty()) break;
+      const ModelEntry& e = reg.find(name);
+      const Settings st = resolve_meta_settings(e, "melu-user-cold", {});
+      const std::unique_ptr<MetaModel> m = e.meta.build(ds, st, mean);
+      const Vector<float> theta = m->initial(seed);
+      const AdaptOptions ao = MetaConfig::from(st, seed).adapt_options();
+      for (const RankBy rank : {RankBy::rating, RankBy::blend}) {
+        const RecommendOptions ro{.rank_by = rank, .top = 10};
+        (void)recommend_new_user(*m, theta, nullptr, ao, &prior, ds, users.front(), ro);  // warm-up
+        std::vector<double> ms;
+        const auto t0 = std::chrono::steady_clock::now();
+        for (const NewUser& u : users) {
+          const auto a = std::chrono::steady_clock::now();
+          (void)recommend_new_user(*m, theta, nullptr, ao, &prior, ds, u, ro);
+          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+        }
+        const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::sort(ms.begin(), ms.end());
+        const auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * static_cast<double>(ms.size())))]; };
+        serving.push_back({name, rank == RankBy::rating ? "by predicted rating" : "blend with EASE fold-in",
+                           static_cast<double>(users.size()) / total, at(0.5), at(0.99), users.size(), ao.steps});
+      }
     }
     set_threads(threads);
   }
@@ -625,9 +862,12 @@ int main(int argc, char** argv) try {
     for (const auto& model : models)
       for (const auto& method : method_list) {
         md << "| " << model << " | " << method << " |";
-        for (const auto& sc : scenarios)
-          for (const Result& r : results)
-            if (r.model == model && r.method == method && r.scenario == sc) md << ' ' << cell(r) << " |";
+        for (const auto& sc : scenarios) {
+          const auto r = std::find_if(results.begin(), results.end(), [&](const Result& x) {
+            return x.model == model && x.method == method && x.scenario == sc;
+          });
+          md << ' ' << (r == results.end() ? std::string("-") : cell(*r)) << " |";
+        }
         md << "\n";
       }
   };
@@ -654,17 +894,24 @@ int main(int argc, char** argv) try {
     for (const auto& m : methods) order.push_back(m.second);
     for (const auto& method : order) {
       md << "| " << method << " |";
-      double sec = 0;
-      for (const auto& s : scenarios)
+      double sec = -1;
+      for (const auto& s : scenarios) {
+        bool found = false;
         for (const Result& r : results)
           if (r.model == model && r.method == method && r.scenario == s) {
             char buf[128];
             std::snprintf(buf, sizeof buf, " %.4f / %.4f / %.4f / %.4f |", r.q.mae, r.q.rmse, r.q.ndcg1, r.q.ndcg3);
             md << buf;
             sec = r.seconds;
+            found = true;
           }
+        if (!found) md << " - |";
+      }
       char buf[32];
-      std::snprintf(buf, sizeof buf, " %.1f%s |\n", sec, method.rfind("global", 0) == 0 ? " (fit)" : "");
+      if (sec < 0)
+        std::snprintf(buf, sizeof buf, " - |\n");
+      else
+        std::snprintf(buf, sizeof buf, " %.1f%s |\n", sec, method.rfind("global", 0) == 0 ? " (fit)" : "");
       md << buf;
     }
   }
@@ -729,6 +976,24 @@ int main(int argc, char** argv) try {
       md << "\n";
     }
   }
+  if (!topn.empty()) {
+    std::size_t val_users = topn.front().validation.users, test_users = topn.front().test.users;
+    md << "\nTop-10 for new users (what `metarec adapt` returns): the " << test_users
+       << " melu-user-cold test users with a query item rated >= 4; candidates = EVERY item not in "
+          "the user's support set (" << ds.num_items() << " items less the support), relevant = the "
+          "query items rated >= 4; Recall@10 and NDCG@10 (binary, RecBole's conventions), mean over "
+          "users. Rating models are adapted to the support set through the serving path "
+          "(new_user_dataset + score_new_user) and rank by unclipped predicted rating. Settings "
+          "(EASE's lambda, the blend weight w) chosen on the "
+       << val_users << " validation users' NDCG@10.\n\n"
+       << "| model | method | setting | validation NDCG@10 | test Recall@10 | test NDCG@10 |\n"
+          "|---|---|---|---:|---:|---:|\n";
+    for (const TopNRow& r : topn) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " %.4f | %.4f | %.4f |\n", r.validation.ndcg, r.test.recall, r.test.ndcg);
+      md << "| " << r.model << " | " << r.method << " | " << r.setting << " |" << buf;
+    }
+  }
   if (!timing.empty()) {
     char buf[400];
     std::snprintf(buf, sizeof buf,
@@ -753,27 +1018,48 @@ int main(int argc, char** argv) try {
       md << buf;
     }
   }
+  if (!serving.empty()) {
+    md << "\nServing a new user (registry::recommend_new_user, as `metarec adapt`; one thread): the "
+       << serving.front().users << " melu-user-cold test users' ratings and side features in, θ adapted ("
+       << serving.front().steps << " inner steps, the registry's inner loop), every unrated item of "
+       << ds.num_items() << " scored, the top 10 out; EASE (λ 1000) fitted once beforehand. Latency per user:\n\n"
+          "| model | ranking | users / s | p50 ms | p99 ms |\n|---|---|---:|---:|---:|\n";
+    for (const Serving& v : serving) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "| %s | %s | %.0f | %.3f | %.3f |\n", v.model.c_str(), v.rank.c_str(),
+                    v.users_per_s, v.p50_ms, v.p99_ms);
+      md << buf;
+    }
+  }
   std::printf("\n%s", md.str().c_str());
   if (auto f = args.get("--md")) metarec::detail::write_file_atomically(*f, md.str(), "bench_cold_start");
   if (auto f = args.get("--out")) {
     std::ostringstream csv;
     csv << "model,method,scenario,mae,rmse,ndcg1,ndcg3,ndcg3_melu_tf_variant,tasks,seconds,"
-           "mae_calibrated,rmse_calibrated\n";
+           "mae_calibrated,rmse_calibrated,recall10,ndcg10\n";
     for (const Result& r : results)
       csv << csv_field(r.model) << ',' << csv_field(r.method) << ',' << csv_field(r.scenario) << ','
           << r.q.mae << ',' << r.q.rmse << ','
           << r.q.ndcg1 << ',' << r.q.ndcg3 << ',' << r.ndcg3_variant << ',' << r.q.tasks << ','
-          << r.seconds << ',' << r.mae_cal << ',' << r.rmse_cal << '\n';
+          << r.seconds << ',' << r.mae_cal << ',' << r.rmse_cal << ",,\n";
+    for (const TopNRow& r : topn)
+      csv << "topn," << csv_field(r.model + " " + r.method + " (" + r.setting + ")") << ",melu-user-cold,,,,,,"
+          << r.test.users << ",,,," << r.test.recall << ',' << r.test.ndcg << '\n';
     for (const auto& [label, v] : curve)
       for (std::size_t i = 0; i < v.size(); ++i)
         csv << "curve," << csv_field(label) << ",melu-user-cold K=" << curve_k[i] << ',' << v[i] << ",,,,,"
-            << curve_tasks << ",,,\n";
+            << curve_tasks << ",,,,,\n";
     for (const auto& t : timing)
       for (const Cost& c : t.runs)
         csv << "timing," << t.label << " " << t.threads << " thread(s),cpu_ms " << c.cpu_ms
-            << ",wall_ms " << c.wall_ms << ",,,,,,,,\n";
+            << ",wall_ms " << c.wall_ms << ",,,,,,,,,,\n";
+    for (const Serving& v : serving)
+      csv << "serving," << csv_field(v.model + " " + v.rank) << ",users_per_s " << v.users_per_s << ",p50_ms "
+          << v.p50_ms << ",p99_ms " << v.p99_ms << ",,,,,,,,,\n";
     metarec::detail::write_file_atomically(*f, csv.str(), "bench_cold_start");
   }
+  if (auto f = args.get("--svg-topn"); f && !topn.empty())
+    metarec::detail::write_file_atomically(*f, svg_top_n(topn), "bench_cold_start");
   if (auto f = args.get("--svg"); f && !curve.empty())
     metarec::detail::write_file_atomically(*f, svg_curve(curve_k, curve), "bench_cold_start");
   return 0;
