@@ -35,6 +35,7 @@
 #include <metarec/registry/all_models.hpp>
 #include <metarec/registry/meta.hpp>
 #include <metarec/registry/recommend.hpp>
+#include <metarec/report/item_scores.hpp>
 #include <metarec/report/task_scores.hpp>
 
 #include <metarec/metrics/median_calibration.hpp>
@@ -373,30 +374,23 @@ struct TopN {
 
 TopN top_n_of(const Dataset& ds, std::span<const Task> tasks, const ItemScores& scores, std::size_t k = 10) {
   TopN r;
-  std::vector<std::uint32_t> order(ds.num_items()), relevant;
-  std::vector<char> in_support(ds.num_items(), 0);
+  std::vector<std::uint32_t> relevant, exclude, ranked;
   for (std::size_t t = 0; t < tasks.size(); ++t) {
     relevant.clear();
     for (const RowIndex x : tasks[t].query)
       if (ds.rating(x) >= 4.0f) relevant.push_back(ds.item(x));
     if (relevant.empty()) continue;
     std::sort(relevant.begin(), relevant.end());
-    for (const RowIndex x : tasks[t].support) in_support[ds.item(x)] = 1;
-    const std::vector<float>& s = scores[t];
-    std::size_t n = 0;
-    for (std::uint32_t i = 0; i < ds.num_items(); ++i)
-      if (!in_support[i]) order[n++] = i;
-    const std::size_t top = std::min(k, n);
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top),
-                      order.begin() + static_cast<std::ptrdiff_t>(n), [&](std::uint32_t a, std::uint32_t b) {
-                        if (s[a] != s[b]) return s[a] > s[b];
-                        return a < b;
-                      });
-    const std::span<const std::uint32_t> ranked(order.data(), top);
+    exclude.clear();
+    for (const RowIndex x : tasks[t].support) exclude.push_back(ds.item(x));
+    const auto scorer = [&](std::uint32_t, Eigen::Ref<Eigen::VectorXf> out) {
+      out = Eigen::Map<const Eigen::VectorXf>(scores[t].data(), static_cast<Eigen::Index>(scores[t].size()));
+    };
+    ranked.clear();
+    for (const auto& rec : report::top_n(scorer, tasks[t].user, ds.num_items(), exclude, k)) ranked.push_back(rec.item);
     r.recall += metrics::recall(ranked, relevant, k);
     r.ndcg += metrics::ndcg(ranked, relevant, k);
     ++r.users;
-    for (const RowIndex x : tasks[t].support) in_support[ds.item(x)] = 0;
   }
   if (r.users) r.recall /= static_cast<double>(r.users), r.ndcg /= static_cast<double>(r.users);
   return r;
