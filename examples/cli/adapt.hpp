@@ -8,11 +8,16 @@
 //   1193 5                                         `movie_id rating`, original MovieLens ids
 //   # any other comment
 // Errors carry `path:line:column`.
+//
+// With --batch the file holds many users (`user movie_id rating` lines, `# user=U gender=M ...`
+// side-feature lines) and each gets a list; a bad line skips its user only.
 
 #include "args.hpp"
 #include "meta_train.hpp"
 #include "registry_access.hpp"
 
+#include <metarec/core/detail/atomic_file.hpp>
+#include <metarec/core/detail/json.hpp>
 #include <metarec/core/error.hpp>
 #include <metarec/data/dataset.hpp>
 #include <metarec/data/movielens.hpp>
@@ -24,14 +29,20 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace metarec::cli {
 
@@ -102,6 +113,61 @@ inline std::uint32_t user_category(const Dataset& ds, const std::string& path, s
 
 }  // namespace detail
 
+namespace detail {
+
+/// The dense item and rating of the `movie_id rating` tokens `id`, `rating` of line `line`.
+/// @throws data_error with path:line:column when the id is not an integer of `ds` or the rating is
+///         off the data set's scale
+inline std::pair<std::uint32_t, float> rating_fields(const Dataset& ds, const std::string& path, std::size_t line,
+                                                     const Token& id_token, const Token& rating_token) {
+  const auto id = to_number<std::int64_t>(id_token.text);
+  if (!id)
+    throw data_error(path, line, id_token.column,
+                     "expected an integer movie id, found \"" + std::string(id_token.text) + "\"");
+  const auto dense = ds.item_ids().find(*id);
+  if (!dense)
+    throw data_error(path, line, id_token.column,
+                     "unknown movie id " + std::to_string(*id) + " (not in the data set " + ds.name() + ")");
+  const auto r = to_number<float>(rating_token.text);
+  const RatingScale& s = ds.scale();
+  if (!r || !(*r >= s.min && *r <= s.max))
+    throw data_error(path, line, rating_token.column,
+                     "expected a rating from " + metarec::detail::json_number(s.min) + " to " +
+                         metarec::detail::json_number(s.max) + ", found \"" + std::string(rating_token.text) +
+                         "\"");
+  return {*dense, *r};
+}
+
+/// Adds the `key=value` words of a side-feature line to `u.features` (keys `skip` are left out).
+/// @throws data_error on a word without '=', a key given twice or an unknown key or value
+inline void feature_fields(const Dataset& ds, const std::string& path, std::size_t line,
+                           const std::vector<Token>& words, NewUser& u, std::string_view skip = {}) {
+  for (const auto& w : words) {
+    const auto eq = w.text.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      throw data_error(path, line, w.column,
+                       "expected key=value in the side-feature line, found \"" + std::string(w.text) + "\"");
+    const Token key{w.text.substr(0, eq), w.column};
+    if (!skip.empty() && key.text == skip) continue;
+    const std::string name = key.text == "zip" ? "zip_prefix" : std::string(key.text);
+    if (u.features.count(name))
+      throw data_error(path, line, w.column, "side feature '" + std::string(key.text) + "' given twice");
+    u.features[name] = user_category(ds, path, line, key, w.text.substr(eq + 1), w.column + eq + 1);
+  }
+}
+
+/// The words after '#' of a side-feature line (a comment line whose first word holds '='), or
+/// nothing for blank lines and plain comments; `is_comment` tells which kind of line it was.
+inline std::vector<Token> feature_words(std::string_view sv, std::size_t first, bool& is_comment) {
+  is_comment = sv[first] == '#';
+  if (!is_comment) return {};
+  auto words = split_words(sv.substr(first + 1), first + 2);
+  if (words.empty() || words[0].text.find('=') == std::string_view::npos) words.clear();
+  return words;
+}
+
+}  // namespace detail
+
 /// Reads a ratings file (see the file comment). Movie ids must exist in `ds`; ratings must lie on
 /// the data set's scale; a movie may appear once.
 /// @throws data_error with path:line:column on any malformed line; std::runtime_error when the
@@ -117,65 +183,126 @@ inline NewUser read_new_user(const std::string& path, const Dataset& ds) {
     const std::string_view sv(text);
     const auto first = sv.find_first_not_of(" \t\r");
     if (first == std::string_view::npos) continue;
-    if (sv[first] == '#') {
-      const auto words = detail::split_words(sv.substr(first + 1), first + 2);
-      if (words.empty() || words[0].text.find('=') == std::string_view::npos) continue;  // comment
+    bool comment = false;
+    if (const auto fw = detail::feature_words(sv, first, comment); !fw.empty()) {
       if (have_features)
         throw data_error(path, line, first + 1, "a second side-feature line; give one at most");
       have_features = true;
-      for (const auto& w : words) {
-        const auto eq = w.text.find('=');
-        if (eq == std::string_view::npos || eq == 0)
-          throw data_error(path, line, w.column,
-                           "expected key=value in the side-feature line, found \"" +
-                               std::string(w.text) + "\"");
-        const detail::Token key{w.text.substr(0, eq), w.column};
-        const std::string name = key.text == "zip" ? "zip_prefix" : std::string(key.text);
-        if (u.features.count(name))
-          throw data_error(path, line, w.column, "side feature '" + std::string(key.text) + "' given twice");
-        u.features[name] = detail::user_category(ds, path, line, key, w.text.substr(eq + 1),
-                                                 w.column + eq + 1);
-      }
+      detail::feature_fields(ds, path, line, fw, u);
       continue;
     }
+    if (comment) continue;
     const auto words = detail::split_words(sv);
     if (words.size() < 2)
       throw data_error(path, line, words[0].column + words[0].text.size(),
                        "expected `movie_id rating`, found one field");
     if (words.size() > 2)
       throw data_error(path, line, words[2].column,
-                       "expected `movie_id rating`, found an extra field \"" +
-                           std::string(words[2].text) + "\"");
-    const auto id = detail::to_number<std::int64_t>(words[0].text);
-    if (!id)
+                       "expected `movie_id rating`, found an extra field \"" + std::string(words[2].text) +
+                           "\" (several users in one file: --batch)");
+    const auto [item, r] = detail::rating_fields(ds, path, line, words[0], words[1]);
+    if (seen_line[item] != 0)
       throw data_error(path, line, words[0].column,
-                       "expected an integer movie id, found \"" + std::string(words[0].text) + "\"");
-    const auto dense = ds.item_ids().find(*id);
-    if (!dense)
-      throw data_error(path, line, words[0].column,
-                       "unknown movie id " + std::to_string(*id) + " (not in the data set " + ds.name() + ")");
-    const auto r = detail::to_number<float>(words[1].text);
-    const RatingScale& s = ds.scale();
-    if (!r || !(*r >= s.min && *r <= s.max))
-      throw data_error(path, line, words[1].column,
-                       "expected a rating from " + metarec::detail::json_number(s.min) + " to " +
-                           metarec::detail::json_number(s.max) + ", found \"" +
-                           std::string(words[1].text) + "\"");
-    if (seen_line[*dense] != 0)
-      throw data_error(path, line, words[0].column,
-                       "movie " + std::to_string(*id) + " is rated twice (first on line " +
-                           std::to_string(seen_line[*dense]) + ")");
-    seen_line[*dense] = line;
-    u.items.push_back(*dense);
-    u.ratings.push_back(*r);
+                       "movie " + std::string(words[0].text) + " is rated twice (first on line " +
+                           std::to_string(seen_line[item]) + ")");
+    seen_line[item] = line;
+    u.items.push_back(item);
+    u.ratings.push_back(r);
   }
   return u;
+}
+
+/// One user of a batch ratings file.
+struct BatchUser {
+  std::string id;                   ///< the file's user id (any word)
+  NewUser user;
+  std::vector<std::string> errors;  ///< path:line:column messages of this user's bad lines
+  std::map<std::uint32_t, std::size_t> seen;  ///< item -> first line
+  bool have_features = false;
+};
+
+/// A batch ratings file: its users in order of first appearance, and errors no user owns.
+struct UserBatch {
+  std::vector<BatchUser> users;
+  std::vector<std::string> errors;
+};
+
+/// Reads a batch ratings file: `user movie_id rating` lines (user: any word; a user's lines need
+/// not be adjacent), `#` comments, and per user at most one side-feature line
+/// `# user=U gender=M age=25 occupation=4 zip=55117`. A bad line is recorded with path:line:column
+/// against its user (who is then skipped by `metarec adapt --batch`); a bad line without a user
+/// (a side-feature line lacking `user=`) is recorded in `errors`. Nothing is thrown for bad lines.
+/// @throws std::runtime_error when the file cannot be opened
+inline UserBatch read_new_users(const std::string& path, const Dataset& ds) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open the ratings file '" + path + "'");
+  UserBatch b;
+  std::map<std::string, std::size_t, std::less<>> index;
+  auto user_of = [&](std::string_view id) -> BatchUser& {
+    auto it = index.find(id);
+    if (it == index.end()) {
+      it = index.emplace(std::string(id), b.users.size()).first;
+      b.users.push_back({});
+      b.users.back().id = std::string(id);
+    }
+    return b.users[it->second];
+  };
+  std::string text;
+  for (std::size_t line = 1; std::getline(in, text); ++line) {
+    const std::string_view sv(text);
+    const auto first = sv.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) continue;
+    bool comment = false;
+    const auto fw = detail::feature_words(sv, first, comment);
+    if (comment && fw.empty()) continue;
+    if (comment) {
+      const detail::Token* id = nullptr;
+      for (const auto& w : fw)
+        if (w.text.substr(0, 5) == "user=" && w.text.size() > 5) id = &w;
+      if (id == nullptr) {
+        b.errors.push_back(data_error(path, line, first + 1,
+                                      "a side-feature line without user=ID (in a --batch file each names its user)")
+                               .what());
+        continue;
+      }
+      BatchUser& u = user_of(id->text.substr(5));
+      try {
+        if (u.have_features)
+          throw data_error(path, line, first + 1, "a second side-feature line for user " + u.id + "; give one at most");
+        u.have_features = true;
+        detail::feature_fields(ds, path, line, fw, u.user, "user");
+      } catch (const data_error& e) {
+        u.errors.push_back(e.what());
+      }
+      continue;
+    }
+    const auto words = detail::split_words(sv);
+    BatchUser& u = user_of(words[0].text);
+    try {
+      if (words.size() != 3)
+        throw data_error(path, line, words.size() < 3 ? words.back().column + words.back().text.size() : words[3].column,
+                         "expected `user movie_id rating`, found " + std::to_string(words.size()) + " field" +
+                             (words.size() == 1 ? "" : "s"));
+      const auto [item, r] = detail::rating_fields(ds, path, line, words[1], words[2]);
+      if (const auto [it, fresh] = u.seen.emplace(item, line); !fresh)
+        throw data_error(path, line, words[1].column,
+                         "movie " + std::string(words[1].text) + " is rated twice by user " + u.id +
+                             " (first on line " + std::to_string(it->second) + ")");
+      u.user.items.push_back(item);
+      u.user.ratings.push_back(r);
+    } catch (const data_error& e) {
+      u.errors.push_back(e.what());
+    }
+  }
+  return b;
 }
 
 inline void print_adapt_help() {
   std::printf(
       "usage: metarec adapt --model-file F --ratings FILE [--top N] [--data DIR] [--rank R]\n"
-      "                     [--blend-weight W] [--ease-reg L] [--json]\n\n"
+      "                     [--blend-weight W] [--ease-reg L] [--json]\n"
+      "       metarec adapt --model-file F --ratings FILE --batch [--out FILE] [--threads T]\n"
+      "                     [--log FILE] [--quiet] [--top N] [--rank R] ... [--json]\n\n"
       "Adapts a model written by `metarec meta-train --save` to a new user's ratings with the\n"
       "saved inner loop, and prints the N best movies the user has not rated.\n\n"
       "  --model-file F  parameter file from meta-train --save\n"
@@ -189,20 +316,139 @@ inline void print_adapt_help() {
       "  --blend-weight W  W of the blend (0.5; bench_cold_start's validation choice for mf-side)\n"
       "  --ease-reg L    EASE's lambda, fitted in closed form on every rating of the data set\n"
       "                  (1000; bench_cold_start's validation choice)\n"
-      "  --json          print a JSON object as the last line\n");
+      "  --json          print a JSON object as the last line (--batch: JSON lines, one per user)\n\n"
+      "batch mode (many new users in one file):\n"
+      "  --batch         FILE holds `user movie_id rating` lines (user: any word) and per user at\n"
+      "                  most one `# user=U gender=M ...` side-feature line; writes TSV\n"
+      "                  `user rank movie predicted score title` (a header line first), users in\n"
+      "                  the order the file first names them. A bad line is reported on stderr as\n"
+      "                  file:line:column and its user is skipped; the others are served, and the\n"
+      "                  exit status is 1 when anything was skipped\n"
+      "  --out FILE      write the lists to FILE (written whole, then renamed) instead of stdout\n"
+      "  --threads T     users adapted in parallel (1); the same lists for any T\n"
+      "  --log FILE      JSON lines, one per user: ratings, status, error, seconds\n"
+      "  --quiet         no summary on stderr (errors are still reported)\n");
+}
+
+/// The batch mode of `metarec adapt` (see print_adapt_help): every user of `path` adapted and
+/// ranked with `recommend`, in parallel over `threads` OpenMP threads, results in file order.
+template <class Recommend>
+int run_adapt_batch(const std::string& path, const Dataset& ds, const Recommend& recommend, const Args& args) {
+  const bool json = args.has("--json"), quiet = args.has("--quiet");
+  const int threads = args.number<int>("--threads", 1);
+  if (threads < 1) throw UsageError("--threads must be >= 1");
+  const std::string out_path = args.get_or("--out", ""), log_path = args.get_or("--log", "");
+  for (const std::string& f : {out_path, log_path})
+    if (!f.empty() && std::filesystem::path(f).has_parent_path())
+      std::filesystem::create_directories(std::filesystem::path(f).parent_path());
+  std::ofstream log;
+  if (!log_path.empty()) {
+    log.open(log_path, std::ios::trunc);
+    if (!log) throw std::runtime_error("cannot open the log file '" + log_path + "' for writing");
+  }
+  UserBatch batch = read_new_users(path, ds);
+  const auto n = static_cast<std::ptrdiff_t>(batch.users.size());
+  std::vector<std::vector<registry::NewUserRecommendation>> lists(batch.users.size());
+  std::vector<double> seconds(batch.users.size(), 0.0);
+  const auto t0 = std::chrono::steady_clock::now();
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+  for (std::ptrdiff_t k = 0; k < n; ++k) {
+    BatchUser& u = batch.users[static_cast<std::size_t>(k)];
+    if (!u.errors.empty()) continue;
+    const auto s0 = std::chrono::steady_clock::now();
+    try {
+      lists[static_cast<std::size_t>(k)] = recommend(u.user);
+    } catch (const std::exception& e) {
+      u.errors.push_back(path + ": user " + u.id + ": " + e.what());
+    }
+    seconds[static_cast<std::size_t>(k)] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+  }
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const auto titles = ds.item_titles();
+  std::string out = json ? "" : "user\trank\tmovie\tpredicted\tscore\ttitle\n";
+  std::size_t served = 0, skipped = 0;
+  for (const std::string& e : batch.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
+  for (std::size_t k = 0; k < batch.users.size(); ++k) {
+    const BatchUser& u = batch.users[k];
+    const bool ok = u.errors.empty();
+    for (const std::string& e : u.errors) std::fprintf(stderr, "error: %s (user %s skipped)\n", e.c_str(), u.id.c_str());
+    if (log.is_open())
+      log << "{\"user\":" << metarec::detail::json_string(u.id) << ",\"ratings\":" << u.user.items.size()
+          << ",\"features\":" << u.user.features.size() << ",\"status\":\"" << (ok ? "ok" : "skipped")
+          << "\",\"error\":" << (ok ? std::string("null") : metarec::detail::json_string(u.errors.front()))
+          << ",\"seconds\":" << metarec::detail::json_number(seconds[k]) << "}\n";
+    if (!ok) {
+      ++skipped;
+      continue;
+    }
+    ++served;
+    std::string items;
+    for (std::size_t r = 0; r < lists[k].size(); ++r) {
+      const auto& rec = lists[k][r];
+      const auto id = ds.item_ids().original(rec.item);
+      const std::string title = titles.empty() ? "" : titles[rec.item];
+      if (json) {
+        items += r ? "," : "";
+        items += "{\"movie\":" + std::to_string(id) + ",\"predicted\":" + metarec::detail::json_number(rec.predicted) +
+                 ",\"score\":" + metarec::detail::json_number(rec.score);
+        if (!titles.empty()) items += ",\"title\":" + metarec::detail::json_string(title);
+        items += "}";
+      } else {
+        char num[64];
+        std::snprintf(num, sizeof num, "\t%.4f\t%.4f\t", rec.predicted, rec.score);
+        out += u.id + "\t" + std::to_string(r + 1) + "\t" + std::to_string(id) + num + title + "\n";
+      }
+    }
+    if (json)
+      out += "{\"user\":" + metarec::detail::json_string(u.id) + ",\"ratings\":" + std::to_string(u.user.items.size()) +
+             ",\"features\":" + std::to_string(u.user.features.size()) + ",\"top\":[" + items + "]}\n";
+  }
+  if (out_path.empty())
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  else
+    metarec::detail::write_file_atomically(out_path, out, "metarec adapt --out");
+  if (!quiet)
+    std::fprintf(stderr, "adapted %zu users (%zu skipped) in %.3f s with %d thread%s: %.0f users/s%s%s\n", served,
+                 skipped, total, threads, threads == 1 ? "" : "s",
+                 total > 0 ? static_cast<double>(served) / total : 0.0, out_path.empty() ? "" : "; wrote ",
+                 out_path.c_str());
+  return skipped > 0 || !batch.errors.empty() ? 1 : 0;
 }
 
 inline int run_adapt(const std::vector<std::string>& argv) {
-  const Args args(argv, {"--model-file", "--ratings", "--top", "--data", "--rank", "--blend-weight", "--ease-reg"}, {});
+  const Args args(argv,
+                  {"--model-file", "--ratings", "--top", "--data", "--rank", "--blend-weight", "--ease-reg", "--out",
+                   "--threads", "--log"},
+                  {"--batch", "--quiet"});
   if (args.has("--help")) {
     print_adapt_help();
     return 0;
   }
+  const bool batch = args.has("--batch");
+  if (!batch)
+    for (const char* f : {"--out", "--threads", "--log", "--quiet"})
+      if (args.has(f)) throw UsageError(std::string(f) + " is a --batch flag (many users in one ratings file)");
   const std::string model_file = args.require("--model-file");
   const std::string ratings_file = args.require("--ratings");
   const auto top = args.number<std::size_t>("--top", 10);
   if (top < 1) throw UsageError("--top must be >= 1");
   const bool json = args.has("--json");
+  registry::RecommendOptions ro;
+  try {
+    ro.rank_by = registry::parse_rank_by(args.get_or("--rank", "blend"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  ro.blend_weight = args.number<double>("--blend-weight", 0.5);
+  ro.top = top;
+  const double ease_reg = args.number<double>("--ease-reg", 1000.0);
+  if (!std::isfinite(ro.blend_weight) || ro.blend_weight < 0)
+    throw UsageError("--blend-weight must be a finite number >= 0");
+  if (!std::isfinite(ease_reg) || ease_reg <= 0) throw UsageError("--ease-reg must be a finite number > 0");
 
   ParameterFile<float> file = read_parameter_file<float>(model_file);
   if (file.header.model.rfind("meta:", 0) != 0)
@@ -233,76 +479,70 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (get("fingerprint") != std::to_string(fp.ratings) + ":" + std::to_string(fp.hash))
     throw std::runtime_error("the data set in '" + dir + "' is not the one '" + model_file +
                              "' was trained on (fingerprint differs); pass it with --data");
-  const NewUser user = read_new_user(ratings_file, ds);
-  registry::RecommendOptions ro;
-  try {
-    ro.rank_by = registry::parse_rank_by(args.get_or("--rank", "blend"));
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
-  }
-  ro.blend_weight = args.number<double>("--blend-weight", 0.5);
-  ro.top = top;
-  const double ease_reg = args.number<double>("--ease-reg", 1000.0);
-  if (!std::isfinite(ro.blend_weight) || ro.blend_weight < 0)
-    throw UsageError("--blend-weight must be a finite number >= 0");
-  if (!std::isfinite(ease_reg) || ease_reg <= 0) throw UsageError("--ease-reg must be a finite number > 0");
+  // Single-user mode reads (and rejects) the ratings before the model is built.
+  std::optional<NewUser> single;
+  if (!batch) single = read_new_user(ratings_file, ds);
 
   const std::unique_ptr<registry::MetaModel> model = entry.meta.build(ds, settings, mean);
-  {
-    const Eigen::Index n = model->num_parameters();
-    if (file.header.num_parameters != (has_alpha ? 2 * n : n))
-      throw format_error("'" + model_file + "' holds " + std::to_string(file.header.num_parameters) +
-                         " values; the model needs " + std::to_string(has_alpha ? 2 * n : n));
-    const Vector<float> theta = file.theta.head(n);
-    const Vector<float> alpha = has_alpha ? Vector<float>(file.theta.tail(n)) : Vector<float>();
-    // The item-item prior: EASE in closed form on every rating of the data set (one Cholesky of
-    // an items x items matrix; a whole adapt run on ML-1M, loading included, took 2.1 s).
-    std::optional<registry::ItemPrior> prior;
-    if (ro.rank_by != registry::RankBy::rating) {
-      std::vector<RowIndex> all(ds.num_ratings());
-      std::iota(all.begin(), all.end(), RowIndex{0});
-      prior.emplace(ds, all, ease_reg);
-    }
-    const auto recs = registry::recommend_new_user(*model, theta, has_alpha ? &alpha : nullptr, c.adapt_options(),
-                                                   prior ? &*prior : nullptr, ds, user, ro);
-    const std::size_t candidates = ds.num_items() - user.items.size();
-    const char* rank_by = ro.rank_by == registry::RankBy::blend    ? "blend"
-                          : ro.rank_by == registry::RankBy::rating ? "rating"
-                                                                   : "ease";
-    const auto titles = ds.item_titles();
-    std::printf("model %s (%s, %d inner steps x %g%s) from %s\n", entry.name.c_str(), c.algo.c_str(),
-                c.inner_steps, c.inner_lr, has_alpha ? ", learned per-parameter alpha" : "",
-                model_file.c_str());
-    std::printf("new user: %zu ratings, %zu side features; %zu candidate movies\n", user.items.size(),
-                user.features.size(), candidates);
-    if (ro.rank_by == registry::RankBy::blend)
-      std::printf("ranked by z(EASE fold-in, lambda %g) + %g z(predicted rating); predicted ratings unclipped\n",
-                  ease_reg, ro.blend_weight);
-    else if (ro.rank_by == registry::RankBy::ease)
-      std::printf("ranked by EASE fold-in (lambda %g); predicted ratings unclipped\n", ease_reg);
-    else
-      std::printf("ranked by predicted rating (unclipped); equal ones: lower movie index first\n");
-    std::printf("%4s %8s %9s %8s  %s\n", "rank", "movie", "predicted", "score", "title");
-    std::string items_json;
-    for (std::size_t k = 0; k < recs.size(); ++k) {
-      const auto id = ds.item_ids().original(recs[k].item);
-      const std::string title = titles.empty() ? "" : titles[recs[k].item];
-      std::printf("%4zu %8lld %9.3f %8.3f  %s\n", k + 1, static_cast<long long>(id), recs[k].predicted,
-                  recs[k].score, title.c_str());
-      items_json += k ? "," : "";
-      items_json += "{\"movie\":" + std::to_string(id) + ",\"predicted\":" +
-                    metarec::detail::json_number(recs[k].predicted) +
-                    ",\"score\":" + metarec::detail::json_number(recs[k].score);
-      if (!titles.empty()) items_json += ",\"title\":\"" + json_escape(title) + "\"";
-      items_json += "}";
-    }
-    if (json)
-      std::printf("{\"model_file\":\"%s\",\"model\":\"%s\",\"algo\":\"%s\",\"ratings\":%zu,"
-                  "\"features\":%zu,\"candidates\":%zu,\"rank\":\"%s\",\"top\":[%s]}\n",
-                  json_escape(model_file).c_str(), entry.name.c_str(), c.algo.c_str(),
-                  user.items.size(), user.features.size(), candidates, rank_by, items_json.c_str());
-    return 0;
+  const Eigen::Index n = model->num_parameters();
+  if (file.header.num_parameters != (has_alpha ? 2 * n : n))
+    throw format_error("'" + model_file + "' holds " + std::to_string(file.header.num_parameters) +
+                       " values; the model needs " + std::to_string(has_alpha ? 2 * n : n));
+  const Vector<float> theta = file.theta.head(n);
+  const Vector<float> alpha = has_alpha ? Vector<float>(file.theta.tail(n)) : Vector<float>();
+  // The item-item prior: EASE in closed form on every rating of the data set (one Cholesky of
+  // an items x items matrix; a whole adapt run on ML-1M, loading included, took 2.1 s).
+  std::optional<registry::ItemPrior> prior;
+  if (ro.rank_by != registry::RankBy::rating) {
+    std::vector<RowIndex> all(ds.num_ratings());
+    std::iota(all.begin(), all.end(), RowIndex{0});
+    prior.emplace(ds, all, ease_reg);
   }
+  const AdaptOptions ao = c.adapt_options();
+  const auto recommend = [&](const NewUser& u) {
+    return registry::recommend_new_user(*model, theta, has_alpha ? &alpha : nullptr, ao, prior ? &*prior : nullptr,
+                                        ds, u, ro);
+  };
+  if (batch) return run_adapt_batch(ratings_file, ds, recommend, args);
+
+  const NewUser& user = *single;
+  const auto recs = recommend(user);
+  const std::size_t candidates = ds.num_items() - user.items.size();
+  const char* rank_by = ro.rank_by == registry::RankBy::blend    ? "blend"
+                        : ro.rank_by == registry::RankBy::rating ? "rating"
+                                                                 : "ease";
+  const auto titles = ds.item_titles();
+  std::printf("model %s (%s, %d inner steps x %g%s) from %s\n", entry.name.c_str(), c.algo.c_str(), c.inner_steps,
+              c.inner_lr, has_alpha ? ", learned per-parameter alpha" : "", model_file.c_str());
+  std::printf("new user: %zu ratings, %zu side features; %zu candidate movies\n", user.items.size(),
+              user.features.size(), candidates);
+  if (ro.rank_by == registry::RankBy::blend)
+    std::printf("ranked by z(EASE fold-in, lambda %g) + %g z(predicted rating); predicted ratings unclipped\n",
+                ease_reg, ro.blend_weight);
+  else if (ro.rank_by == registry::RankBy::ease)
+    std::printf("ranked by EASE fold-in (lambda %g); predicted ratings unclipped\n", ease_reg);
+  else
+    std::printf("ranked by predicted rating (unclipped); equal ones: lower movie index first\n");
+  std::printf("%4s %8s %9s %8s  %s\n", "rank", "movie", "predicted", "score", "title");
+  std::string items_json;
+  for (std::size_t k = 0; k < recs.size(); ++k) {
+    const auto id = ds.item_ids().original(recs[k].item);
+    const std::string title = titles.empty() ? "" : titles[recs[k].item];
+    std::printf("%4zu %8lld %9.3f %8.3f  %s\n", k + 1, static_cast<long long>(id), recs[k].predicted, recs[k].score,
+                title.c_str());
+    items_json += k ? "," : "";
+    items_json += "{\"movie\":" + std::to_string(id) + ",\"predicted\":" +
+                  metarec::detail::json_number(recs[k].predicted) +
+                  ",\"score\":" + metarec::detail::json_number(recs[k].score);
+    if (!titles.empty()) items_json += ",\"title\":\"" + json_escape(title) + "\"";
+    items_json += "}";
+  }
+  if (json)
+    std::printf("{\"model_file\":\"%s\",\"model\":\"%s\",\"algo\":\"%s\",\"ratings\":%zu,"
+                "\"features\":%zu,\"candidates\":%zu,\"rank\":\"%s\",\"top\":[%s]}\n",
+                json_escape(model_file).c_str(), entry.name.c_str(), c.algo.c_str(), user.items.size(),
+                user.features.size(), candidates, rank_by, items_json.c_str());
+  return 0;
 }
 
 }  // namespace metarec::cli
