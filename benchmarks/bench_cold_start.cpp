@@ -573,11 +573,8 @@ int main(int argc, char** argv) try {
   // Validation: a seeded 10% of the warm users, out of meta-training AND out of the global model.
   std::vector<Task> train_tasks, val_tasks;
   hold_out_tasks(warm_tasks, 0.1, seed, train_tasks, val_tasks);
-  std::vector<char> val_user(ds.num_users(), 0);
-  for (const Task& t : val_tasks) val_user[t.user] = 1;
-  std::vector<RowIndex> warm_rows;  // the warm partition without the validation users
-  for (const RowIndex r : splits[1].split.train)
-    if (!val_user[ds.user(r)]) warm_rows.push_back(r);
+  // the warm partition without the validation users
+  const std::vector<RowIndex> warm_rows = rows_without_task_users(ds, splits[1].split.train, val_tasks);
   const double mean = ds.mean_rating(warm_rows);
   std::printf("data %s: %u users, %u items, %zu ratings; %zu warm tasks = %zu meta-training + %zu "
               "validation; threads %d%s\n",

@@ -300,7 +300,7 @@ inline UserBatch read_new_users(const std::string& path, const Dataset& ds) {
 inline void print_adapt_help() {
   std::printf(
       "usage: metarec adapt --model-file F --ratings FILE [--top N] [--data DIR] [--rank R]\n"
-      "                     [--blend-weight W] [--ease-reg L] [--json]\n"
+      "                     [--blend-weight W] [--ease-reg L] [--log FILE] [--quiet] [--json]\n"
       "       metarec adapt --model-file F --ratings FILE --batch [--out FILE] [--threads T]\n"
       "                     [--log FILE] [--quiet] [--top N] [--rank R] ... [--json]\n\n"
       "Adapts a model written by `metarec meta-train --save` to a new user's ratings with the\n"
@@ -316,7 +316,9 @@ inline void print_adapt_help() {
       "  --blend-weight W  W of the blend (0.5; bench_cold_start's validation choice for mf-side)\n"
       "  --ease-reg L    EASE's lambda, fitted in closed form on every rating of the data set\n"
       "                  (1000; bench_cold_start's validation choice)\n"
-      "  --json          print a JSON object as the last line (--batch: JSON lines, one per user)\n\n"
+      "  --json          print a JSON object as the last line (--batch: JSON lines, one per user)\n"
+      "  --log FILE      JSON lines, one per user: ratings, status, error, seconds\n"
+      "  --quiet         no summary on stderr (errors are still reported)\n\n"
       "batch mode (many new users in one file):\n"
       "  --batch         FILE holds `user movie_id rating` lines (user: any word) and per user at\n"
       "                  most one `# user=U gender=M ...` side-feature line; writes TSV\n"
@@ -325,9 +327,7 @@ inline void print_adapt_help() {
       "                  file:line:column and its user is skipped; the others are served, and the\n"
       "                  exit status is 1 when anything was skipped\n"
       "  --out FILE      write the lists to FILE (written whole, then renamed) instead of stdout\n"
-      "  --threads T     users adapted in parallel (1); the same lists for any T\n"
-      "  --log FILE      JSON lines, one per user: ratings, status, error, seconds\n"
-      "  --quiet         no summary on stderr (errors are still reported)\n");
+      "  --threads T     users adapted in parallel (1); the same lists for any T\n");
 }
 
 /// The batch mode of `metarec adapt` (see print_adapt_help): every user of `path` adapted and
@@ -346,6 +346,9 @@ int run_adapt_batch(const std::string& path, const Dataset& ds, const Recommend&
     log.open(log_path, std::ios::trunc);
     if (!log) throw std::runtime_error("cannot open the log file '" + log_path + "' for writing");
   }
+#if defined(_OPENMP)
+  omp_set_num_threads(threads);  // also Eigen's own: with T = 1 it must not split its products
+#endif
   UserBatch batch = read_new_users(path, ds);
   const auto n = static_cast<std::ptrdiff_t>(batch.users.size());
   std::vector<std::vector<registry::NewUserRecommendation>> lists(batch.users.size());
@@ -430,7 +433,7 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   }
   const bool batch = args.has("--batch");
   if (!batch)
-    for (const char* f : {"--out", "--threads", "--log", "--quiet"})
+    for (const char* f : {"--out", "--threads"})
       if (args.has(f)) throw UsageError(std::string(f) + " is a --batch flag (many users in one ratings file)");
   const std::string model_file = args.require("--model-file");
   const std::string ratings_file = args.require("--ratings");
@@ -506,7 +509,21 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (batch) return run_adapt_batch(ratings_file, ds, recommend, args);
 
   const NewUser& user = *single;
+  const std::string log_path = args.get_or("--log", "");
+  if (!log_path.empty() && std::filesystem::path(log_path).has_parent_path())
+    std::filesystem::create_directories(std::filesystem::path(log_path).parent_path());
+  std::ofstream log;
+  if (!log_path.empty()) {
+    log.open(log_path, std::ios::trunc);
+    if (!log) throw std::runtime_error("cannot open the log file '" + log_path + "' for writing");
+  }
+  const auto s0 = std::chrono::steady_clock::now();
   const auto recs = recommend(user);
+  if (log.is_open())
+    log << "{\"user\":null,\"ratings\":" << user.items.size() << ",\"features\":" << user.features.size()
+        << ",\"status\":\"ok\",\"error\":null,\"seconds\":"
+        << metarec::detail::json_number(std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count())
+        << "}\n";
   const std::size_t candidates = ds.num_items() - user.items.size();
   const char* rank_by = ro.rank_by == registry::RankBy::blend    ? "blend"
                         : ro.rank_by == registry::RankBy::rating ? "rating"

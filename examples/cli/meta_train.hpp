@@ -10,6 +10,7 @@
 #include "registry_access.hpp"
 #include "train.hpp"
 
+#include <metarec/core/detail/json.hpp>
 #include <metarec/data/dataset.hpp>
 #include <metarec/data/movielens.hpp>
 #include <metarec/data/protocols.hpp>
@@ -18,8 +19,10 @@
 #include <metarec/report/task_scores.hpp>
 #include <metarec/train/serialize.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -57,7 +60,9 @@ inline void print_meta_train_help(const registry::Registry& reg) {
       "  --threads T       OpenMP threads across the tasks of a meta-batch (1); same results\n"
       "  --seed S          seed of the protocol, initialisation and task order (42)\n"
       "  --save FILE       write theta (+ alpha for metasgd) and the model configuration\n"
-      "  --quiet           nothing on stderr\n"
+      "  --log FILE        JSON lines: one object per meta-training epoch (query and validation\n"
+      "                    loss, seconds), then one \"end\" object\n"
+      "  --quiet           nothing on stderr (default: a line per epoch)\n"
       "  --json            print a JSON object as the last line\n\n"
       "model options (mf-bias, mf-side: --dims 16 --reg 0.01 --init-std 0.1; melu: --dims 32\n"
       "--hidden 64,64; autorec-u, deeprec, rbm-u, cf-nade-u: their train options such as --hidden;\n"
@@ -103,7 +108,7 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
       if (e.meta) list += (list.empty() ? "" : ", ") + e.name;
     throw UsageError("model '" + m.name + "' is not meta-trainable (meta-trainable: " + list + ")");
   }
-  std::set<std::string> values{"--model", "--protocol", "--data", "--threads", "--seed", "--save"};
+  std::set<std::string> values{"--model", "--protocol", "--data", "--threads", "--seed", "--save", "--log"};
   for (const auto& o : m.meta.options) values.insert("--" + o.name);
   const Args args(argv, values, {"--quiet"});
   const std::vector<std::string> protocols = registry::melu_protocols(args.get_or("--protocol", "melu-user-cold"));
@@ -116,17 +121,44 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
     if (const auto v = args.get("--" + o.name)) user.set(o.name, *v);
   const registry::Settings settings = registry::resolve_meta_settings(m, protocols.front(), user);
   const std::uint64_t seed = args.number<std::uint64_t>("--seed", 42);
-  const registry::MetaConfig c = registry::MetaConfig::from(settings, seed);
+  registry::MetaConfig c = registry::MetaConfig::from(settings, seed);
   const int threads = args.number<int>("--threads", 1);
   if (threads < 1) throw UsageError("--threads must be >= 1");
   const std::string save = args.get_or("--save", "");
-  const bool json = args.has("--json");
+  const std::string log_path = args.get_or("--log", "");
+  const bool json = args.has("--json"), quiet = args.has("--quiet");
 #if defined(_OPENMP)
   omp_set_num_threads(threads);
 #endif
 
-  if (!save.empty() && std::filesystem::path(save).has_parent_path())
-    std::filesystem::create_directories(std::filesystem::path(save).parent_path());
+  for (const std::string& f : {save, log_path})
+    if (!f.empty() && std::filesystem::path(f).has_parent_path())
+      std::filesystem::create_directories(std::filesystem::path(f).parent_path());
+  std::ofstream log;
+  if (!log_path.empty()) {
+    log.open(log_path, std::ios::trunc);
+    if (!log) throw std::runtime_error("cannot open the log file '" + log_path + "' for writing");
+  }
+  // Progress and log observe the epochs; they change no result.
+  using metarec::detail::json_number;
+  if (!quiet || log.is_open())
+    c.on_epoch = [&](const registry::MetaEpoch& e) {
+      if (!quiet) {
+        std::fprintf(stderr, "epoch %llu/%d: query loss %.4f", static_cast<unsigned long long>(e.epoch + 1), c.epochs,
+                     e.query_loss);
+        if (!std::isnan(e.validation_loss))
+          std::fprintf(stderr, ", validation loss %.4f%s", e.validation_loss, e.improved ? " (best)" : "");
+        std::fprintf(stderr, ", %.1f s\n", e.seconds);
+      }
+      if (log.is_open()) {
+        log << "{\"event\":\"epoch\",\"epoch\":" << e.epoch << ",\"steps\":" << e.steps
+            << ",\"query_loss\":" << json_number(e.query_loss) << ",\"validation_loss\":"
+            << json_number(e.validation_loss) << ",\"best_validation_loss\":" << json_number(e.best_validation_loss)
+            << ",\"improved\":" << (e.improved ? "true" : "false") << ",\"seconds\":" << json_number(e.seconds)
+            << "}\n";
+        log.flush();
+      }
+    };
   const std::string dir = default_data_dir(args);
   const Dataset ds = load_movielens(dir);
   std::vector<ProtocolSplit> splits;
@@ -138,17 +170,14 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
     throw std::runtime_error("the protocol has no meta-training tasks on " + dir);
   std::vector<Task> train_tasks, val_tasks;
   hold_out_tasks(splits.front().train_tasks, c.valid_users, seed, train_tasks, val_tasks);
-  std::vector<char> val_user(ds.num_users(), 0);
-  for (const Task& t : val_tasks) val_user[t.user] = 1;
-  std::vector<RowIndex> warm_rows;
-  for (const RowIndex r : splits.front().split.train)
-    if (!val_user[ds.user(r)]) warm_rows.push_back(r);
+  const std::vector<RowIndex> warm_rows = rows_without_task_users(ds, splits.front().split.train, val_tasks);
   const double mean = ds.mean_rating(warm_rows);
 
   const std::unique_ptr<registry::MetaModel> model = m.meta.build(ds, settings, mean);
   Vector<float> theta;
   double pretrain_seconds = 0;
   if (c.pretrain_epochs > 0) {
+    if (!quiet) std::fprintf(stderr, "pre-training the global model, %d epochs\n", c.pretrain_epochs);
     pretrain_seconds = model->fit_global(theta, warm_rows, c.pretrain_epochs, m.meta.global_fit(settings), seed);
     // Parameters no training rating touches (new items' factors, unseen categories) keep an
     // untrained random draw; 0 is the neutral value (docs/benchmarks.md).
@@ -157,6 +186,12 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
     theta = model->initial(seed);
   }
   const registry::MetaRun run = model->meta_train(theta, c, train_tasks, val_tasks);
+  if (log.is_open())
+    log << "{\"event\":\"end\",\"epochs_run\":" << run.result.epochs << ",\"best_epoch\":"
+        << (val_tasks.empty() ? std::string("null") : std::to_string(run.result.best_epoch))
+        << ",\"early_stopped\":" << (run.result.early_stopped ? "true" : "false")
+        << ",\"meta_train_seconds\":" << json_number(run.seconds) << ",\"pretrain_seconds\":"
+        << json_number(pretrain_seconds) << "}\n";
   const Vector<float>* alpha = run.alpha.size() > 0 ? &run.alpha : nullptr;
   std::vector<QueryMetrics> results;
   for (const auto& s : splits)

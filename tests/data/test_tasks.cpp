@@ -198,3 +198,24 @@ TEST_CASE("tasks: hold_out_tasks keeps a seeded fraction as validation, rounded,
   CHECK(train2.size() == 25);
   CHECK_THROWS_AS(hold_out_tasks(tasks, 1.0, 7, train2, val2), std::invalid_argument);
 }
+
+TEST_CASE("tasks: rows_without_task_users drops the rows of the tasks' users, order kept", "[split][tasks]") {
+  const Dataset& ds = data();
+  std::vector<RowIndex> rows(ds.num_ratings());
+  for (RowIndex r = 0; r < rows.size(); ++r) rows[r] = rows.size() - 1 - r;  // reversed: order must be kept
+  const std::vector<Task> held{{1, {}, {}}, {4, {}, {}}};
+  const std::vector<RowIndex> kept = rows_without_task_users(ds, rows, held);
+  std::size_t expected = 0;
+  for (const RowIndex r : rows) expected += ds.user(r) != 1 && ds.user(r) != 4;
+  REQUIRE(kept.size() == expected);
+  REQUIRE(expected < rows.size());
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    CHECK(ds.user(kept[k]) != 1);
+    CHECK(ds.user(kept[k]) != 4);
+    if (k) CHECK(kept[k - 1] > kept[k]);
+  }
+  CHECK(rows_without_task_users(ds, rows, {}) == rows);
+  CHECK_THROWS_AS(rows_without_task_users(ds, rows, std::vector<Task>{{ds.num_users(), {}, {}}}), std::invalid_argument);
+  const std::vector<RowIndex> bad{static_cast<RowIndex>(ds.num_ratings())};
+  CHECK_THROWS_AS(rows_without_task_users(ds, bad, held), std::invalid_argument);
+}

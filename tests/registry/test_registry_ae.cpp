@@ -148,3 +148,45 @@ TEST_CASE("recommend: a new user's list by rating, by EASE and blended; rated it
   for (std::size_t k = 0; k < seq_u.size(); ++k) CHECK((par_u[k].item == seq_u[k].item && par_u[k].score == seq_u[k].score));
   for (std::size_t k = 0; k < seq_v.size(); ++k) CHECK((par_v[k].item == seq_v[k].item && par_v[k].score == seq_v[k].score));
 }
+
+TEST_CASE("meta_train: on_epoch observes every epoch and changes no result", "[registry][meta]") {
+  const Dataset ds = test::tiny_dataset();
+  const Registry r(autoencoder_models());
+  const ModelEntry& e = r.find("autorec-u");
+  const Settings s = resolve_meta_settings(e, "melu-user-cold", {{"hidden", "4"}});
+  const auto model = e.meta.build(ds, s, 3.5);
+  // One task per user: the first two rows support, the rest query; users 5 and 6 validate.
+  std::vector<std::vector<RowIndex>> rows(ds.num_users());
+  for (const RowIndex row : test::all_rows(ds)) rows[ds.user(row)].push_back(row);
+  std::vector<Task> tasks, validation;
+  for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
+    REQUIRE(rows[u].size() >= 3);
+    Task t{u, {rows[u].begin(), rows[u].begin() + 2}, {rows[u].begin() + 2, rows[u].end()}};
+    (u >= 5 ? validation : tasks).push_back(std::move(t));
+  }
+  MetaConfig c;
+  c.algo = "fomaml";
+  c.inner_steps = 2;
+  c.inner_lr = 0.1;
+  c.outer_lr = 0.01;
+  c.meta_batch = 2;
+  c.epochs = 4;
+  c.patience = 10;
+  Vector<float> plain = model->initial(3), observed = plain;
+  const MetaRun a = model->meta_train(plain, c, tasks, validation);
+  std::vector<MetaEpoch> seen;
+  c.on_epoch = [&](const MetaEpoch& ep) { seen.push_back(ep); };
+  const MetaRun b = model->meta_train(observed, c, tasks, validation);
+  CHECK(plain == observed);
+  CHECK(a.result.epochs == b.result.epochs);
+  REQUIRE(seen.size() == 4);
+  for (std::size_t k = 0; k < seen.size(); ++k) {
+    CHECK(seen[k].epoch == k);
+    CHECK(seen[k].steps == 3 * (k + 1));  // 5 tasks in meta-batches of 2
+    CHECK(std::isfinite(seen[k].query_loss));
+    CHECK(std::isfinite(seen[k].validation_loss));
+    CHECK(seen[k].best_validation_loss <= seen[k].validation_loss);
+    if (k) CHECK(seen[k].seconds >= seen[k - 1].seconds);
+  }
+  CHECK(seen.front().improved);
+}

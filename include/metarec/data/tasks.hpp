@@ -62,6 +62,30 @@ inline void hold_out_tasks(std::span<const Task> tasks, double fraction, std::ui
   for (std::size_t k = 0; k < tasks.size(); ++k) (is_val[k] ? validation : train).push_back(tasks[k]);
 }
 
+/// The rows of `rows` whose user owns none of `tasks`: a global model's training rows once the
+/// users of validation tasks (`hold_out_tasks`) are held out, so validation users stay unseen.
+/// Keeps the input order.
+/// @throws std::invalid_argument when a task's user or a row is out of range of `ds`
+[[nodiscard]] inline std::vector<RowIndex> rows_without_task_users(const Dataset& ds, std::span<const RowIndex> rows,
+                                                                   std::span<const Task> tasks) {
+  std::vector<char> held(ds.num_users(), 0);
+  for (const Task& t : tasks) {
+    if (t.user >= ds.num_users())
+      throw std::invalid_argument("rows_without_task_users: task user " + std::to_string(t.user) + " of " +
+                                  std::to_string(ds.num_users()));
+    held[t.user] = 1;
+  }
+  std::vector<RowIndex> out;
+  out.reserve(rows.size());
+  for (const RowIndex r : rows) {
+    if (r >= ds.num_ratings())
+      throw std::invalid_argument("rows_without_task_users: row " + std::to_string(r) + " of " +
+                                  std::to_string(ds.num_ratings()));
+    if (!held[ds.user(r)]) out.push_back(r);
+  }
+  return out;
+}
+
 /// A non-owning view of a task, as handed out by `TaskSampler`. Valid until the next
 /// `start_epoch` or the sampler's destruction.
 struct TaskView {

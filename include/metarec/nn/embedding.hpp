@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace metarec::nn {
@@ -218,6 +219,56 @@ class EmbeddingFields {
         for_each_value<S>(d, r, fs, [&](std::uint32_t c, S w) {
           out += w * Eigen::Map<const Vector<S>>(params.data() + fs.table.offset + c * dims_, dims_);
         });
+      }
+    }
+  }
+
+  /// Multiply-adds of `linear_by_tables` for B rows into h units (one table per field: h × dims ×
+  /// cardinality, then a sum of table columns per row and field), and of the plain route, `gather`
+  /// then an (h × rows()) · (rows() × B) product. Pick the smaller.
+  [[nodiscard]] std::pair<double, double> linear_costs(Eigen::Index h, Eigen::Index B) const noexcept {
+    double cards = 0;
+    for (const auto& f : fields_) cards += static_cast<double>(f.cardinality);
+    const double hd = static_cast<double>(h), bd = static_cast<double>(B);
+    return {hd * static_cast<double>(dims_) * cards + bd * hd * static_cast<double>(fields_.size()),
+            bd * hd * static_cast<double>(rows())};
+  }
+
+  /// Z (h × B, OVERWRITTEN) = W X + b 1ᵀ, where X is what `gather(params, batch, X)` would write,
+  /// computed through the linearity of W X in each field's embeddings: per field f, the table
+  /// T_f = W_f E_f (W_f: the dims columns of W that read field f; E_f: the field's dims ×
+  /// cardinality embeddings) once, then each row's column of Z is b plus, per field, the (pooled)
+  /// columns of T_f for the row's values. Cheaper than the plain route when the batch has many
+  /// rows per category, as when one user's whole catalogue is scored (`linear_costs`). Equal to it
+  /// up to rounding. `tables` is scratch (grown, never shrunk).
+  template <class S>
+  void linear_by_tables(const ConstVectorRef<S>& params, const ConstMatRef<S>& W,
+                        const Eigen::Ref<const Vector<S>>& b, const RatingBatch& batch, Matrix<S>& tables,
+                        MatRef<S> Z) const {
+    eigen_assert(W.cols() == rows() && Z.rows() == W.rows() && Z.cols() == static_cast<Eigen::Index>(batch.size()));
+    const Eigen::Index h = W.rows();
+    Eigen::Index total = 0;
+    for (const auto& fs : fields_) total += static_cast<Eigen::Index>(fs.cardinality);
+    if (tables.rows() != h || tables.cols() < total) tables.resize(h, total);
+    Eigen::Index first = 0;
+    for (std::size_t f = 0; f < fields_.size(); ++f) {
+      const FieldSpec& fs = fields_[f];
+      const auto card = static_cast<Eigen::Index>(fs.cardinality);
+      const Eigen::Map<const Matrix<S>> E(params.data() + fs.table.offset, dims_, card);
+      tables.middleCols(first, card).noalias() = W.middleCols(static_cast<Eigen::Index>(f) * dims_, dims_) * E;
+      first += card;
+    }
+    const Dataset& d = *batch.data;
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      auto z = Z.col(static_cast<Eigen::Index>(k));
+      z = b;
+      const RowIndex r = batch.rows[k];
+      first = 0;
+      for (const auto& fs : fields_) {
+        for_each_value<S>(d, r, fs, [&](std::uint32_t c, S w) {
+          z += w * tables.col(first + static_cast<Eigen::Index>(c));
+        });
+        first += static_cast<Eigen::Index>(fs.cardinality);
       }
     }
   }

@@ -138,16 +138,19 @@ class Mlp {
       bns_[l].update_running<S>(theta, ws.bn[l], opt_.bn_momentum, ws.batch);
   }
 
-  /// Forward pass: reads `ws.a[0]`, writes z, a (and masks, derivatives) of every layer.
+  /// Forward pass: reads `ws.a[0]`, writes z, a (and masks, derivatives) of every layer. With
+  /// `first_z_given`, `ws.z[0]` already holds the first layer's W₀ a₀ + b₀ (computed another way,
+  /// as `EmbeddingFields::linear_by_tables` does) and `ws.a[0]` is not read.
   template <class S>
-  void forward(const ConstVectorRef<S>& theta, MlpWorkspace<S>& ws, const DropoutContext& ctx) const {
+  void forward(const ConstVectorRef<S>& theta, MlpWorkspace<S>& ws, const DropoutContext& ctx,
+               bool first_z_given = false) const {
     const Eigen::Index B = ws.batch;
     const std::size_t L = layers_.size();
     for (std::size_t l = 0; l < L; ++l) {
       auto z = ws.z[l].leftCols(B);
       auto a = ws.a[l + 1].leftCols(B);
       auto d1 = ws.d1[l].leftCols(B);
-      layers_[l].forward<S>(theta, ws.a[l].leftCols(B), z);
+      if (l > 0 || !first_z_given) layers_[l].forward<S>(theta, ws.a[l].leftCols(B), z);
       if (has_bn(l)) {
         auto nl = ws.n[l].leftCols(B);
         bns_[l].forward<S>(theta, z, nl, ws.bn[l], ctx.training);

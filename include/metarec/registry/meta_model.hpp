@@ -22,6 +22,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -30,6 +32,17 @@
 #include <vector>
 
 namespace metarec::registry {
+
+/// What `MetaConfig::on_epoch` receives after each meta-training epoch (and its validation).
+struct MetaEpoch {
+  std::uint64_t epoch = 0;       ///< the epoch just completed (0-based)
+  std::uint64_t steps = 0;       ///< outer steps so far
+  double query_loss = 0;         ///< mean adapted query loss of the epoch's meta-batches
+  double validation_loss = std::numeric_limits<double>::quiet_NaN();  ///< NaN without validation
+  double best_validation_loss = std::numeric_limits<double>::quiet_NaN();
+  bool improved = false;         ///< this epoch's θ is the best so far (it is the one kept)
+  double seconds = 0;            ///< since meta-training began
+};
 
 /// The meta-learning settings of a run, read once from resolved `Settings` (see `meta_options`).
 struct MetaConfig {
@@ -44,6 +57,9 @@ struct MetaConfig {
   int patience = 0;               ///< early stopping on validation tasks (0: off)
   double valid_users = 0;         ///< fraction of the meta-training users held out as validation tasks
   std::uint64_t seed = 42;
+  /// Called after every epoch (a progress line, a log); it observes only: results are the same
+  /// with or without it.
+  std::function<void(const MetaEpoch&)> on_epoch;
 
   static MetaConfig from(const Settings& s, std::uint64_t seed) {
     MetaConfig c;
@@ -236,7 +252,27 @@ class MetaModelOf final : public MetaModel {
         TaskSampler sampler(tasks, c.meta_batch, c.seed);
         MetaRun run;
         const auto t0 = std::chrono::steady_clock::now();
-        run.result = maml.train(theta, *data_, sampler, validation);
+        struct Observer {
+          const MetaConfig& c;
+          std::chrono::steady_clock::time_point t0;
+          double sum = 0;
+          std::size_t n = 0;
+          bool on_step(const MamlStepInfo& i) {
+            sum += i.query_loss, ++n;
+            return false;
+          }
+          bool on_epoch_end(const MamlEpochInfo& i) {
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            c.on_epoch(MetaEpoch{i.epoch, i.step, n ? sum / static_cast<double>(n) : 0.0, i.validation_loss,
+                                 i.best_validation_loss, i.improved, secs});
+            sum = 0, n = 0;
+            return false;
+          }
+        };
+        if (c.on_epoch)
+          run.result = maml.train(theta, *data_, sampler, validation, Observer{c, t0});
+        else
+          run.result = maml.train(theta, *data_, sampler, validation);
         run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if constexpr (A::learns_alpha) run.alpha = maml.alpha();
         return run;

@@ -219,3 +219,35 @@ TEMPLATE_TEST_CASE("Melu: gradient and HVP reject wrong sizes", "[models][mlp][m
   const Melu<TestType> m(ds, small_melu());
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows, 3}, "Melu");
 }
+
+// Prediction over many rows takes the first layer through per-field tables (W₁ x = Σ_f W₁,f e_f);
+// one row at a time takes the plain route (embed, then multiply). Both must agree.
+TEMPLATE_TEST_CASE("Melu: prediction over many rows (per-field tables) equals row by row", "[models][mlp][melu]",
+                   float, double) {
+  using S = TestType;
+  const Dataset ds = test::tiny_dataset();
+  std::vector<RowIndex> rows;
+  for (int rep = 0; rep < 8; ++rep)
+    for (const RowIndex r : test::all_rows(ds)) rows.push_back(r);
+  for (const bool ids : {false, true}) {
+    INFO("ids " << ids);
+    MeluModelOptions o = small_melu();
+    o.user_id = o.item_id = ids;
+    o.pooling = ids ? nn::Pooling::sum : nn::Pooling::mean;
+    const Melu<S> m(ds, o);
+    const Eigen::Index h = o.hidden.front();
+    const auto many = m.embeddings().linear_costs(h, static_cast<Eigen::Index>(rows.size()));
+    const auto one = m.embeddings().linear_costs(h, 1);
+    REQUIRE(many.first < many.second);  // the batch takes the table route
+    REQUIRE(one.first > one.second);    // a single row the plain one
+    Vector<S> theta(m.num_parameters());
+    Rng rng(12);
+    m.initialize(theta, rng);
+    Vector<S> all(static_cast<Eigen::Index>(rows.size())), single(1);
+    m.predict(theta, RatingBatch{&ds, rows}, all);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      m.predict(theta, RatingBatch{&ds, std::span<const RowIndex>(&rows[k], 1)}, single);
+      CHECK(all[static_cast<Eigen::Index>(k)] == Approx(single[0]).epsilon(std::is_same_v<S, float> ? 1e-5 : 1e-12));
+    }
+  }
+}

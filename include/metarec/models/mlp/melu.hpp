@@ -72,6 +72,7 @@ class Melu : public detail::NetworkModel<Melu<S>, S> {
   /// Per-thread scratch (see network_model.hpp).
   struct Workspace : detail::HeadWorkspace<S> {
     nn::MlpWorkspace<S> mlp;
+    Matrix<S> tables;  ///< the first layer's per-field tables (prediction over many rows)
   };
 
   /// Per-thread scratch of the task kernel: one slot per inner step (the passes at θ_j).
@@ -197,6 +198,20 @@ class Melu : public detail::NetworkModel<Melu<S>, S> {
   void forward_(const ConstVectorRef<S>& theta, const RatingBatch& batch, Workspace& ws,
                 bool training) const {
     const Eigen::Index B = ws.mlp.batch;
+    const nn::Dense& first = decision_.layers().front();
+    // Prediction over many rows (a new user's whole catalogue): the first layer through per-field
+    // tables, W₁ x = Σ_f W₁,f e_f, when cheaper than embedding every row (no dropout:
+    // prediction mode only). Equal up to rounding (tested).
+    if (!training) {
+      const auto [tables, plain] = emb_.linear_costs(first.out(), B);
+      if (tables < plain) {
+        emb_.linear_by_tables<S>(theta, first.W.map<S>(theta), nn::bias_map<S>(theta, first.b), batch, ws.tables,
+                                 ws.mlp.z[0].leftCols(B));
+        decision_.forward<S>(theta, ws.mlp, Base::dropout_context(batch, false), true);
+        ws.out.leftCols(B) = ws.mlp.a.back().leftCols(B);
+        return;
+      }
+    }
     emb_.gather<S>(theta, batch, ws.mlp.a[0].leftCols(B));
     decision_.forward<S>(theta, ws.mlp, Base::dropout_context(batch, training));
     ws.out.leftCols(B) = ws.mlp.a.back().leftCols(B);
