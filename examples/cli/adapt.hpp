@@ -1,7 +1,9 @@
 #pragma once
 // `metarec adapt`: load a model written by `metarec meta-train --save` (any meta-trainable model
-// of the registry), adapt it to a new user's ratings with the saved inner loop (K steps at the
-// saved step size, or Meta-SGD's learned α) and print the top-N items the user has not rated.
+// of the registry) or by `metarec train --save` (a meta-trainable model without per-user
+// parameters, trained on ratings), adapt it to a new user's ratings with the saved inner loop (K
+// steps at the saved step size, or Meta-SGD's learned α; train files: the entry's default inner
+// loop or the flags') and print the top-N items the user has not rated.
 //
 // Ratings file (UTF-8 text; format documented in docs/cli.md):
 //   # gender=M age=25 occupation=4 zip=55117     optional side-feature line (any subset of keys)
@@ -37,6 +39,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -303,13 +306,18 @@ inline void print_adapt_help() {
       "                     [--blend-weight W] [--ease-reg L] [--log FILE] [--quiet] [--json]\n"
       "       metarec adapt --model-file F --ratings FILE --batch [--out FILE] [--threads T]\n"
       "                     [--log FILE] [--quiet] [--top N] [--rank R] ... [--json]\n\n"
-      "Adapts a model written by `metarec meta-train --save` to a new user's ratings with the\n"
-      "saved inner loop, and prints the N best movies the user has not rated.\n\n"
-      "  --model-file F  parameter file from meta-train --save\n"
+      "Adapts a model written by `metarec meta-train --save` (with the saved inner loop) or by\n"
+      "`metarec train --save` (a model without per-user parameters, trained on ratings: melu,\n"
+      "autorec-u, deeprec, rbm-u, cf-nade-u; the entry's inner loop) to a new user's ratings, and\n"
+      "prints the N best movies the user has not rated.\n\n"
+      "  --model-file F  parameter file from meta-train --save or train --save\n"
       "  --ratings FILE  the new user's ratings: `movie_id rating` lines (original ids), `#`\n"
       "                  comments, optional side-feature line\n"
       "                  `# gender=M age=25 occupation=4 zip=55117` (see docs/cli.md)\n"
       "  --top N         how many movies to print (10)\n"
+      "  --inner-steps K, --inner-lr A, --adapt local|all\n"
+      "                  the inner loop (default: the saved one; train files: the model's\n"
+      "                  meta-train defaults, `metarec meta-train --model M --help`)\n"
       "  --data DIR      the data set the model was trained on (default: the path saved in F)\n"
       "  --rank R        blend (default): z(EASE fold-in) + W z(predicted rating); rating: the\n"
       "                  adapted model's predicted rating alone; ease: EASE fold-in alone\n"
@@ -425,7 +433,7 @@ int run_adapt_batch(const std::string& path, const Dataset& ds, const Recommend&
 inline int run_adapt(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"--model-file", "--ratings", "--top", "--data", "--rank", "--blend-weight", "--ease-reg", "--out",
-                   "--threads", "--log"},
+                   "--threads", "--log", "--inner-steps", "--inner-lr", "--adapt"},
                   {"--batch", "--quiet"});
   if (args.has("--help")) {
     print_adapt_help();
@@ -454,9 +462,10 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (!std::isfinite(ease_reg) || ease_reg <= 0) throw UsageError("--ease-reg must be a finite number > 0");
 
   ParameterFile<float> file = read_parameter_file<float>(model_file);
-  if (file.header.model.rfind("meta:", 0) != 0)
-    throw format_error("'" + model_file + "' holds a '" + file.header.model +
-                       "' model, not one written by metarec meta-train --save");
+  // Two kinds of file: `meta-train --save` (model "meta:<name>": θ, Meta-SGD's α, the inner loop)
+  // and `train --save` (model "<name>": θ of a model fitted on pooled ratings; the inner loop is
+  // the entry's default or the flags').
+  const bool from_meta = file.header.model.rfind("meta:", 0) == 0;
   const auto kv = registry::parse_config(file.header.config);
   auto get = [&](const char* key) {
     const auto it = kv.find(key);
@@ -464,30 +473,80 @@ inline int run_adapt(const std::vector<std::string>& argv) {
       throw format_error("'" + model_file + "': the configuration lacks '" + key + "'");
     return it->second;
   };
-  const registry::ModelEntry& entry = cli_registry().find(get("model"));
-  if (!entry.meta)
-    throw format_error("'" + model_file + "' names model '" + entry.name + "', which is not meta-trainable");
-  // The saved settings, checked against the model's options as if given on the command line.
+  const registry::Registry& reg = cli_registry();
+  const std::string name = from_meta ? get("model") : file.header.model;
+  if (!reg.contains(name))
+    throw format_error("'" + model_file + "' holds a '" + name + "' model, which this build does not know");
+  const registry::ModelEntry& entry = reg.find(name);
+  if (!entry.meta) {
+    std::string list;
+    for (const auto& e : reg.models())
+      if (e.meta) list += (list.empty() ? "" : ", ") + e.name;
+    throw format_error("'" + model_file + "' holds a '" + entry.name + "' model, which cannot adapt to a new user (" +
+                       "adapt serves: " + list + ")");
+  }
+  if (!from_meta) {
+    // A trained MF model has a row per training user; its new-user form one shared user vector
+    // (meta-learned). Only models without per-user parameters carry over as they are.
+    if (entry.family == registry::Family::mf)
+      throw format_error("'" + model_file + "' holds a trained '" + entry.name +
+                         "': its factors are per training user, while a new user adapts one shared user "
+                         "vector; adapt a model written by `metarec meta-train --model " + entry.name + " --save`");
+    const std::string protocol = get("protocol");
+    if (protocol != "seed-mf" && protocol != "ml1m-90-10")
+      throw format_error("'" + model_file + "' was trained on protocol " + protocol +
+                         ", whose targets are not rating values; adapt fits and predicts ratings: train on "
+                         "--protocol ml1m-90-10 or seed-mf");
+  }
+  // The saved settings, checked against the model's options as if given on the command line; the
+  // inner-loop flags override them.
+  static const std::set<std::string> loop{"algo",   "inner-steps", "inner-lr",        "outer-lr", "meta-batch",
+                                          "epochs", "adapt",       "pretrain-epochs", "patience", "valid-users"};
   registry::Settings saved;
-  // An option the file predates (valid-users: training-time only) keeps its default.
-  for (const auto& o : entry.meta.options)
-    if (o.name != "valid-users" || kv.count(o.name)) saved.set(o.name, get(o.name.c_str()));
+  for (const auto& o : entry.meta.options) {
+    if (from_meta) {
+      // An option the file predates (valid-users: training-time only) keeps its default.
+      if (o.name != "valid-users" || kv.count(o.name)) saved.set(o.name, get(o.name.c_str()));
+    } else if (!loop.count(o.name) && kv.count(o.name)) {
+      saved.set(o.name, kv.at(o.name));
+    }
+  }
+  for (const char* flag : {"inner-steps", "inner-lr", "adapt"})
+    if (const auto v = args.get(std::string("--") + flag)) saved.set(flag, *v);
   const registry::Settings settings = registry::resolve_meta_settings(entry, "melu-user-cold", saved);
   const registry::MetaConfig c = registry::MetaConfig::from(settings, 0);
-  const double mean = Args::parse<double>("global_mean", get("global_mean"));
-  const bool has_alpha = get("alpha") == "1";
-  const std::string dir = args.get_or("--data", get("data"));
+  const bool has_alpha = from_meta && get("alpha") == "1";
+  const std::string dir = args.get_or("--data", kv.count("data") ? kv.at("data") : default_data_dir(args));
   const Dataset ds = load_movielens(dir);
-  const DataFingerprint fp = data_fingerprint(ds);
-  if (get("fingerprint") != std::to_string(fp.ratings) + ":" + std::to_string(fp.hash))
-    throw std::runtime_error("the data set in '" + dir + "' is not the one '" + model_file +
-                             "' was trained on (fingerprint differs); pass it with --data");
+  if (from_meta) {
+    const DataFingerprint fp = data_fingerprint(ds);
+    if (get("fingerprint") != std::to_string(fp.ratings) + ":" + std::to_string(fp.hash))
+      throw std::runtime_error("the data set in '" + dir + "' is not the one '" + model_file +
+                               "' was trained on (fingerprint differs); pass it with --data");
+  } else if (get("users") != std::to_string(ds.num_users()) || get("items") != std::to_string(ds.num_items())) {
+    throw std::runtime_error("the data set in '" + dir + "' (" + std::to_string(ds.num_users()) + " users, " +
+                             std::to_string(ds.num_items()) + " items) is not the one '" + model_file +
+                             "' was trained on (" + get("users") + " users, " + get("items") +
+                             " items); pass it with --data");
+  }
+  // A train file does not keep the training rows' mean (a default for entries nothing informs):
+  // the data set's mean stands in.
+  const double mean = from_meta ? Args::parse<double>("global_mean", get("global_mean"))
+                                : ds.mean_rating();
   // Single-user mode reads (and rejects) the ratings before the model is built.
   std::optional<NewUser> single;
   if (!batch) single = read_new_user(ratings_file, ds);
 
   const std::unique_ptr<registry::MetaModel> model = entry.meta.build(ds, settings, mean);
   const Eigen::Index n = model->num_parameters();
+  if (!from_meta && file.header.num_parameters != n)
+    throw format_error("'" + model_file + "' holds a trained '" + entry.name + "' with " +
+                       std::to_string(file.header.num_parameters) + " values, but its new-user form has " +
+                       std::to_string(n) +
+                       (entry.family == registry::Family::mf
+                            ? " (one shared user vector that adapts, not a row per training user)"
+                            : "") +
+                       "; adapt a model written by `metarec meta-train --model " + entry.name + " --save`");
   if (file.header.num_parameters != (has_alpha ? 2 * n : n))
     throw format_error("'" + model_file + "' holds " + std::to_string(file.header.num_parameters) +
                        " values; the model needs " + std::to_string(has_alpha ? 2 * n : n));
@@ -529,8 +588,10 @@ inline int run_adapt(const std::vector<std::string>& argv) {
                         : ro.rank_by == registry::RankBy::rating ? "rating"
                                                                  : "ease";
   const auto titles = ds.item_titles();
-  std::printf("model %s (%s, %d inner steps x %g%s) from %s\n", entry.name.c_str(), c.algo.c_str(), c.inner_steps,
-              c.inner_lr, has_alpha ? ", learned per-parameter alpha" : "", model_file.c_str());
+  const std::string algo = from_meta ? c.algo : "train";
+  std::printf("model %s (%s, %d inner steps x %g%s) from %s\n", entry.name.c_str(),
+              from_meta ? c.algo.c_str() : "trained by metarec train", c.inner_steps, c.inner_lr,
+              has_alpha ? ", learned per-parameter alpha" : "", model_file.c_str());
   std::printf("new user: %zu ratings, %zu side features; %zu candidate movies\n", user.items.size(),
               user.features.size(), candidates);
   if (ro.rank_by == registry::RankBy::blend)
@@ -557,7 +618,7 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (json)
     std::printf("{\"model_file\":\"%s\",\"model\":\"%s\",\"algo\":\"%s\",\"ratings\":%zu,"
                 "\"features\":%zu,\"candidates\":%zu,\"rank\":\"%s\",\"top\":[%s]}\n",
-                json_escape(model_file).c_str(), entry.name.c_str(), c.algo.c_str(), user.items.size(),
+                json_escape(model_file).c_str(), entry.name.c_str(), algo.c_str(), user.items.size(),
                 user.features.size(), candidates, rank_by, items_json.c_str());
   return 0;
 }
