@@ -16,6 +16,7 @@
 //   bench_cold_start [--data DIR] [--quick] [--models mf-bias,mf-side,melu] [--md FILE]
 //                    [--out FILE.csv] [--svg FILE.svg] [--svg-topn FILE.svg] [--threads T] [--seed S]
 //                    [--skip-timing] [--timing-only] [--timing-repeats R] [--keep-untrained]
+//                    [--model-option NAME=VALUE[:NAME=VALUE...]]  (e.g. hidden=100 for the whole-row models)
 //
 // Also reported: MAE / RMSE after each method's MAE-optimal (median) calibration fitted on the
 // validation tasks, model-free baselines (the user's support mean / median, popularity ranking)
@@ -83,7 +84,8 @@ struct Setup {
 };
 
 /// The tuned setting of each base model (see docs/benchmarks.md).
-Setup model_config(const Registry& reg, const std::string& model, bool quick, std::uint64_t seed) {
+Setup model_config(const Registry& reg, const std::string& model, bool quick, std::uint64_t seed,
+                   const Settings& model_options = {}) {
   Setup st;
   st.entry = &reg.find(model);
   st.mf = model == "mf-bias" || model == "mf-side";
@@ -109,6 +111,11 @@ Setup model_config(const Registry& reg, const std::string& model, bool quick, st
   // most 3 meta-epochs with patience 1 from 2 global epochs. From the global MeLU a large inner
   // step diverged (0.05: user-cold MAE 1.13); from a random initialisation (0.05, outer 1e-3)
   // MeLU reached a better item-cold MAE (0.886) but a worse user-cold one (0.80).
+  // --model-option NAME=VALUE: given to every model that has option NAME (e.g. hidden=100).
+  for (const auto& [k, v] : model_options.values())
+    if (std::any_of(st.entry->meta.options.begin(), st.entry->meta.options.end(),
+                    [&](const OptionSpec& o) { return o.name == k; }))
+      user.set(k, v);
   st.settings = resolve_meta_settings(*st.entry, "melu-user-cold", user);
   st.c = MetaConfig::from(st.settings, seed);
   st.global_epochs = st.c.pretrain_epochs;
@@ -544,13 +551,28 @@ Tuned tune(const MetaModel& model, const std::string& algo, const Vector<float>&
 int main(int argc, char** argv) try {
   const Args args(std::vector<std::string>(argv + 1, argv + argc),
                   {"--data", "--models", "--md", "--out", "--svg", "--threads", "--seed",
-                   "--timing-repeats", "--svg-topn"},
+                   "--timing-repeats", "--svg-topn", "--model-option"},
                   {"--quick", "--skip-timing", "--timing-only", "--keep-untrained"});
   if (args.has("--help")) {
     std::printf("usage: bench_cold_start [--data DIR] [--quick] [--models LIST] [--md FILE] "
                 "[--out FILE.csv] [--svg FILE.svg] [--svg-topn FILE.svg] [--threads T] [--seed S] [--skip-timing] "
-                "[--timing-only] [--timing-repeats R] [--keep-untrained]\n");
+                "[--timing-only] [--timing-repeats R] [--keep-untrained] [--model-option NAME=VALUE[:NAME=VALUE...]]\n");
     return 0;
+  }
+  // --model-option: model settings for every model that has them (e.g. hidden=100 for the
+  // whole-row models, whose registry widths make this benchmark take hours on two cores).
+  Settings model_options;
+  if (const auto mo = args.get("--model-option")) {
+    std::string rest = *mo;
+    while (!rest.empty()) {
+      const auto colon = rest.find(':');
+      const std::string kv = rest.substr(0, colon);
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw std::invalid_argument("--model-option: expected NAME=VALUE, found '" + kv + "'");
+      model_options.set(kv.substr(0, eq), kv.substr(eq + 1));
+      rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    }
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they are printed, also in a log file
   const std::string dir = bench::data_dir(args, "--data", "ml-1m");
@@ -695,7 +717,7 @@ int main(int argc, char** argv) try {
 
   const Registry reg = all_models();
   for (const std::string& name : models) {
-    const Setup base = model_config(reg, name, quick, seed);
+    const Setup base = model_config(reg, name, quick, seed, model_options);
     const std::unique_ptr<MetaModel> handle = base.entry->meta.build(ds, base.settings, mean);
     const MetaModel& model = *handle;
     {
