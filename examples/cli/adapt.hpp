@@ -159,6 +159,32 @@ inline void feature_fields(const Dataset& ds, const std::string& path, std::size
   }
 }
 
+/// Calls `fn(line, text, first)` for each line of `path` that is not blank (1-based line number,
+/// the line, the offset of its first non-blank character).
+/// @throws std::runtime_error when the file cannot be opened
+template <class F>
+void for_each_nonblank_line(const std::string& path, F&& fn) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open the ratings file '" + path + "'");
+  std::string text;
+  for (std::size_t line = 1; std::getline(in, text); ++line) {
+    const std::string_view sv(text);
+    const auto first = sv.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos) fn(line, sv, first);
+  }
+}
+
+/// One --log line of `metarec adapt`: the user (`id`, null for the single-user mode), their
+/// ratings and features, "ok" or "skipped" with the first error, and the seconds.
+inline void log_user(std::ostream& log, const std::string* id, const NewUser& u, const std::string& error,
+                     double seconds) {
+  log << "{\"user\":" << (id ? metarec::detail::json_string(*id) : std::string("null"))
+      << ",\"ratings\":" << u.items.size() << ",\"features\":" << u.features.size() << ",\"status\":\""
+      << (error.empty() ? "ok" : "skipped")
+      << "\",\"error\":" << (error.empty() ? std::string("null") : metarec::detail::json_string(error))
+      << ",\"seconds\":" << metarec::detail::json_number(seconds) << "}\n";
+}
+
 /// The words after '#' of a side-feature line (a comment line whose first word holds '='), or
 /// nothing for blank lines and plain comments; `is_comment` tells which kind of line it was.
 inline std::vector<Token> feature_words(std::string_view sv, std::size_t first, bool& is_comment) {
@@ -176,25 +202,19 @@ inline std::vector<Token> feature_words(std::string_view sv, std::size_t first, 
 /// @throws data_error with path:line:column on any malformed line; std::runtime_error when the
 ///         file cannot be opened.
 inline NewUser read_new_user(const std::string& path, const Dataset& ds) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open the ratings file '" + path + "'");
   NewUser u;
   std::vector<std::size_t> seen_line(ds.num_items(), 0);
   bool have_features = false;
-  std::string text;
-  for (std::size_t line = 1; std::getline(in, text); ++line) {
-    const std::string_view sv(text);
-    const auto first = sv.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) continue;
+  detail::for_each_nonblank_line(path, [&](std::size_t line, std::string_view sv, std::size_t first) {
     bool comment = false;
     if (const auto fw = detail::feature_words(sv, first, comment); !fw.empty()) {
       if (have_features)
         throw data_error(path, line, first + 1, "a second side-feature line; give one at most");
       have_features = true;
       detail::feature_fields(ds, path, line, fw, u);
-      continue;
+      return;
     }
-    if (comment) continue;
+    if (comment) return;
     const auto words = detail::split_words(sv);
     if (words.size() < 2)
       throw data_error(path, line, words[0].column + words[0].text.size(),
@@ -211,7 +231,7 @@ inline NewUser read_new_user(const std::string& path, const Dataset& ds) {
     seen_line[item] = line;
     u.items.push_back(item);
     u.ratings.push_back(r);
-  }
+  });
   return u;
 }
 
@@ -237,8 +257,6 @@ struct UserBatch {
 /// (a side-feature line lacking `user=`) is recorded in `errors`. Nothing is thrown for bad lines.
 /// @throws std::runtime_error when the file cannot be opened
 inline UserBatch read_new_users(const std::string& path, const Dataset& ds) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open the ratings file '" + path + "'");
   UserBatch b;
   std::map<std::string, std::size_t, std::less<>> index;
   auto user_of = [&](std::string_view id) -> BatchUser& {
@@ -250,14 +268,10 @@ inline UserBatch read_new_users(const std::string& path, const Dataset& ds) {
     }
     return b.users[it->second];
   };
-  std::string text;
-  for (std::size_t line = 1; std::getline(in, text); ++line) {
-    const std::string_view sv(text);
-    const auto first = sv.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) continue;
+  detail::for_each_nonblank_line(path, [&](std::size_t line, std::string_view sv, std::size_t first) {
     bool comment = false;
     const auto fw = detail::feature_words(sv, first, comment);
-    if (comment && fw.empty()) continue;
+    if (comment && fw.empty()) return;
     if (comment) {
       const detail::Token* id = nullptr;
       for (const auto& w : fw)
@@ -266,7 +280,7 @@ inline UserBatch read_new_users(const std::string& path, const Dataset& ds) {
         b.errors.push_back(data_error(path, line, first + 1,
                                       "a side-feature line without user=ID (in a --batch file each names its user)")
                                .what());
-        continue;
+        return;
       }
       BatchUser& u = user_of(id->text.substr(5));
       try {
@@ -277,7 +291,7 @@ inline UserBatch read_new_users(const std::string& path, const Dataset& ds) {
       } catch (const data_error& e) {
         u.errors.push_back(e.what());
       }
-      continue;
+      return;
     }
     const auto words = detail::split_words(sv);
     BatchUser& u = user_of(words[0].text);
@@ -296,7 +310,7 @@ inline UserBatch read_new_users(const std::string& path, const Dataset& ds) {
     } catch (const data_error& e) {
       u.errors.push_back(e.what());
     }
-  }
+  });
   return b;
 }
 
@@ -346,14 +360,8 @@ int run_adapt_batch(const std::string& path, const Dataset& ds, const Recommend&
   const int threads = args.number<int>("--threads", 1);
   if (threads < 1) throw UsageError("--threads must be >= 1");
   const std::string out_path = args.get_or("--out", ""), log_path = args.get_or("--log", "");
-  for (const std::string& f : {out_path, log_path})
-    if (!f.empty() && std::filesystem::path(f).has_parent_path())
-      std::filesystem::create_directories(std::filesystem::path(f).parent_path());
-  std::ofstream log;
-  if (!log_path.empty()) {
-    log.open(log_path, std::ios::trunc);
-    if (!log) throw std::runtime_error("cannot open the log file '" + log_path + "' for writing");
-  }
+  make_parent_dirs({out_path});
+  std::ofstream log = open_log(log_path);
 #if defined(_OPENMP)
   omp_set_num_threads(threads);  // also Eigen's own: with T = 1 it must not split its products
 #endif
@@ -387,11 +395,7 @@ int run_adapt_batch(const std::string& path, const Dataset& ds, const Recommend&
     const BatchUser& u = batch.users[k];
     const bool ok = u.errors.empty();
     for (const std::string& e : u.errors) std::fprintf(stderr, "error: %s (user %s skipped)\n", e.c_str(), u.id.c_str());
-    if (log.is_open())
-      log << "{\"user\":" << metarec::detail::json_string(u.id) << ",\"ratings\":" << u.user.items.size()
-          << ",\"features\":" << u.user.features.size() << ",\"status\":\"" << (ok ? "ok" : "skipped")
-          << "\",\"error\":" << (ok ? std::string("null") : metarec::detail::json_string(u.errors.front()))
-          << ",\"seconds\":" << metarec::detail::json_number(seconds[k]) << "}\n";
+    if (log.is_open()) detail::log_user(log, &u.id, u.user, ok ? std::string() : u.errors.front(), seconds[k]);
     if (!ok) {
       ++skipped;
       continue;
@@ -568,21 +572,12 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (batch) return run_adapt_batch(ratings_file, ds, recommend, args);
 
   const NewUser& user = *single;
-  const std::string log_path = args.get_or("--log", "");
-  if (!log_path.empty() && std::filesystem::path(log_path).has_parent_path())
-    std::filesystem::create_directories(std::filesystem::path(log_path).parent_path());
-  std::ofstream log;
-  if (!log_path.empty()) {
-    log.open(log_path, std::ios::trunc);
-    if (!log) throw std::runtime_error("cannot open the log file '" + log_path + "' for writing");
-  }
+  std::ofstream log = open_log(args.get_or("--log", ""));
   const auto s0 = std::chrono::steady_clock::now();
   const auto recs = recommend(user);
   if (log.is_open())
-    log << "{\"user\":null,\"ratings\":" << user.items.size() << ",\"features\":" << user.features.size()
-        << ",\"status\":\"ok\",\"error\":null,\"seconds\":"
-        << metarec::detail::json_number(std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count())
-        << "}\n";
+    detail::log_user(log, nullptr, user, {},
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
   const std::size_t candidates = ds.num_items() - user.items.size();
   const char* rank_by = ro.rank_by == registry::RankBy::blend    ? "blend"
                         : ro.rank_by == registry::RankBy::rating ? "rating"

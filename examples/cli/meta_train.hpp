@@ -131,14 +131,8 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   omp_set_num_threads(threads);
 #endif
 
-  for (const std::string& f : {save, log_path})
-    if (!f.empty() && std::filesystem::path(f).has_parent_path())
-      std::filesystem::create_directories(std::filesystem::path(f).parent_path());
-  std::ofstream log;
-  if (!log_path.empty()) {
-    log.open(log_path, std::ios::trunc);
-    if (!log) throw std::runtime_error("cannot open the log file '" + log_path + "' for writing");
-  }
+  make_parent_dirs({save});
+  std::ofstream log = open_log(log_path);
   // Progress and log observe the epochs; they change no result.
   using metarec::detail::json_number;
   if (!quiet || log.is_open())

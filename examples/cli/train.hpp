@@ -13,7 +13,6 @@
 #include <metarec/registry/model_entry.hpp>
 
 #include <cstdio>
-#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
@@ -202,9 +201,7 @@ inline int run_train(const std::vector<std::string>& argv) {
   run.progress = !args.has("--quiet");
   run.log = args.get_or("--log", "");
   run.save = args.get_or("--save", "");
-  for (const std::string& f : {run.save, run.log})  // as meta-train and adapt: parents are created
-    if (!f.empty() && std::filesystem::path(f).has_parent_path())
-      std::filesystem::create_directories(std::filesystem::path(f).parent_path());
+  make_parent_dirs({run.save, run.log});  // as meta-train and adapt
 
   // Training is single-threaded: keep Eigen's own OpenMP GEMM threads off, they only contend with
   // the training thread (a DeepFM epoch on ML-1M took 20x longer on a loaded 2-core machine).
