@@ -69,15 +69,15 @@ inline void print_meta_train_help(const registry::Registry& reg) {
       "per model with --model M --help)\n");
 }
 
-inline void print_meta_model_help(const registry::ModelEntry& m, const std::string& protocol) {
+inline void print_meta_model_help(const registry::ModelEntry& m, const std::string& protocol,
+                                  const registry::Settings& user) {
   std::map<std::string, registry::SettingSource> src;
-  const registry::Settings s = registry::resolve_meta_settings(m, protocol, {}, &src);
+  const registry::Settings s = registry::resolve_meta_settings(m, protocol, user, &src);
   std::printf("usage: metarec meta-train --model %s [options] [--json]\n\n%s\noptions on %s (* = validated recipe):\n",
               m.name.c_str(), m.summary.c_str(), protocol.c_str());
   for (const auto& o : m.meta.options)
     print_option(o, s.text(o.name), src[o.name] == registry::SettingSource::recipe ? ", *" : "");
-  for (const auto& r : m.meta.recipes)
-    if (r.protocol == protocol) std::printf("\n* %s\n", r.source.c_str());
+  if (const registry::Recipe* r = registry::meta_recipe(m, protocol, user)) std::printf("\n* %s\n", r->source.c_str());
 }
 
 inline std::string metrics_json(const QueryMetrics& q) {
@@ -112,13 +112,13 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   for (const auto& o : m.meta.options) values.insert("--" + o.name);
   const Args args(argv, values, {"--quiet"});
   const std::vector<std::string> protocols = registry::melu_protocols(args.get_or("--protocol", "melu-user-cold"));
-  if (args.has("--help")) {
-    print_meta_model_help(m, protocols.front());
-    return 0;
-  }
   registry::Settings user;
   for (const auto& o : m.meta.options)
     if (const auto v = args.get("--" + o.name)) user.set(o.name, *v);
+  if (args.has("--help")) {
+    print_meta_model_help(m, protocols.front(), user);
+    return 0;
+  }
   const registry::Settings settings = registry::resolve_meta_settings(m, protocols.front(), user);
   const std::uint64_t seed = args.number<std::uint64_t>("--seed", 42);
   registry::MetaConfig c = registry::MetaConfig::from(settings, seed);

@@ -3,6 +3,7 @@
 
 #include <metarec/data/protocols.hpp>
 #include <metarec/models/mf/matrix_factorization.hpp>
+#include <metarec/registry/meta.hpp>
 #include <metarec/registry/model_entry.hpp>
 #include <metarec/registry/registry.hpp>
 #include <metarec/registry/train_driver.hpp>
@@ -138,4 +139,36 @@ TEST_CASE("train_whole_rows: top-N report by full ranking, training items remove
   }
   CHECK(t.get("users") >= 1);
   CHECK(r.epochs_run == r.best_epoch + 1);
+}
+
+TEST_CASE("meta recipes: each algorithm its own validated steps, else the general recipe; the user last",
+          "[registry][meta]") {
+  ModelEntry e;
+  e.name = "toy-meta";
+  e.meta.options = meta_loop_options("0.1", "0.01");
+  e.meta.build = [](const Dataset&, const Settings&, double) { return std::unique_ptr<MetaModel>(); };
+  e.meta.recipes = melu_recipes_by_algo({{"inner-lr", "0.5"}, {"outer-lr", "0.001"}, {"epochs", "4"}}, "bench",
+                                        {{"reptile", {{"outer-lr", "0.003"}}}, {"metasgd", {{"inner-lr", "0.2"}}}});
+  REQUIRE(e.meta.recipes.size() == 12);  // 4 protocols x (general, reptile, metasgd)
+  const Settings maml = resolve_meta_settings(e, "melu-user-cold", {});
+  CHECK(maml.number("inner-lr") == 0.5);
+  CHECK(maml.number("outer-lr") == 0.001);
+  const Settings fomaml = resolve_meta_settings(e, "melu-warm", {{"algo", "fomaml"}});  // no recipe of its own
+  CHECK(fomaml.number("outer-lr") == 0.001);
+  std::map<std::string, SettingSource> src;
+  const Settings reptile = resolve_meta_settings(e, "melu-item-cold", {{"algo", "reptile"}}, &src);
+  CHECK(reptile.number("outer-lr") == 0.003);
+  CHECK(reptile.number("inner-lr") == 0.5);  // the general recipe's, carried into reptile's
+  CHECK(reptile.integer("epochs") == 4);
+  CHECK(src["outer-lr"] == SettingSource::recipe);
+  CHECK(meta_recipe(e, "melu-item-cold", {{"algo", "reptile"}})->source == "bench (reptile)");
+  CHECK(meta_recipe(e, "melu-item-cold", {})->source == "bench");
+  const Settings sgd = resolve_meta_settings(e, "melu-user-item-cold", {{"algo", "metasgd"}, {"inner-lr", "0.3"}});
+  CHECK(sgd.number("inner-lr") == 0.3);  // the user's flag wins over the recipe
+  CHECK(sgd.number("outer-lr") == 0.001);
+  // The model's default algorithm picks the recipe when the user names none.
+  for (auto& o : e.meta.options)
+    if (o.name == "algo") o.default_value = "reptile";
+  CHECK(resolve_meta_settings(e, "melu-user-cold", {}).number("outer-lr") == 0.003);
+  CHECK(meta_recipe(e, "seed-mf", {}) == nullptr);
 }

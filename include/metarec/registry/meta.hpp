@@ -39,10 +39,23 @@ MetaSupport meta_support(std::vector<OptionSpec> model_options, const std::strin
 }
 
 /// The same recipe for each of the four MeLU scenarios (they meta-train on the same warm tasks).
-inline std::vector<Recipe> melu_recipes(const Settings& s, const std::string& source) {
+inline std::vector<Recipe> melu_recipes(const Settings& s, const std::string& source, const std::string& algo = {}) {
   std::vector<Recipe> out;
   for (const char* p : {"melu-warm", "melu-user-cold", "melu-item-cold", "melu-user-item-cold"})
-    out.push_back({p, s, source});
+    out.push_back({p, s, source, algo});
+  return out;
+}
+
+/// `general` (the recipe of every algorithm without its own) followed by, for each (algorithm,
+/// overrides) of `by_algo`, `general`'s settings with those overrides, on the four MeLU protocols.
+inline std::vector<Recipe> melu_recipes_by_algo(const Settings& general, const std::string& source,
+                                                const std::vector<std::pair<std::string, Settings>>& by_algo) {
+  std::vector<Recipe> out = melu_recipes(general, source);
+  for (const auto& [algo, overrides] : by_algo) {
+    Settings s = general;
+    for (const auto& [k, v] : overrides.values()) s.set(k, v);
+    for (Recipe& r : melu_recipes(s, source + " (" + algo + ")", algo)) out.push_back(std::move(r));
+  }
   return out;
 }
 

@@ -151,10 +151,14 @@ inline std::vector<ModelEntry> mlp_models() {
       });
   // bench_cold_start's recipe for second-order MAML (the default algorithm): from the global model
   // (2 Adam epochs), at most 3 meta-epochs with early stopping on 10% of the warm users.
-  v.back().meta.recipes = melu_recipes({{"inner-lr", "0.02"}, {"outer-lr", "0.0003"}, {"epochs", "3"},
-                                        {"patience", "1"}, {"pretrain-epochs", "2"}, {"valid-users", "0.1"}},
-                                       "bench_cold_start: inner x outer step chosen on 10% of the warm users "
-                                       "held out (docs/benchmarks.md)");
+  // Other algorithms: their own validation choices (docs/benchmarks.md, settings lines).
+  v.back().meta.recipes = melu_recipes_by_algo(
+      {{"inner-lr", "0.02"}, {"outer-lr", "0.0003"}, {"epochs", "3"}, {"patience", "1"}, {"pretrain-epochs", "2"},
+       {"valid-users", "0.1"}},
+      "bench_cold_start: inner x outer step chosen on 10% of the warm users held out (docs/benchmarks.md)",
+      {{"fomaml", {{"outer-lr", "0.001"}}},
+       {"reptile", {{"outer-lr", "0.001"}}},
+       {"metasgd", {{"inner-lr", "0.01"}, {"outer-lr", "0.001"}}}});
   return v;
 }
 

@@ -60,6 +60,9 @@ struct Recipe {
   std::string protocol;
   Settings settings;   ///< overrides of the options' defaults
   std::string source;  ///< e.g. "bench_mf: chosen on a 5% validation split of the training rows"
+  /// Meta-learning recipes: the algorithm the settings were validated for; empty: every algorithm
+  /// that has no recipe of its own on the protocol.
+  std::string algo{};
 };
 
 /// How a run is observed and where it writes (none of this changes the trained θ).
@@ -226,14 +229,26 @@ inline Settings resolve_settings(const ModelEntry& m, const std::string& protoco
 /// The settings of a meta-training run on a MeLU `protocol`, as `resolve_settings` over the
 /// entry's meta-learning options and recipes.
 /// @throws std::invalid_argument on a model that is not meta-trainable, an unknown option or a bad value.
+/// The meta-learning recipe that applies on `protocol` to the algorithm `user` asks for (its
+/// "algo", else the model's default algorithm): that algorithm's own recipe if there is one, else
+/// the general one; null when the protocol has none.
+inline const Recipe* meta_recipe(const ModelEntry& m, const std::string& protocol, const Settings& user) {
+  std::string algo = user.has("algo") ? user.text("algo") : std::string();
+  for (const auto& o : m.meta.options)
+    if (algo.empty() && o.name == "algo") algo = o.default_value;
+  const Recipe* recipe = nullptr;
+  for (const auto& r : m.meta.recipes)
+    if (r.protocol == protocol && r.algo.empty() && recipe == nullptr) recipe = &r;
+  for (const auto& r : m.meta.recipes)
+    if (r.protocol == protocol && !r.algo.empty() && r.algo == algo) recipe = &r;
+  return recipe;
+}
+
 inline Settings resolve_meta_settings(const ModelEntry& m, const std::string& protocol,
                                       const Settings& user,
                                       std::map<std::string, SettingSource>* sources = nullptr) {
   if (!m.meta) throw std::invalid_argument("model '" + m.name + "' is not meta-trainable");
-  const Recipe* recipe = nullptr;
-  for (const auto& r : m.meta.recipes)
-    if (r.protocol == protocol) recipe = &r;
-  return detail::resolve(m.name, m.meta.options, recipe, user, sources);
+  return detail::resolve(m.name, m.meta.options, meta_recipe(m, protocol, user), user, sources);
 }
 
 }  // namespace metarec::registry
