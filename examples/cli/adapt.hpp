@@ -185,6 +185,21 @@ inline void log_user(std::ostream& log, const std::string* id, const NewUser& u,
       << ",\"seconds\":" << metarec::detail::json_number(seconds) << "}\n";
 }
 
+/// The JSON array of a list: `[{"movie","predicted","score"(,"title")}, ...]`, original movie ids.
+inline std::string top_json(const Dataset& ds, const std::vector<registry::NewUserRecommendation>& recs) {
+  const auto titles = ds.item_titles();
+  std::string out = "[";
+  for (std::size_t k = 0; k < recs.size(); ++k) {
+    out += k ? "," : "";
+    out += "{\"movie\":" + std::to_string(ds.item_ids().original(recs[k].item)) +
+           ",\"predicted\":" + metarec::detail::json_number(recs[k].predicted) +
+           ",\"score\":" + metarec::detail::json_number(recs[k].score);
+    if (!titles.empty()) out += ",\"title\":" + metarec::detail::json_string(titles[recs[k].item]);
+    out += "}";
+  }
+  return out + "]";
+}
+
 /// The words after '#' of a side-feature line (a comment line whose first word holds '='), or
 /// nothing for blank lines and plain comments; `is_comment` tells which kind of line it was.
 inline std::vector<Token> feature_words(std::string_view sv, std::size_t first, bool& is_comment) {
@@ -401,26 +416,19 @@ int run_adapt_batch(const std::string& path, const Dataset& ds, const Recommend&
       continue;
     }
     ++served;
-    std::string items;
+    if (json) {
+      out += "{\"user\":" + metarec::detail::json_string(u.id) + ",\"ratings\":" + std::to_string(u.user.items.size()) +
+             ",\"features\":" + std::to_string(u.user.features.size()) + ",\"top\":" + detail::top_json(ds, lists[k]) +
+             "}\n";
+      continue;
+    }
     for (std::size_t r = 0; r < lists[k].size(); ++r) {
       const auto& rec = lists[k][r];
-      const auto id = ds.item_ids().original(rec.item);
-      const std::string title = titles.empty() ? "" : titles[rec.item];
-      if (json) {
-        items += r ? "," : "";
-        items += "{\"movie\":" + std::to_string(id) + ",\"predicted\":" + metarec::detail::json_number(rec.predicted) +
-                 ",\"score\":" + metarec::detail::json_number(rec.score);
-        if (!titles.empty()) items += ",\"title\":" + metarec::detail::json_string(title);
-        items += "}";
-      } else {
-        char num[64];
-        std::snprintf(num, sizeof num, "\t%.4f\t%.4f\t", rec.predicted, rec.score);
-        out += u.id + "\t" + std::to_string(r + 1) + "\t" + std::to_string(id) + num + title + "\n";
-      }
+      char num[64];
+      std::snprintf(num, sizeof num, "\t%.4f\t%.4f\t", rec.predicted, rec.score);
+      out += u.id + "\t" + std::to_string(r + 1) + "\t" + std::to_string(ds.item_ids().original(rec.item)) + num +
+             (titles.empty() ? "" : titles[rec.item]) + "\n";
     }
-    if (json)
-      out += "{\"user\":" + metarec::detail::json_string(u.id) + ",\"ratings\":" + std::to_string(u.user.items.size()) +
-             ",\"features\":" + std::to_string(u.user.features.size()) + ",\"top\":[" + items + "]}\n";
   }
   if (out_path.empty())
     std::fwrite(out.data(), 1, out.size(), stdout);
@@ -597,24 +605,17 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   else
     std::printf("ranked by predicted rating (unclipped); equal ones: lower movie index first\n");
   std::printf("%4s %8s %9s %8s  %s\n", "rank", "movie", "predicted", "score", "title");
-  std::string items_json;
   for (std::size_t k = 0; k < recs.size(); ++k) {
     const auto id = ds.item_ids().original(recs[k].item);
     const std::string title = titles.empty() ? "" : titles[recs[k].item];
     std::printf("%4zu %8lld %9.3f %8.3f  %s\n", k + 1, static_cast<long long>(id), recs[k].predicted, recs[k].score,
                 title.c_str());
-    items_json += k ? "," : "";
-    items_json += "{\"movie\":" + std::to_string(id) + ",\"predicted\":" +
-                  metarec::detail::json_number(recs[k].predicted) +
-                  ",\"score\":" + metarec::detail::json_number(recs[k].score);
-    if (!titles.empty()) items_json += ",\"title\":\"" + json_escape(title) + "\"";
-    items_json += "}";
   }
   if (json)
     std::printf("{\"model_file\":\"%s\",\"model\":\"%s\",\"algo\":\"%s\",\"ratings\":%zu,"
-                "\"features\":%zu,\"candidates\":%zu,\"rank\":\"%s\",\"top\":[%s]}\n",
+                "\"features\":%zu,\"candidates\":%zu,\"rank\":\"%s\",\"top\":%s}\n",
                 json_escape(model_file).c_str(), entry.name.c_str(), algo.c_str(), user.items.size(),
-                user.features.size(), candidates, rank_by, items_json.c_str());
+                user.features.size(), candidates, rank_by, detail::top_json(ds, recs).c_str());
   return 0;
 }
 
