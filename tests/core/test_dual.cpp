@@ -9,6 +9,9 @@
 using D = metarec::Dual<double>;
 using metarec::Dual;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_dual {
+
 TEST_CASE("Dual: arithmetic follows the product and quotient rules", "[core][dual]") {
   const D x(3.0, 1.0), y(2.0, 0.0);
   // d/dx (x·y + x/y − x) at x=3, y=2 = y + 1/y − 1 = 1.5
@@ -108,3 +111,5 @@ TEST_CASE("Dual: Eigen matrices of duals give directional derivatives", "[core][
   const Dual<float> xf(2.0f, 1.0f);
   CHECK((xf * xf).tangent() == Approx(4.0f));
 }
+
+}  // namespace unity_test_dual

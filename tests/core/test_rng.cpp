@@ -9,6 +9,9 @@
 
 using metarec::Rng;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_rng {
+
 TEST_CASE("Rng: the same seed gives the same stream, another seed another", "[core][rng]") {
   Rng a(7), b(7), c(8);
   bool differs = false;
@@ -111,3 +114,5 @@ TEST_CASE("Rng: state() and set_state() resume the exact stream", "[core][rng]")
   CHECK(b.normal() == x1);
   CHECK(b.uniform() == x2);
 }
+
+}  // namespace unity_test_rng

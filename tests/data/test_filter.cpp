@@ -10,6 +10,9 @@
 using namespace metarec;
 using metarec::test::make_dataset;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_filter {
+
 TEST_CASE("filter: threshold keeps ratings >= t (or > t) and labels match", "[split][filter]") {
   const Dataset ds = make_dataset({{1, 1, 1, 0}, {1, 2, 3, 1}, {2, 1, 4, 2}, {2, 3, 5, 3}, {3, 2, 3.5f, 4}});
   CHECK(threshold_rows(ds, 3.0f) == std::vector<RowIndex>{1, 2, 3, 4});
@@ -101,3 +104,5 @@ TEST_CASE("filter: materialize re-indexes a row subset and keeps original ids an
     CHECK(sub.by_user().count(u) >= 20);
   }
 }
+
+}  // namespace unity_test_filter

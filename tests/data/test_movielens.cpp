@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_movielens {
+
 namespace fs = std::filesystem;
 using metarec::data_error;
 using metarec::Dataset;
@@ -530,3 +533,5 @@ TEST_CASE("load_movielens real ML-1M", "[data][movielens][real]") {
   CHECK(ds.user_features().find("zip_prefix")->cardinality() == 10);
   CHECK(ds.item_titles()[ds.item_ids().find(73).value()] == "Mis\xC3\xA9rables, Les (1995)");
 }
+
+}  // namespace unity_test_movielens

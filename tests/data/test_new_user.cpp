@@ -9,6 +9,9 @@
 using namespace metarec;
 using namespace metarec::test;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_new_user {
+
 TEST_CASE("new user: a user of the data set becomes user 0 of a one-user data set over every item",
           "[split][new_user]") {
   const Dataset& ds = small_synthetic().dataset;
@@ -52,3 +55,5 @@ TEST_CASE("new user: a user of the data set becomes user 0 of a one-user data se
   const std::vector<RowIndex> other{rows[0], static_cast<RowIndex>(ds.num_ratings())};
   CHECK_THROWS_AS(new_user_from(ds, user, other), std::invalid_argument);
 }
+
+}  // namespace unity_test_new_user

@@ -12,6 +12,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_protocols {
+
 namespace {
 const Dataset& sample() { return test::sample_synthetic().dataset; }
 
@@ -185,3 +188,5 @@ TEST_CASE("protocols: MeLU tasks respect 13..100 ratings, query 10, and no cold 
   CHECK_THROWS_WITH(make_protocol_split("melu-item-cold", no_years, 1),
                     Catch::Contains("no item release years"));
 }
+
+}  // namespace unity_test_protocols

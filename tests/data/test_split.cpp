@@ -14,6 +14,9 @@
 using namespace metarec;
 using metarec::test::require_partition;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_split {
+
 namespace {
 const Dataset& data() { return test::small_synthetic().dataset; }
 
@@ -269,3 +272,5 @@ TEST_CASE("split: importing onto another data set or a broken file fails with pa
   CHECK_THROWS_WITH(import_split(dir, ds), Catch::Contains("valid.txt"));
   std::filesystem::remove_all(dir);
 }
+
+}  // namespace unity_test_split

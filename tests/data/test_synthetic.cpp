@@ -17,6 +17,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_synthetic {
+
 namespace {
 std::string read_bytes(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -148,3 +151,5 @@ TEST_CASE("synthetic: data/sample loads through the MovieLens loader with the sa
   }
 }
 #endif
+
+}  // namespace unity_test_synthetic

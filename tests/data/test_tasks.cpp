@@ -11,7 +11,7 @@
 #include <set>
 #include <vector>
 
-// Counting global allocation functions, to prove that iterating meta-batches allocates nothing.
+// Counting global allocation functions (for the whole test executable, at global scope), to prove that iterating meta-batches allocates nothing.
 namespace {
 std::atomic<long> g_allocations{0};
 }
@@ -42,6 +42,10 @@ void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 using namespace metarec;
+
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_tasks {
+
 
 namespace {
 const Dataset& data() { return test::small_synthetic().dataset; }
@@ -219,3 +223,5 @@ TEST_CASE("tasks: rows_without_task_users drops the rows of the tasks' users, or
   const std::vector<RowIndex> bad{static_cast<RowIndex>(ds.num_ratings())};
   CHECK_THROWS_AS(rows_without_task_users(ds, bad, held), std::invalid_argument);
 }
+
+}  // namespace unity_test_tasks

@@ -20,6 +20,9 @@ using metarec::test::Capabilities;
 using metarec::test::check_against_differences;
 using metarec::test::TanhRegression;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_maml_gradients {
+
 namespace {
 
 using MF = MatrixFactorization<double>;
@@ -370,3 +373,5 @@ TEST_CASE("bad options throw at the boundary", "[meta]") {
   CHECK_THROWS_AS(maml.meta_gradient(wrong, fx.sb(), fx.qb(), g), std::invalid_argument);
   CHECK_THROWS_AS((void)adapt(mf, wrong, fx.sb(), AdaptOptions{}), std::invalid_argument);
 }
+
+}  // namespace unity_test_maml_gradients

@@ -21,6 +21,9 @@
 using namespace metarec;
 using metarec::test::check_against_differences;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_maml_mlp_family {
+
 namespace {
 
 struct Fixture {
@@ -149,3 +152,5 @@ TEST_CASE("a wrong Hessian term in the second-order meta-gradient fails the chec
     CHECK(r.worst > 10.0);
   }
 }
+
+}  // namespace unity_test_maml_mlp_family

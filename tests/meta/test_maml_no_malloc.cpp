@@ -18,6 +18,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_maml_no_malloc {
+
 namespace {
 /// Forbids Eigen allocations from the end of outer step `at` on.
 struct ForbidMallocAfter {
@@ -78,3 +81,5 @@ TEMPLATE_TEST_CASE("meta-training steps on Melu's task kernel do not allocate af
   CHECK(r.steps >= 3);
   CHECK(theta.allFinite());
 }
+
+}  // namespace unity_test_maml_no_malloc

@@ -22,6 +22,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_maml_training {
+
 #endif
 
 using namespace metarec;
@@ -358,3 +362,5 @@ TEST_CASE("a brand-new user is adapted from the meta-learned p0 (shared_user MF)
   }
   CHECK(after < 0.7 * before);
 }
+
+}  // namespace unity_test_maml_training

@@ -24,6 +24,9 @@
 using namespace metarec;
 using Toy = test::LinearItemItem<double>;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_whole_row_contract {
+
 namespace {
 
 Vector<double> toy_theta(const Toy& m, std::uint64_t seed = 4) {
@@ -154,3 +157,5 @@ TEMPLATE_TEST_CASE("every MAML variant meta-trains the toy whole-row model", "[m
   test::check_meta_training<TestType>(m, theta0, ds, MamlOptions{.inner_steps = 2, .inner_lr = 0.1, .epochs = 40},
                                       0.005);
 }
+
+}  // namespace unity_test_whole_row_contract

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_classification {
+
 namespace mm = metarec::metrics;
 using Labels = std::vector<std::uint8_t>;
 
@@ -130,3 +133,5 @@ TEST_CASE("log_loss: hand-computed value and documented clipping", "[metrics][lo
   CHECK_THROWS_AS(mm::log_loss(Labels{1}, std::vector<double>{0.5}, 0.0), std::invalid_argument);
   CHECK_THROWS_AS(mm::log_loss(Labels{1, 0}, std::vector<double>{0.5}), std::invalid_argument);
 }
+
+}  // namespace unity_test_classification

@@ -10,6 +10,9 @@
 #include <tuple>
 #include <vector>
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_evaluation {
+
 namespace mm = metarec::metrics;
 using metarec::RowIndex;
 using M = mm::RankingMetric;
@@ -273,3 +276,5 @@ TEST_CASE("query NDCG over a data set: per user, ties by lower item index",
   CHECK_THROWS_AS(mm::evaluate_query_ndcg(ds, q, std::vector<float>{1.0f}, ks),
                   std::invalid_argument);
 }
+
+}  // namespace unity_test_evaluation

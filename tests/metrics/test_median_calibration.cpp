@@ -8,6 +8,9 @@
 #include <stdexcept>
 #include <vector>
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_median_calibration {
+
 namespace mm = metarec::metrics;
 
 namespace {
@@ -90,3 +93,5 @@ TEST_CASE("median calibration: bad input throws", "[metrics][calibration]") {
   CHECK_THROWS_AS(mm::MedianCalibration::fit(a, bad), std::invalid_argument);
   CHECK_THROWS_AS(mm::MedianCalibration{}(1.0), std::logic_error);
 }
+
+}  // namespace unity_test_median_calibration

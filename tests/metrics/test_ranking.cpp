@@ -7,6 +7,9 @@
 #include <stdexcept>
 #include <vector>
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_ranking {
+
 namespace mm = metarec::metrics;
 using Ids = std::vector<std::uint32_t>;
 
@@ -120,3 +123,5 @@ TEST_CASE("ranking: metric names round-trip", "[metrics][ranking]") {
   CHECK(!mm::parse_ranking_metric("ndcg@10").has_value());
   static_assert(mm::name(mm::RankingMetric::recall_capped) == "recall_capped");
 }
+
+}  // namespace unity_test_ranking

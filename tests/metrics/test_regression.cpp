@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_regression {
+
 namespace mm = metarec::metrics;
 
 TEST_CASE("regression: hand-computed MSE, RMSE, MAE", "[metrics][regression]") {
@@ -49,3 +52,5 @@ TEST_CASE("regression: float inputs accumulate in double", "[metrics][regression
   CHECK(mm::mse(truth, pred) == Approx(e * e).epsilon(1e-9));
   CHECK(mm::mae(truth, pred) == Approx(e).epsilon(1e-9));
 }
+
+}  // namespace unity_test_regression

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_scores_file {
+
 namespace mm = metarec::metrics;
 
 namespace {
@@ -154,3 +157,5 @@ TEST_CASE("scores file: label rule, ties by item id, bad names", "[metrics][scor
   CHECK_THROWS_AS(mm::evaluate_scores(dup, std::vector<std::string>{"ndcg"}, ks),
                   std::invalid_argument);
 }
+
+}  // namespace unity_test_scores_file

@@ -12,6 +12,9 @@
 using namespace metarec;
 using namespace metarec::test;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_batch_norm {
+
 namespace {
 
 // Input X (n × B) in θ, then BatchNorm. In inference mode the running statistics are overwritten
@@ -133,3 +136,5 @@ TEST_CASE("BatchNorm: batch statistics, running update and inference mode", "[nn
   bn.forward<double>(theta, X.col(3), Y1, ws, false);
   CHECK(Y1.isApprox(Y.col(3), 1e-12));
 }
+
+}  // namespace unity_test_batch_norm

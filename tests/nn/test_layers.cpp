@@ -22,6 +22,9 @@ using namespace metarec;
 using nn::Activation;
 using namespace metarec::test;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_layers {
+
 namespace {
 
 // Input X (in × B) and one Dense layer, both in θ.
@@ -396,3 +399,5 @@ TEST_CASE("Losses: derivatives match differences", "[nn][loss]") {
   CHECK(std::isfinite(nn::loss_terms<double>(nn::LossKind::bce, 1000.0, 0.0).value));
   CHECK(nn::loss_terms<double>(nn::LossKind::bce, 0.0, 1.0).value == Approx(std::log(2.0)));
 }
+
+}  // namespace unity_test_layers

@@ -8,6 +8,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_optim {
+
 static_assert(Optimizer<Sgd<float>, float>);
 static_assert(Optimizer<Sgd<double>, double>);
 static_assert(Optimizer<Adagrad<float>, float>);
@@ -257,3 +260,5 @@ TEMPLATE_TEST_CASE("float optimisers follow the double ones closely", "[optim]",
   }
   CHECK((tf.template cast<double>() - td).norm() < 1e-5);
 }
+
+}  // namespace unity_test_optim

@@ -6,6 +6,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_optim_no_malloc {
+
 template <class O>
 void run_without_malloc(O opt) {
   const Eigen::Index n = 64;
@@ -30,3 +33,5 @@ TEST_CASE("optimiser steps do not allocate", "[optim][alloc]") {
   run_without_malloc(Adam<float>{AdamOptions{.weight_decay = 0.01}});
   run_without_malloc(Adam<float>{AdamOptions{.weight_decay = 0.01, .decoupled = false}});
 }
+
+}  // namespace unity_test_optim_no_malloc

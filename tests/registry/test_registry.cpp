@@ -18,6 +18,9 @@
 using namespace metarec;
 using namespace metarec::registry;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_registry {
+
 namespace {
 
 ModelEntry toy_entry() {
@@ -172,3 +175,5 @@ TEST_CASE("meta recipes: each algorithm its own validated steps, else the genera
   CHECK(resolve_meta_settings(e, "melu-user-cold", {}).number("outer-lr") == 0.003);
   CHECK(meta_recipe(e, "seed-mf", {}) == nullptr);
 }
+
+}  // namespace unity_test_registry

@@ -20,6 +20,9 @@
 using namespace metarec;
 using namespace metarec::registry;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_registry_ae {
+
 TEST_CASE("autoencoder entries: names, family, protocols, options", "[registry][autoencoder]") {
   const Registry r(autoencoder_models());
   for (const char* name : {"autorec-i", "autorec-u", "deeprec", "cdae", "mult-dae", "mult-vae", "ease"}) {
@@ -190,3 +193,5 @@ TEST_CASE("meta_train: on_epoch observes every epoch and changes no result", "[r
   }
   CHECK(seen.front().improved);
 }
+
+}  // namespace unity_test_registry_ae

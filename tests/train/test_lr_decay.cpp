@@ -15,6 +15,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_lr_decay {
+
 namespace {
 
 struct LrRecorder {
@@ -72,3 +75,5 @@ TEST_CASE("fit: lr_decay scales the learning rate per epoch and restores it", "[
     CHECK_THROWS_AS(fit(mf, theta, sgd, ds, rows, {.epochs = 1, .lr_decay = 0.0}), std::invalid_argument);
   }
 }
+
+}  // namespace unity_test_lr_decay

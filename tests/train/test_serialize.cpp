@@ -9,6 +9,10 @@
 #include <string>
 
 using namespace metarec;
+
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_serialize {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -123,3 +127,5 @@ TEST_CASE("parameter files: a failed write leaves no partial file", "[train][ser
   CHECK_THROWS(save_parameters<float>(good, "M", "", Vector<float>::Zero(2).eval()));
   CHECK(read_all(good) == before);
 }
+
+}  // namespace unity_test_serialize

@@ -26,6 +26,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_sgd_update {
+
 static_assert(HasSgdUpdate<MatrixFactorization<float>> && HasSgdUpdate<MatrixFactorization<double>>);
 static_assert(HasSgdPrefetch<MatrixFactorization<float>>);
 static_assert(HasSgdUpdate<FactorizationMachine<float>> && HasSgdUpdate<SideFeatureMF<double>>);
@@ -398,3 +401,5 @@ TEMPLATE_TEST_CASE("fit (variational MF): two epochs through the fused paths equ
     REQUIRE((a - start).cwiseAbs().maxCoeff() > S(1e-3));
   });
 }
+
+}  // namespace unity_test_sgd_update

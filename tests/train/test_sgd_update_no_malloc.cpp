@@ -17,6 +17,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_sgd_update_no_malloc {
+
 namespace {
 
 // update(theta, row) runs one fused step; rows(theta, all rows) one whole-epoch call.
@@ -64,3 +67,5 @@ TEST_CASE("fused SGD steps of the MF family do not allocate", "[train][sgd_updat
         });
   }
 }
+
+}  // namespace unity_test_sgd_update_no_malloc

@@ -13,6 +13,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_trainer {
+
 namespace {
 
 template <class S = double>
@@ -264,3 +267,5 @@ TEST_CASE("ProgressBar: one line per epoch when not a terminal, a bar when force
   CHECK(bar.find("ETA") != std::string::npos);
   CHECK(bar.find('\r') != std::string::npos);
 }
+
+}  // namespace unity_test_trainer

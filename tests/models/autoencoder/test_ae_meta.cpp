@@ -134,6 +134,9 @@ TEST_CASE("every autoencoder trains with fit over RowBatches, reproducibly", "[m
 #include <metarec/data/synthetic.hpp>
 #include <omp.h>
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_ae_meta {
+
 TEST_CASE("autoencoders: the same numbers on one and on two threads", "[models][autoencoder]") {
   // Large enough for the parallel paths (examples, hidden-row slices) to run.
   const Dataset ds = make_synthetic({.users = 200, .items = 150, .min_ratings_per_user = 20,
@@ -164,3 +167,5 @@ TEST_CASE("autoencoders: the same numbers on one and on two threads", "[models][
   omp_set_num_threads(before);
 }
 #endif
+
+}  // namespace unity_test_ae_meta

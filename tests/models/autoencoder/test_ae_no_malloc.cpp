@@ -12,9 +12,10 @@
 
 using namespace metarec;
 
-TEST_CASE("the malloc check is active in this build (autoencoders)", "[models][autoencoder][alloc]") {
-  CHECK(test::malloc_check_is_live());
-}
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_ae_no_malloc {
+
+// The malloc check of the whole test_no_malloc executable: tests/models/mlp/test_mlp_no_malloc.cpp.
 
 TEST_CASE("autoencoders: steps do not allocate after warm-up", "[models][autoencoder][alloc]") {
   Eigen::setNbThreads(1);
@@ -62,3 +63,5 @@ TEST_CASE("autoencoders: steps do not allocate after warm-up", "[models][autoenc
       },
       models);
 }
+
+}  // namespace unity_test_ae_no_malloc

@@ -14,6 +14,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_autorec_deeprec {
+
 static_assert(Model<AutoRec<float>> && HasSparseHessianVectorProduct<AutoRec<double>>);
 static_assert(HasLocalSegments<DeepRec<float>> && HasHessianVectorProduct<DeepRec<float>>);
 static_assert(!Model<int>);
@@ -157,3 +160,5 @@ TEST_CASE("AutoRec predictions: training ratings in, defaults where the network 
   const WholeRows items(ds, train, RowSide::item);
   CHECK_THROWS_WITH(m.loss(theta, items.batch()), Catch::Contains("AutoRec::loss") && Catch::Contains("item rows"));
 }
+
+}  // namespace unity_test_autorec_deeprec

@@ -15,6 +15,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_cdae_mult {
+
 static_assert(Model<Cdae<float>> && HasLocalSegments<Cdae<double>> && HasHessianVectorProduct<Cdae<float>>);
 static_assert(Model<MultVae<float>> && HasHessianVectorProduct<MultVae<double>>);
 
@@ -144,3 +147,5 @@ TEST_CASE("Mult-DAE: input dropout from the seed; loss = mean over users of the 
   REQUIRE(local.size() == 1);
   CHECK(local[0] == block_named(noisy.layout(), "encoder.0.bias").segment());
 }
+
+}  // namespace unity_test_cdae_mult

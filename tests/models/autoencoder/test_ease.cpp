@@ -14,6 +14,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_ease {
+
 static_assert(Model<Ease<float>> && HasHessianVectorProduct<Ease<double>> && !HasLocalSegments<Ease<float>>);
 
 TEMPLATE_TEST_CASE("EASE conforms", "[models][autoencoder]", float, double) {
@@ -96,3 +99,5 @@ TEST_CASE("EASE: a new user's scores are x B, from their items alone", "[models]
   Matrix<double> wrong(items + 1, 1);
   CHECK_THROWS_WITH(m.score_all(theta, b, wrong), Catch::Contains("Ease::score_all"));
 }
+
+}  // namespace unity_test_ease

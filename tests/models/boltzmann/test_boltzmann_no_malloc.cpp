@@ -13,6 +13,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_boltzmann_no_malloc {
+
 #endif
 
 using namespace metarec;
@@ -32,9 +36,7 @@ using test::allocates;
 
 }  // namespace
 
-TEST_CASE("the malloc check is active in this build", "[models][boltzmann][alloc]") {
-  CHECK(test::malloc_check_is_live());
-}
+// The malloc check of the whole test_no_malloc executable: tests/models/mlp/test_mlp_no_malloc.cpp.
 
 TEST_CASE("RBMs: CD-k steps, losses and predictions do not allocate after warm-up", "[models][boltzmann][alloc]") {
   one_thread();
@@ -100,3 +102,5 @@ TEST_CASE("CF-NADE: gradients and Hessian-vector products do not allocate after 
     CHECK(hv.allFinite());
   }
 }
+
+}  // namespace unity_test_boltzmann_no_malloc

@@ -21,6 +21,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_cf_nade {
+
 #endif
 
 using namespace metarec;
@@ -169,3 +173,5 @@ TEMPLATE_TEST_CASE("every MAML variant meta-trains CF-NADE", "[models][boltzmann
   test::check_meta_direction<TestType>(m, theta0, ds, MamlOptions{.inner_steps = 2, .inner_lr = 0.1});
   test::check_meta_training<TestType>(m, theta0, ds, MamlOptions{.inner_steps = 2, .inner_lr = 0.1, .epochs = 30}, 0.01);
 }
+
+}  // namespace unity_test_cf_nade

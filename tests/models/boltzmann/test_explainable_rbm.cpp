@@ -20,6 +20,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_explainable_rbm {
+
 static_assert(Model<ExplainableRbm<float>>);
 static_assert(!has_exact_gradient<ExplainableRbm<double>>);
 static_assert(!HasHessianVectorProduct<ExplainableRbm<double>>);
@@ -165,3 +168,5 @@ TEST_CASE("ExplainableRbm: every recommendation carries its explanation", "[mode
         "ExplainableRbm: hidden must be >= 1 (got 0)");
   CHECK(message_of([&] { (void)ExplainableRbm<float>(nullptr); }) == "ExplainableRbm: the explainability matrix is null");
 }
+
+}  // namespace unity_test_explainable_rbm

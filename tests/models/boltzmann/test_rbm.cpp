@@ -24,6 +24,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_rbm {
+
 #endif
 
 using namespace metarec;
@@ -423,3 +427,5 @@ TEMPLATE_TEST_CASE("RbmCf under first-order MAML and Reptile", "[models][boltzma
   CHECK(a != theta0);
   CHECK(train() == a);
 }
+
+}  // namespace unity_test_rbm

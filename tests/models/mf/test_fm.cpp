@@ -10,6 +10,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_fm {
+
 static_assert(Model<FactorizationMachine<float>>);
 static_assert(Model<FactorizationMachine<double>>);
 static_assert(HasSparseHessianVectorProduct<FactorizationMachine<float>>);
@@ -153,3 +156,5 @@ TEMPLATE_TEST_CASE("FactorizationMachine: gradient and HVP reject wrong sizes",
   const FactorizationMachine<TestType> m(ds, {.dims = 2, .time_bins = 4});
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "FactorizationMachine");
 }
+
+}  // namespace unity_test_fm

@@ -6,6 +6,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_mf {
+
 namespace {
 // An archetype that lacks predict(): the concept must reject it.
 struct BrokenModel {
@@ -100,3 +103,5 @@ TEMPLATE_TEST_CASE("MatrixFactorization (shared, vanilla): gradient and HVP reje
                                         {.dims = 2, .biases = false, .shared_user = true});
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "MatrixFactorization");
 }
+
+}  // namespace unity_test_mf

@@ -9,6 +9,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_mf_mixture {
+
 static_assert(Model<MixtureMF<float>>);
 static_assert(Model<MixtureMF<double>>);
 static_assert(HasSparseHessianVectorProduct<MixtureMF<float>>);
@@ -159,3 +162,5 @@ TEMPLATE_TEST_CASE("MixtureMF: gradient and HVP reject wrong sizes",
   const MixtureMF<TestType> m(ds.num_users(), ds.num_items(), {.dims = 3, .tastes = 2});
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "MixtureMF");
 }
+
+}  // namespace unity_test_mf_mixture

@@ -6,6 +6,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_mf_side {
+
 static_assert(Model<SideFeatureMF<float>>);
 static_assert(Model<SideFeatureMF<double>>);
 static_assert(HasSparseHessianVectorProduct<SideFeatureMF<float>>);
@@ -168,3 +171,5 @@ TEMPLATE_TEST_CASE("SideFeatureMF: gradient and HVP reject wrong sizes",
   const SideFeatureMF<TestType> m(ds, {.dims = 3});
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "SideFeatureMF");
 }
+
+}  // namespace unity_test_mf_side

@@ -20,6 +20,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_mf_svdpp {
+
 static_assert(Model<SvdppMF<float>> && Model<SvdppMF<double>>);
 static_assert(HasSparseGradient<SvdppMF<float>> && HasSparseHessianVectorProduct<SvdppMF<double>>);
 static_assert(HasLocalSegments<SvdppMF<float>>);
@@ -289,3 +292,5 @@ TEST_CASE("SvdppMF: a progress callback observes fit's whole-epoch SGD and chang
   CHECK(stopped != start);
   CHECK(stopped != plain);
 }
+
+}  // namespace unity_test_mf_svdpp

@@ -11,6 +11,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_mf_temporal {
+
 static_assert(Model<TemporalMF<float>>);
 static_assert(Model<TemporalMF<double>>);
 static_assert(HasSparseHessianVectorProduct<TemporalMF<float>>);
@@ -305,3 +308,5 @@ TEMPLATE_TEST_CASE("TemporalMF: gradient and HVP reject wrong sizes",
   const TemporalMF<TestType> m(ds, {.dims = 3, .time_bins = 6});
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows}, "TemporalMF");
 }
+
+}  // namespace unity_test_mf_temporal

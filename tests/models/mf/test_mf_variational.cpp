@@ -8,6 +8,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_mf_variational {
+
 static_assert(Model<VariationalMF<float>>);
 static_assert(Model<VariationalMF<double>>);
 static_assert(HasSparseHessianVectorProduct<VariationalMF<float>>);
@@ -223,3 +226,5 @@ TEMPLATE_TEST_CASE("VariationalMF: gradient and HVP reject wrong sizes",
   const VariationalMF<TestType> m(ds.num_users(), ds.num_items(), {.dims = 3, .samples = 2});
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows, 9}, "VariationalMF");
 }
+
+}  // namespace unity_test_mf_variational

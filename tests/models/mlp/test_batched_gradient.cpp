@@ -9,6 +9,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_batched_gradient {
+
 namespace {
 
 template <class M>
@@ -78,3 +81,5 @@ TEST_CASE("Batched gradient and HVP equal the sums over single examples (NCF, Me
                                              .item_id = true, .dropout = 0.3}),
                            ds);
 }
+
+}  // namespace unity_test_batched_gradient

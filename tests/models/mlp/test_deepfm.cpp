@@ -8,6 +8,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_deepfm {
+
 static_assert(Model<DeepFm<float>> && Model<DeepFm<double>>);
 static_assert(HasLocalSegments<DeepFm<double>>);
 
@@ -117,3 +120,5 @@ TEST_CASE("DeepFm with batch normalisation: fit updates the running statistics a
   // Same θ up to summation order (fit shuffles the rows of its one batch).
   CHECK((theta - manual).lpNorm<Eigen::Infinity>() < 1e-12);
 }
+
+}  // namespace unity_test_deepfm

@@ -9,6 +9,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_melu {
+
 static_assert(Model<Melu<float>>);
 static_assert(Model<Melu<double>>);
 static_assert(HasHessianVectorProduct<Melu<float>>);
@@ -251,3 +254,5 @@ TEMPLATE_TEST_CASE("Melu: prediction over many rows (per-field tables) equals ro
     }
   }
 }
+
+}  // namespace unity_test_melu

@@ -9,7 +9,11 @@
 
 using namespace metarec;
 
-TEST_CASE("the malloc check is active in this build", "[models][mlp][alloc]") {
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_mlp_no_malloc {
+
+// Once for the whole test_no_malloc executable (every allocation-free check of the library).
+TEST_CASE("the malloc check is active in this build", "[alloc]") {
   CHECK(test::malloc_check_is_live());
 }
 
@@ -44,3 +48,5 @@ TEST_CASE("Melu: steps do not allocate after warm-up", "[models][mlp][alloc]") {
   CHECK(g.allFinite());
   CHECK(hv.allFinite());
 }
+
+}  // namespace unity_test_mlp_no_malloc

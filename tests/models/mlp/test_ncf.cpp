@@ -6,6 +6,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_ncf {
+
 static_assert(Model<Ncf<float>>);
 static_assert(Model<Ncf<double>>);
 static_assert(HasSparseHessianVectorProduct<Ncf<double>>);
@@ -150,3 +153,5 @@ TEMPLATE_TEST_CASE("Ncf: gradient and HVP reject wrong sizes", "[models][mlp][nc
   const Ncf<TestType> m(ds, small_ncf(NcfVariant::neumf));
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows, 3}, "Ncf");
 }
+
+}  // namespace unity_test_ncf

@@ -5,6 +5,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_nfm {
+
 static_assert(Model<Nfm<float>> && Model<Nfm<double>>);
 static_assert(HasSparseHessianVectorProduct<Nfm<double>>);
 
@@ -37,3 +40,5 @@ TEMPLATE_TEST_CASE("Nfm: gradient and HVP reject wrong sizes", "[models][mlp][nf
   const Nfm<TestType> m(ds, test::small_fm(true));
   test::check_entry_point_sizes(m, RatingBatch{&ds, rows, 3}, "Nfm");
 }
+
+}  // namespace unity_test_nfm

@@ -4,6 +4,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_wide_deep {
+
 static_assert(Model<WideDeep<float>> && Model<WideDeep<double>>);
 
 TEMPLATE_TEST_CASE("WideDeep conforms", "[models][mlp][wide_deep]", float, double) {
@@ -17,3 +20,5 @@ TEMPLATE_TEST_CASE("WideDeep conforms", "[models][mlp][wide_deep]", float, doubl
 TEST_CASE("WideDeep with ReLU conforms - double", "[models][mlp]") {
   test::run_relu_conformance<WideDeep<double>>();
 }
+
+}  // namespace unity_test_wide_deep

@@ -5,6 +5,9 @@
 
 using namespace metarec;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_xdeepfm {
+
 static_assert(Model<XDeepFm<float>> && Model<XDeepFm<double>>);
 static_assert(HasSparseHessianVectorProduct<XDeepFm<float>>);
 
@@ -50,3 +53,5 @@ TEST_CASE("XDeepFm: a one-layer CIN by hand", "[models][mlp][xdeepfm]") {
     }
   CHECK(test::logit(x, theta, ds, r) - test::logit(wd, theta_wd, ds, r) == Approx(cin).epsilon(1e-9));
 }
+
+}  // namespace unity_test_xdeepfm

@@ -16,6 +16,9 @@
 using namespace metarec;
 using namespace metarec::registry;
 
+// Its own namespace: the test target is compiled as one unity translation unit.
+namespace unity_test_registry_bm {
+
 namespace {
 
 report::TrainReport train(const ModelEntry& e, const Dataset& ds, const std::string& protocol, Settings user,
@@ -128,3 +131,5 @@ TEST_CASE("RBM phases: --epochs caps the total of cd-epochs (a recipe's phases s
   CHECK(registry::detail::rbm_plan(resolve_settings(e, "ml1m-90-10", Settings{{"epochs", "100"}})).phase_epochs ==
         std::vector<int>{39, 1});
 }
+
+}  // namespace unity_test_registry_bm
