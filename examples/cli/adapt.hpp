@@ -25,6 +25,7 @@
 #include <metarec/data/movielens.hpp>
 #include <metarec/data/new_user.hpp>
 #include <metarec/data/split.hpp>
+#include <metarec/models/mf/shared_user.hpp>
 #include <metarec/meta/adapt.hpp>
 #include <metarec/registry/recommend.hpp>
 #include <metarec/train/serialize.hpp>
@@ -336,9 +337,10 @@ inline void print_adapt_help() {
       "       metarec adapt --model-file F --ratings FILE --batch [--out FILE] [--threads T]\n"
       "                     [--log FILE] [--quiet] [--top N] [--rank R] ... [--json]\n\n"
       "Adapts a model written by `metarec meta-train --save` (with the saved inner loop) or by\n"
-      "`metarec train --save` (a model without per-user parameters, trained on ratings: melu,\n"
-      "autorec-u, deeprec, rbm-u, cf-nade-u; the entry's inner loop) to a new user's ratings, and\n"
-      "prints the N best movies the user has not rated.\n\n"
+      "`metarec train --save` (trained on ratings: mf-bias, mf-side, whose new user starts from\n"
+      "the mean training user's factors and bias; melu, autorec-u, deeprec, rbm-u, cf-nade-u; the\n"
+      "entry's inner loop) to a new user's ratings, and prints the N best movies the user has not\n"
+      "rated.\n\n"
       "  --model-file F  parameter file from meta-train --save or train --save\n"
       "  --ratings FILE  the new user's ratings: `movie_id rating` lines (original ids), `#`\n"
       "                  comments, optional side-feature line\n"
@@ -497,13 +499,11 @@ inline int run_adapt(const std::vector<std::string>& argv) {
     throw format_error("'" + model_file + "' holds a '" + entry.name + "' model, which cannot adapt to a new user (" +
                        "adapt serves: " + list + ")");
   }
+  // A trained MF model has a column per training user in its user blocks; its new-user form one
+  // shared column, which starts as their mean (models/mf/shared_user.hpp). The other models carry
+  // over as they are.
+  const bool fold_users = !from_meta && entry.family == registry::Family::mf;
   if (!from_meta) {
-    // A trained MF model has a row per training user; its new-user form one shared user vector
-    // (meta-learned). Only models without per-user parameters carry over as they are.
-    if (entry.family == registry::Family::mf)
-      throw format_error("'" + model_file + "' holds a trained '" + entry.name +
-                         "': its factors are per training user, while a new user adapts one shared user "
-                         "vector; adapt a model written by `metarec meta-train --model " + entry.name + " --save`");
     const std::string protocol = get("protocol");
     if (protocol != "seed-mf" && protocol != "ml1m-90-10")
       throw format_error("'" + model_file + "' was trained on protocol " + protocol +
@@ -551,7 +551,7 @@ inline int run_adapt(const std::vector<std::string>& argv) {
 
   const std::unique_ptr<registry::MetaModel> model = entry.meta.build(ds, settings, mean);
   const Eigen::Index n = model->num_parameters();
-  if (!from_meta && file.header.num_parameters != n)
+  if (!from_meta && !fold_users && file.header.num_parameters != n)
     throw format_error("'" + model_file + "' holds a trained '" + entry.name + "' with " +
                        std::to_string(file.header.num_parameters) + " values, but its new-user form has " +
                        std::to_string(n) +
@@ -559,10 +559,23 @@ inline int run_adapt(const std::vector<std::string>& argv) {
                             ? " (one shared user vector that adapts, not a row per training user)"
                             : "") +
                        "; adapt a model written by `metarec meta-train --model " + entry.name + " --save`");
-  if (file.header.num_parameters != (has_alpha ? 2 * n : n))
+  if (!fold_users && file.header.num_parameters != (has_alpha ? 2 * n : n))
     throw format_error("'" + model_file + "' holds " + std::to_string(file.header.num_parameters) +
                        " values; the model needs " + std::to_string(has_alpha ? 2 * n : n));
-  const Vector<float> theta = file.theta.head(n);
+  Vector<float> theta;
+  if (fold_users) {
+    if (model->layout() == nullptr)
+      throw format_error("'" + model_file + "' holds a trained '" + entry.name +
+                         "', whose parameters this build cannot map to its new-user form");
+    try {
+      theta = shared_user_theta<float>(*model->layout(), ds.num_users(), file.theta);
+    } catch (const std::invalid_argument& e) {
+      throw format_error("'" + model_file + "' holds a trained '" + entry.name + "' that does not match " + dir +
+                         " with the saved settings (" + e.what() + ")");
+    }
+  } else {
+    theta = file.theta.head(n);
+  }
   const Vector<float> alpha = has_alpha ? Vector<float>(file.theta.tail(n)) : Vector<float>();
   // The item-item prior: EASE in closed form on every rating of the data set (one Cholesky of
   // an items x items matrix; a whole adapt run on ML-1M, loading included, took 2.1 s).
@@ -593,7 +606,10 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   const auto titles = ds.item_titles();
   const std::string algo = from_meta ? c.algo : "train";
   std::printf("model %s (%s, %d inner steps x %g%s) from %s\n", entry.name.c_str(),
-              from_meta ? c.algo.c_str() : "trained by metarec train", c.inner_steps, c.inner_lr,
+              from_meta    ? c.algo.c_str()
+              : fold_users ? "trained by metarec train; the new user starts from the mean training user"
+                           : "trained by metarec train",
+              c.inner_steps, c.inner_lr,
               has_alpha ? ", learned per-parameter alpha" : "", model_file.c_str());
   std::printf("new user: %zu ratings, %zu side features; %zu candidate movies\n", user.items.size(),
               user.features.size(), candidates);

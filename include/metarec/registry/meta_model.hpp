@@ -6,6 +6,7 @@
 /// gives meta-train, adapt and bench_cold_start a model with one `build` function.
 
 #include <metarec/core/concepts.hpp>
+#include <metarec/core/parameters.hpp>
 #include <metarec/core/rng.hpp>
 #include <metarec/data/batch.hpp>
 #include <metarec/data/batch_source.hpp>
@@ -21,6 +22,7 @@
 #include <metarec/train/trainer.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -134,6 +136,8 @@ class MetaModel {
                                                      std::span<const RowIndex> candidates) const = 0;
   /// The data set the model was built for.
   [[nodiscard]] virtual const Dataset& data() const = 0;
+  /// θ's named blocks, for models built on a ParameterLayout (nullptr for the others).
+  [[nodiscard]] virtual const ParameterLayout* layout() const { return nullptr; }
 };
 
 /// The one table from an algorithm's name (maml, fomaml, reptile, metasgd) to its policy: calls
@@ -168,6 +172,12 @@ class MetaModelOf final : public MetaModel {
   [[nodiscard]] const M& model() const noexcept { return model_; }
   [[nodiscard]] Eigen::Index num_parameters() const override { return model_.num_parameters(); }
   [[nodiscard]] const Dataset& data() const override { return *data_; }
+  [[nodiscard]] const ParameterLayout* layout() const override {
+    if constexpr (requires(const M& m) { { m.layout() } -> std::same_as<const ParameterLayout&>; })
+      return &model_.layout();
+    else
+      return nullptr;
+  }
 
   [[nodiscard]] Vector<float> initial(std::uint64_t seed) const override {
     Vector<float> theta(model_.num_parameters());
