@@ -519,7 +519,8 @@ inline int run_adapt(const std::vector<std::string>& argv) {
     if (from_meta) {
       // An option the file predates (valid-users: training-time only) keeps its default.
       if (o.name != "valid-users" || kv.count(o.name)) saved.set(o.name, get(o.name.c_str()));
-    } else if (!loop.count(o.name) && kv.count(o.name)) {
+    } else if (!loop.count(o.name) && o.name != "init-std" && kv.count(o.name)) {
+      // (init-std: θ comes from the file; train's -1, "the model's default", is no meta value.)
       saved.set(o.name, kv.at(o.name));
     }
   }
