@@ -41,6 +41,7 @@
 
 #include <metarec/metrics/median_calibration.hpp>
 #include <metarec/metrics/ranking.hpp>
+#include <metarec/models/mf/shared_user.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -111,11 +112,18 @@ Setup model_config(const Registry& reg, const std::string& model, bool quick, st
   // most 3 meta-epochs with patience 1 from 2 global epochs. From the global MeLU a large inner
   // step diverged (0.05: user-cold MAE 1.13); from a random initialisation (0.05, outer 1e-3)
   // MeLU reached a better item-cold MAE (0.886) but a worse user-cold one (0.80).
-  // --model-option NAME=VALUE: given to every model that has option NAME (e.g. hidden=100).
-  for (const auto& [k, v] : model_options.values())
+  // --model-option NAME=VALUE: given to every model that has option NAME (e.g. hidden=100);
+  // MODEL.NAME=VALUE: to that model only (e.g. cf-nade-u.hidden=100).
+  for (const auto& [key, v] : model_options.values()) {
+    std::string k = key;
+    if (const auto dot = k.find('.'); dot != std::string::npos) {
+      if (k.substr(0, dot) != model) continue;
+      k = k.substr(dot + 1);
+    }
     if (std::any_of(st.entry->meta.options.begin(), st.entry->meta.options.end(),
                     [&](const OptionSpec& o) { return o.name == k; }))
       user.set(k, v);
+  }
   st.settings = resolve_meta_settings(*st.entry, "melu-user-cold", user);
   st.c = MetaConfig::from(st.settings, seed);
   st.global_epochs = st.c.pretrain_epochs;
@@ -316,43 +324,80 @@ Cost ms_per_task(const MetaModel& model, const std::string& algo, const std::vec
   return {wall, cpu};
 }
 
-std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<std::pair<std::string, std::vector<double>>>& series) {
-  const double W = 560, H = 360, L = 60, R = 170, T = 30, B = 50;
-  double lo = 1e9, hi = -1e9;
-  for (const auto& s : series)
-    for (const double v : s.second) lo = std::min(lo, v), hi = std::max(hi, v);
-  const double pad = 0.05 * (hi - lo + 1e-9);
-  lo -= pad, hi += pad;
-  auto x = [&](std::size_t i) { return L + (W - L - R) * static_cast<double>(i) / static_cast<double>(ks.size() - 1); };
-  auto y = [&](double v) { return T + (H - T - B) * (hi - v) / (hi - lo); };
+/// The method label of biased MF trained with a row per user, folded for new users.
+const std::string kFoldLabel = "per-user MF (metarec train), mean user + fine-tuning";
+/// ... and meta-trained from there: kFoldMetaPrefix + the algorithm's label.
+const std::string kFoldMetaPrefix = "per-user MF, mean user, then ";
+
+/// One line of the support-size curve: a model's method, its figures for each K.
+struct CurveSeries {
+  std::string label{};
+  bool baseline = false;  ///< drawn dashed (the fine-tuned global model, EASE fold-in)
+  int color = 0;          ///< one colour per model
+  std::vector<double> mae{}, ndcg3{}, recall10{};  ///< empty: not drawn in that panel
+};
+
+/// The support-size curve: three panels (query MAE, query nDCG@3, Recall@10 over every unrated
+/// item), one colour per model, its best meta-learning method solid and the fine-tuned global
+/// model dashed.
+std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<CurveSeries>& series) {
+  const double PW = 330, H = 380, L = 58, R = 12, T = 44, B = 50, legend = 230;
+  const double W = 3 * PW + legend;
+  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
   std::ostringstream o;
   o.setf(std::ios::fixed);
   o.precision(1);
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    << "<text x=\"" << L << "\" y=\"18\" font-size=\"14\">ML-1M melu-user-cold: query MAE vs support size K</text>\n"
-    << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n"
-    << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n";
-  for (std::size_t i = 0; i < ks.size(); ++i)
-    o << "<text x=\"" << x(i) << "\" y=\"" << H - B + 18 << "\" text-anchor=\"middle\">" << ks[i] << "</text>\n";
-  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\">support ratings K (log-spaced ticks)</text>\n";
-  for (int t = 0; t <= 4; ++t) {
-    const double v = lo + (hi - lo) * t / 4.0;
-    o << "<text x=\"" << L - 6 << "\" y=\"" << y(v) + 4 << "\" text-anchor=\"end\">";
-    o.precision(3);
-    o << v << "</text>\n";
-    o.precision(1);
-    o << "<line x1=\"" << L << "\" y1=\"" << y(v) << "\" x2=\"" << W - R << "\" y2=\"" << y(v) << "\" stroke=\"#ddd\"/>\n";
-  }
-  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
-  for (std::size_t s = 0; s < series.size(); ++s) {
-    o << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colors[s % 4] << "\" points=\"";
-    for (std::size_t i = 0; i < ks.size(); ++i) o << x(i) << ',' << y(series[s].second[i]) << ' ';
-    o << "\"/>\n";
+    << "<text x=\"" << L << "\" y=\"18\" font-size=\"14\">ML-1M melu-user-cold: support size K, each family's "
+       "best meta-learning method (solid) vs its fine-tuned global model (dashed)</text>\n";
+  const std::pair<const char*, std::vector<double> CurveSeries::*> panels[] = {
+      {"query MAE (lower is better)", &CurveSeries::mae},
+      {"query nDCG@3", &CurveSeries::ndcg3},
+      {"Recall@10, every unrated item", &CurveSeries::recall10}};
+  for (std::size_t p = 0; p < 3; ++p) {
+    const double x0 = static_cast<double>(p) * PW;
+    const auto member = panels[p].second;
+    double lo = 1e9, hi = -1e9;
+    for (const auto& s : series)
+      for (const double v : s.*member) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (lo > hi) continue;
+    const double pad = 0.05 * (hi - lo + 1e-9);
+    lo -= pad, hi += pad;
+    auto x = [&](std::size_t i) { return x0 + L + (PW - L - R) * static_cast<double>(i) / static_cast<double>(ks.size() - 1); };
+    auto y = [&](double v) { return T + (H - T - B) * (hi - v) / (hi - lo); };
+    o << "<text x=\"" << x0 + L << "\" y=\"" << T - 10 << "\">" << panels[p].first << "</text>\n"
+      << "<line x1=\"" << x0 + L << "\" y1=\"" << H - B << "\" x2=\"" << x0 + PW - R << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n"
+      << "<line x1=\"" << x0 + L << "\" y1=\"" << T << "\" x2=\"" << x0 + L << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n";
     for (std::size_t i = 0; i < ks.size(); ++i)
-      o << "<circle cx=\"" << x(i) << "\" cy=\"" << y(series[s].second[i]) << "\" r=\"3\" fill=\"" << colors[s % 4] << "\"/>\n";
-    o << "<text x=\"" << W - R + 10 << "\" y=\"" << T + 20 + 18 * static_cast<double>(s) << "\" fill=\""
-      << colors[s % 4] << "\">" << series[s].first << "</text>\n";
+      o << "<text x=\"" << x(i) << "\" y=\"" << H - B + 18 << "\" text-anchor=\"middle\">" << ks[i] << "</text>\n";
+    o << "<text x=\"" << x0 + (L + PW - R) / 2 << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\">support ratings K</text>\n";
+    for (int t = 0; t <= 4; ++t) {
+      const double v = lo + (hi - lo) * t / 4.0;
+      o << "<text x=\"" << x0 + L - 6 << "\" y=\"" << y(v) + 4 << "\" text-anchor=\"end\">";
+      o.precision(3);
+      o << v << "</text>\n";
+      o.precision(1);
+      o << "<line x1=\"" << x0 + L << "\" y1=\"" << y(v) << "\" x2=\"" << x0 + PW - R << "\" y2=\"" << y(v) << "\" stroke=\"#ddd\"/>\n";
+    }
+    for (const auto& s : series) {
+      const std::vector<double>& v = s.*member;
+      if (v.size() != ks.size()) continue;
+      const char* c = colors[static_cast<std::size_t>(s.color) % 7];
+      o << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << c << "\""
+        << (s.baseline ? " stroke-dasharray=\"5,4\"" : "") << " points=\"";
+      for (std::size_t i = 0; i < ks.size(); ++i) o << x(i) << ',' << y(v[i]) << ' ';
+      o << "\"/>\n";
+      for (std::size_t i = 0; i < ks.size(); ++i)
+        o << "<circle cx=\"" << x(i) << "\" cy=\"" << y(v[i]) << "\" r=\"2.5\" fill=\"" << c << "\"/>\n";
+    }
+  }
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const char* c = colors[static_cast<std::size_t>(series[s].color) % 7];
+    const double yy = T + 10 + 18 * static_cast<double>(s);
+    o << "<line x1=\"" << 3 * PW + 4 << "\" y1=\"" << yy - 4 << "\" x2=\"" << 3 * PW + 28 << "\" y2=\"" << yy - 4
+      << "\" stroke-width=\"2\" stroke=\"" << c << "\"" << (series[s].baseline ? " stroke-dasharray=\"5,4\"" : "") << "/>\n"
+      << "<text x=\"" << 3 * PW + 34 << "\" y=\"" << yy << "\" fill=\"" << c << "\">" << series[s].label << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();
@@ -550,13 +595,13 @@ Tuned tune(const MetaModel& model, const std::string& algo, const Vector<float>&
 
 int main(int argc, char** argv) try {
   const Args args(std::vector<std::string>(argv + 1, argv + argc),
-                  {"--data", "--models", "--md", "--out", "--svg", "--threads", "--seed",
+                  {"--data", "--models", "--algos", "--md", "--out", "--svg", "--threads", "--seed",
                    "--timing-repeats", "--svg-topn", "--model-option"},
                   {"--quick", "--skip-timing", "--timing-only", "--keep-untrained"});
   if (args.has("--help")) {
-    std::printf("usage: bench_cold_start [--data DIR] [--quick] [--models LIST] [--md FILE] "
+    std::printf("usage: bench_cold_start [--data DIR] [--quick] [--models LIST] [--algos LIST] [--md FILE] "
                 "[--out FILE.csv] [--svg FILE.svg] [--svg-topn FILE.svg] [--threads T] [--seed S] [--skip-timing] "
-                "[--timing-only] [--timing-repeats R] [--keep-untrained] [--model-option NAME=VALUE[:NAME=VALUE...]]\n");
+                "[--timing-only] [--timing-repeats R] [--keep-untrained] [--model-option [MODEL.]NAME=VALUE[:...]]\n");
     return 0;
   }
   // --model-option: model settings for every model that has them (e.g. hidden=100 for the
@@ -608,10 +653,22 @@ int main(int argc, char** argv) try {
   std::vector<Result> results;
   std::vector<std::string> settings;
   const std::vector<std::size_t> curve_k{1, 3, 5, 10, 20};
-  std::vector<std::pair<std::string, std::vector<double>>> curve;
+  std::vector<CurveSeries> curve;
   std::size_t curve_tasks = 0;
-  const std::vector<std::pair<std::string, std::string>> methods{
-      {"fomaml", "FOMAML"}, {"maml", "MAML (2nd order)"}, {"reptile", "Reptile"}, {"metasgd", "Meta-SGD"}};
+  std::vector<std::vector<Task>> curve_task_sets;  // per K: the same random K-subsets for every method
+  for (const std::size_t k : curve_k) curve_task_sets.push_back(with_support(splits[1].test_tasks, k, curve_k.back(), seed));
+  curve_tasks = curve_task_sets.front().size();
+  std::vector<std::pair<std::string, std::string>> methods;
+  {
+    const std::vector<std::pair<std::string, std::string>> all{
+        {"fomaml", "FOMAML"}, {"maml", "MAML (2nd order)"}, {"reptile", "Reptile"}, {"metasgd", "Meta-SGD"}};
+    for (const std::string& a : args.words("--algos", {"fomaml", "maml", "reptile", "metasgd"})) {
+      const auto it = std::find_if(all.begin(), all.end(), [&](const auto& m) { return m.first == a; });
+      if (it == all.end())
+        throw std::invalid_argument("--algos: unknown algorithm '" + a + "' (expected fomaml, maml, reptile or metasgd)");
+      methods.push_back(*it);
+    }
+  }
 
   // Model-free baselines and references (not cold-start methods; docs/benchmarks.md): the user's
   // support mean / median; the items ranked by their mean training rating (popularity, shrunk
@@ -673,6 +730,8 @@ int main(int argc, char** argv) try {
   const std::vector<Task>& cold = splits[1].test_tasks;
   std::vector<TopNRow> topn;
   ItemScores ease_val, ease_test;
+  std::vector<ItemScores> ease_curve;  // per K of the curve
+  CurveSeries ease_series;
   if (!models.empty()) {
     std::vector<float> count(ds.num_items(), 0.0f);
     for (const RowIndex r : warm_rows) count[ds.item(r)] += 1.0f;
@@ -692,11 +751,20 @@ int main(int argc, char** argv) try {
     char buf[64];
     std::snprintf(buf, sizeof buf, "lambda %g", best_reg);
     topn.push_back({"-", "EASE fold-in", buf, best, top_n_of(ds, cold, ease_test)});
+    // The support-size curve's EASE fold-in (same λ) for each K-subset.
+    const ItemPrior prior(ds, warm_rows, best_reg);
+    CurveSeries e{.label = "EASE fold-in (Recall@10 only)", .baseline = true, .color = 6};
+    for (const auto& tasks : curve_task_sets) {
+      ease_curve.push_back(prior_item_scores(prior, ds, tasks));
+      e.recall10.push_back(top_n_of(ds, tasks, ease_curve.back()).recall);
+    }
+    ease_series = std::move(e);
   }
   // A rating model's list (θ adapted to the support set, ranked by predicted rating) and its blend
   // with EASE fold-in: z(EASE) + w z(predicted rating), w chosen on validation NDCG@10.
+  // Returns the blend weight chosen.
   auto add_topn = [&](const MetaModel& model, const std::string& name, const std::string& method,
-                      const Vector<float>& theta, const Vector<float>* alpha, const AdaptOptions& ao) {
+                      const Vector<float>& theta, const Vector<float>* alpha, const AdaptOptions& ao) -> double {
     const ItemScores v = model_item_scores(model, theta, alpha, ao, ds, val_tasks);
     const ItemScores c = model_item_scores(model, theta, alpha, ao, ds, cold);
     topn.push_back({name, method, "ranked by predicted rating", top_n_of(ds, val_tasks, v), top_n_of(ds, cold, c)});
@@ -713,6 +781,7 @@ int main(int argc, char** argv) try {
     std::printf("  top-N %s: test Recall@10 %.4f NDCG@10 %.4f; blended with EASE (w %g) %.4f / %.4f\n",
                 method.c_str(), topn[topn.size() - 2].test.recall, topn[topn.size() - 2].test.ndcg, best_w,
                 topn.back().test.recall, topn.back().test.ndcg);
+    return best_w;
   };
 
   const Registry reg = all_models();
@@ -731,6 +800,7 @@ int main(int argc, char** argv) try {
       const auto [ft_lr, ft_mae] = pick_finetune_lr(model, global, ds, val_tasks, base);
       ft.inner_lr = ft_lr;
       std::ostringstream set;
+      std::string fold_note;
       set << name << ":";
       const char* sep = " ";
       for (const char* key : {"dims", "hidden", "encoder", "cd-steps"})
@@ -751,9 +821,69 @@ int main(int argc, char** argv) try {
         results.push_back(score(name, "global + fine-tuning", scenarios[s], model, global, ds,
                                 splits[s].test_tasks, ft.adapt_options(), gsec, cal_ft));
       }
-      add_topn(model, name, "global + fine-tuning", global, nullptr, ft.adapt_options());
-      Vector<float> maml_theta;
-      MetaConfig maml_config = base.c;
+      const double ft_w = add_topn(model, name, "global + fine-tuning", global, nullptr, ft.adapt_options());
+      if (name == "mf-bias") {
+        // What `metarec adapt` does with a file from `metarec train --model mf-bias`: biased MF
+        // with a row per user (bench_mf's ML-1M setting, as the reference above) trained on the
+        // warm ratings less the validation users, its user columns folded into their mean
+        // (shared_user_theta), then fine-tuned on each new user's support set; the step chosen on
+        // the validation users. adapt's default for MF train files is this choice.
+        const Setup fs = model_config(reg, name, quick, seed, Settings{{"dims", "128"}, {"reg", "0.05"}});
+        const std::unique_ptr<MetaModel> folded = fs.entry->meta.build(ds, fs.settings, mean);
+        const MatrixFactorization<float> per(ds.num_users(), ds.num_items(),
+                                             {.dims = 128, .reg = 0.05, .bias_reg = 0.05, .global_mean = mean});
+        Vector<float> trained(per.num_parameters());
+        Rng rng(derive_seed(seed, 0x464F4C44u));  // "FOLD"
+        per.initialize(trained, rng);
+        Sgd<float> opt{SgdOptions{.lr = 0.005}};
+        const auto fit_s = fit(per, trained, opt, ds, warm_rows,
+                               TrainOptions{.epochs = quick ? 3 : 40, .batch_size = 1, .seed = seed}).seconds;
+        const Vector<float> theta = shared_user_theta<float>(*folded->layout(), ds.num_users(), trained);
+        AdaptOptions best_ao = fs.c.adapt_options();
+        double best_mae = std::numeric_limits<double>::infinity();
+        for (const double lr : {0.0, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 2.0}) {
+          AdaptOptions ao = fs.c.adapt_options();
+          ao.lr = lr;
+          if (lr == 0.0) ao.steps = 0;
+          const double mae = report::score_tasks(ds, folded->predict_tasks(theta, nullptr, val_tasks, ao)).mae;
+          std::printf("  per-user MF, mean user + fine-tuning step %g: validation MAE %.4f\n", lr, mae);
+          if (std::isfinite(mae) && mae < best_mae) best_mae = mae, best_ao = ao;
+        }
+        const std::string label = kFoldLabel;
+        const auto cal = fit_calibration(folded->predict_tasks(theta, nullptr, val_tasks, best_ao), ds);
+        for (std::size_t s = 0; s < scenarios.size(); ++s)
+          results.push_back(score(name, label, scenarios[s], *folded, theta, ds, splits[s].test_tasks, best_ao, fit_s, cal));
+        std::printf("  %s: step %g (%d steps), fit %.1f s; user-cold MAE %.4f\n", label.c_str(), best_ao.lr,
+                    best_ao.steps, fit_s, results[results.size() - 3].q.mae);
+        (void)add_topn(*folded, name, label, theta, nullptr, best_ao);
+        char buf[160];
+        std::snprintf(buf, sizeof buf, " per-user MF (dims 128, reg 0.05, 40 SGD epochs at 0.005) folded: fine-tuning step %g (validation MAE %.4f);",
+                      best_ao.steps == 0 ? 0.0 : best_ao.lr, best_mae);
+        fold_note = buf;
+        // The folded model as the meta-learners' starting point (first-order ones: second-order
+        // MAML on 128 dims is slow on two cores), the grid and validation as for the others.
+        for (const auto& [algo, label_algo] : methods) {
+          if (algo != "fomaml" && algo != "reptile") continue;
+          const Tuned t = tune(*folded, algo, theta, ds, train_tasks, val_tasks, fs, quick);
+          const std::string lab = kFoldMetaPrefix + label_algo;
+          const auto c2 = fit_calibration(folded->predict_tasks(t.theta, nullptr, val_tasks, t.config.adapt_options()), ds);
+          for (std::size_t s = 0; s < scenarios.size(); ++s)
+            results.push_back(score(name, lab, scenarios[s], *folded, t.theta, ds, splits[s].test_tasks,
+                                    t.config.adapt_options(), t.seconds, c2));
+          std::printf("  %s: inner %g outer %g; user-cold MAE %.4f\n", lab.c_str(), t.config.inner_lr,
+                      t.config.outer_lr, results[results.size() - 3].q.mae);
+          (void)add_topn(*folded, name, lab, t.theta, nullptr, t.config.adapt_options());
+          std::snprintf(buf, sizeof buf, " then %s %g / %g / %llu, %llu / %.4f;", label_algo.c_str(), t.config.inner_lr,
+                        t.config.outer_lr, static_cast<unsigned long long>(t.epochs),
+                        static_cast<unsigned long long>(t.best_epoch), t.validation_mae);
+          fold_note += buf;
+        }
+      }
+      // The support-size curve's methods: the fine-tuned global model and the meta-learning
+      // method with the lowest validation MAE.
+      Tuned best_meta;
+      std::string best_label;
+      double best_w = 0;
       for (const auto& [algo, label] : methods) {
         const Tuned t = tune(model, algo, global, ds, train_tasks, val_tasks, base, quick);
         if (t.refused) {
@@ -772,24 +902,33 @@ int main(int argc, char** argv) try {
         set << buf;
         std::printf("  %-18s meta-training %.1f s (grid %.1f s); user-cold MAE %.4f\n", label.c_str(),
                     t.seconds, t.search_seconds, results[results.size() - 3].q.mae);
-        add_topn(model, name, label, t.theta, alpha, t.config.adapt_options());
-        if (algo == "maml") maml_theta = t.theta, maml_config = t.config;
+        const double w = add_topn(model, name, label, t.theta, alpha, t.config.adapt_options());
+        if (t.validation_mae < best_meta.validation_mae) best_meta = t, best_label = label, best_w = w;
       }
+      set << fold_note;
       settings.push_back(set.str());
       std::printf("\n%s\n", set.str().c_str());
-      // Curve (one model: mf-side when it runs, else the first): MAE vs K on user-cold.
-      if (curve.empty() && maml_theta.size() > 0 && (name == "mf-side" || models.size() == 1 ||
-                            std::find(models.begin(), models.end(), "mf-side") == models.end())) {
-        std::vector<double> mm, ff;
-        for (const std::size_t k : curve_k) {
-          const auto tasks = with_support(splits[1].test_tasks, k, curve_k.back(), seed);
-          curve_tasks = tasks.size();
-          mm.push_back(report::score_tasks(ds, model.predict_tasks(maml_theta, nullptr, tasks, maml_config.adapt_options())).mae);
-          ff.push_back(report::score_tasks(ds, model.predict_tasks(global, nullptr, tasks, ft.adapt_options())).mae);
+      // Support-size curve (issue #16 §6): query MAE and nDCG@3, and Recall@10 of the list
+      // `metarec adapt` serves (blend with EASE fold-in, the weight chosen on validation above).
+      const int color = static_cast<int>(&name - models.data());
+      auto curve_series = [&](const std::string& label, bool baseline, const Vector<float>& th,
+                              const Vector<float>* al, const AdaptOptions& ao, double w) {
+        CurveSeries c{.label = name + " " + label, .baseline = baseline, .color = color};
+        for (std::size_t i = 0; i < curve_k.size(); ++i) {
+          const auto& tasks = curve_task_sets[i];
+          const auto q = report::score_tasks(ds, model.predict_tasks(th, al, tasks, ao));
+          c.mae.push_back(q.mae), c.ndcg3.push_back(q.ndcg3);
+          if (!ease_curve.empty())
+            c.recall10.push_back(
+                top_n_of(ds, tasks, blend(ds, tasks, ease_curve[i], model_item_scores(model, th, al, ao, ds, tasks), w)).recall);
         }
-        curve.push_back({name + " MAML", mm});
-        curve.push_back({name + " fine-tuned", ff});
-      }
+        return c;
+      };
+      if (!best_label.empty())
+        curve.push_back(curve_series(best_label, false, best_meta.theta,
+                                     best_meta.alpha.size() ? &best_meta.alpha : nullptr,
+                                     best_meta.config.adapt_options(), best_w));
+      curve.push_back(curve_series("fine-tuned", true, global, nullptr, ft.adapt_options(), ft_w));
     }
   }
 
@@ -905,7 +1044,13 @@ int main(int argc, char** argv) try {
     md << "---:|\n";
     std::vector<std::string> order{"global, no adaptation", "global + fine-tuning"};
     for (const auto& m : methods) order.push_back(m.second);
+    order.push_back(kFoldLabel);
+    for (const auto& m : methods) order.push_back(kFoldMetaPrefix + m.second);
     for (const auto& method : order) {
+      if (method.rfind("per-user MF", 0) == 0 && std::none_of(results.begin(), results.end(), [&](const Result& r) {
+            return r.model == model && r.method == method;
+          }))
+        continue;
       md << "| " << method << " |";
       double sec = -1;
       for (const auto& s : scenarios) {
@@ -972,18 +1117,27 @@ int main(int argc, char** argv) try {
     });
   }
   if (!curve.empty()) {
-    md << "\nQuery MAE vs support size K (melu-user-cold, the " << curve_tasks
-       << " test users with >= 20 support ratings; K random support ratings, same subsets for "
-          "every method):\n\n| method |";
+    if (!ease_series.recall10.empty()) curve.push_back(ease_series);
+    md << "\nSupport-size curve (issue #16 §6; melu-user-cold, the " << curve_tasks
+       << " test users with >= 20 support ratings; K random support ratings, the same subsets for "
+          "every method): per model, the meta-learning method with the lowest validation MAE and "
+          "the fine-tuned global model. Cells: query MAE / query nDCG@3 / Recall@10 of the served "
+          "list (blend with EASE fold-in, weight chosen on validation; relevant = query ratings >= 4, "
+          "candidates = every item not in the K support ratings).\n\n| method |";
     for (const auto k : curve_k) md << " K=" << k << " |";
     md << "\n|---|";
-    for (std::size_t i = 0; i < curve_k.size(); ++i) md << "---:|";
+    for (std::size_t i = 0; i < curve_k.size(); ++i) md << "---|";
     md << "\n";
-    for (const auto& [label, v] : curve) {
-      md << "| " << label << " |";
-      for (const double x : v) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, " %.4f |", x);
+    for (const CurveSeries& c : curve) {
+      md << "| " << c.label << " |";
+      for (std::size_t i = 0; i < curve_k.size(); ++i) {
+        char buf[64];
+        if (c.mae.empty())
+          std::snprintf(buf, sizeof buf, " - / - / %.4f |", c.recall10[i]);
+        else if (c.recall10.empty())
+          std::snprintf(buf, sizeof buf, " %.4f / %.4f / - |", c.mae[i], c.ndcg3[i]);
+        else
+          std::snprintf(buf, sizeof buf, " %.4f / %.4f / %.4f |", c.mae[i], c.ndcg3[i], c.recall10[i]);
         md << buf;
       }
       md << "\n";
@@ -1058,10 +1212,16 @@ int main(int argc, char** argv) try {
     for (const TopNRow& r : topn)
       csv << "topn," << csv_field(r.model + " " + r.method + " (" + r.setting + ")") << ",melu-user-cold,,,,,,"
           << r.test.users << ",,,," << r.test.recall << ',' << r.test.ndcg << '\n';
-    for (const auto& [label, v] : curve)
-      for (std::size_t i = 0; i < v.size(); ++i)
-        csv << "curve," << csv_field(label) << ",melu-user-cold K=" << curve_k[i] << ',' << v[i] << ",,,,,"
-            << curve_tasks << ",,,,,\n";
+    for (const CurveSeries& c : curve)
+      for (std::size_t i = 0; i < curve_k.size(); ++i) {
+        csv << "curve," << csv_field(c.label) << ",melu-user-cold K=" << curve_k[i] << ',';
+        if (!c.mae.empty()) csv << c.mae[i];
+        csv << ",,,";
+        if (!c.ndcg3.empty()) csv << c.ndcg3[i];
+        csv << ",," << curve_tasks << ",,,,";
+        if (!c.recall10.empty()) csv << c.recall10[i];
+        csv << ",\n";
+      }
     for (const auto& t : timing)
       for (const Cost& c : t.runs)
         csv << "timing," << t.label << " " << t.threads << " thread(s),cpu_ms " << c.cpu_ms
