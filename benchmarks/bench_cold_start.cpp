@@ -324,6 +324,23 @@ Cost ms_per_task(const MetaModel& model, const std::string& algo, const std::vec
   return {wall, cpu};
 }
 
+/// Biased MF at bench_mf's ML-1M setting (128 dims, reg 0.05), a row per user.
+MatrixFactorization<float> mf128(const Dataset& ds, double mean) {
+  return MatrixFactorization<float>(ds.num_users(), ds.num_items(),
+                                    {.dims = 128, .reg = 0.05, .bias_reg = 0.05, .global_mean = mean});
+}
+
+/// Fits `mf` on `rows` by per-rating SGD at 0.005 (order from `seed`) from its initialisation
+/// drawn with `init_seed`; returns the seconds.
+double fit_mf128(const MatrixFactorization<float>& mf, Vector<float>& theta, const Dataset& ds,
+                 std::span<const RowIndex> rows, std::uint64_t init_seed, std::uint64_t seed, int epochs) {
+  theta.resize(mf.num_parameters());
+  Rng rng(init_seed);
+  mf.initialize(theta, rng);
+  Sgd<float> opt{SgdOptions{.lr = 0.005}};
+  return fit(mf, theta, opt, ds, rows, TrainOptions{.epochs = epochs, .batch_size = 1, .seed = seed}).seconds;
+}
+
 /// The method label of biased MF trained with a row per user, folded for new users.
 const std::string kFoldLabel = "per-user MF (metarec train), mean user + fine-tuning";
 /// ... and meta-trained from there: kFoldMetaPrefix + the algorithm's label.
@@ -698,14 +715,9 @@ int main(int argc, char** argv) try {
       std::vector<RowIndex> rows;
       for (RowIndex r = 0; r < ds.num_ratings(); ++r)
         if (!is_query[r]) rows.push_back(r);
-      const MatrixFactorization<float> mf(ds.num_users(), ds.num_items(),
-                                          {.dims = 128, .reg = 0.05, .bias_reg = 0.05,
-                                           .global_mean = ds.mean_rating(rows)});
-      Vector<float> th(mf.num_parameters());
-      Rng rng(derive_seed(seed, 0x52454655u));  // "REFU"
-      mf.initialize(th, rng);
-      Sgd<float> opt{SgdOptions{.lr = 0.005}};
-      (void)fit(mf, th, opt, ds, rows, TrainOptions{.epochs = 40, .batch_size = 1, .seed = seed});
+      const MatrixFactorization<float> mf = mf128(ds, ds.mean_rating(rows));
+      Vector<float> th;
+      (void)fit_mf128(mf, th, ds, rows, derive_seed(seed, 0x52454655u), seed, 40);  // "REFU"
       std::vector<RowIndex> q;
       for (const Task& t : tasks) q.insert(q.end(), t.query.begin(), t.query.end());
       Vector<float> p(static_cast<Eigen::Index>(q.size()));
@@ -822,6 +834,20 @@ int main(int argc, char** argv) try {
                                 splits[s].test_tasks, ft.adapt_options(), gsec, cal_ft));
       }
       const double ft_w = add_topn(model, name, "global + fine-tuning", global, nullptr, ft.adapt_options());
+      // The support-size curve's methods (lowest validation MAE): the best meta-learning method
+      // and the best fine-tuned baseline, each with the model it runs on.
+      Tuned best_meta;
+      std::string best_label;
+      double best_w = 0;
+      const MetaModel* best_model = &model;
+      struct Baseline {
+        const MetaModel* model;
+        Vector<float> theta;
+        AdaptOptions ao;
+        double validation_mae, w;
+        std::string label;
+      } best_ft{&model, global, ft.adapt_options(), ft_mae, ft_w, "fine-tuned"};
+      std::unique_ptr<MetaModel> folded;
       if (name == "mf-bias") {
         // What `metarec adapt` does with a file from `metarec train --model mf-bias`: biased MF
         // with a row per user (bench_mf's ML-1M setting, as the reference above) trained on the
@@ -829,15 +855,10 @@ int main(int argc, char** argv) try {
         // (shared_user_theta), then fine-tuned on each new user's support set; the step chosen on
         // the validation users. adapt's default for MF train files is this choice.
         const Setup fs = model_config(reg, name, quick, seed, Settings{{"dims", "128"}, {"reg", "0.05"}});
-        const std::unique_ptr<MetaModel> folded = fs.entry->meta.build(ds, fs.settings, mean);
-        const MatrixFactorization<float> per(ds.num_users(), ds.num_items(),
-                                             {.dims = 128, .reg = 0.05, .bias_reg = 0.05, .global_mean = mean});
-        Vector<float> trained(per.num_parameters());
-        Rng rng(derive_seed(seed, 0x464F4C44u));  // "FOLD"
-        per.initialize(trained, rng);
-        Sgd<float> opt{SgdOptions{.lr = 0.005}};
-        const auto fit_s = fit(per, trained, opt, ds, warm_rows,
-                               TrainOptions{.epochs = quick ? 3 : 40, .batch_size = 1, .seed = seed}).seconds;
+        folded = fs.entry->meta.build(ds, fs.settings, mean);
+        const MatrixFactorization<float> per = mf128(ds, mean);
+        Vector<float> trained;
+        const double fit_s = fit_mf128(per, trained, ds, warm_rows, derive_seed(seed, 0x464F4C44u), seed, quick ? 3 : 40);  // "FOLD"
         const Vector<float> theta = shared_user_theta<float>(*folded->layout(), ds.num_users(), trained);
         AdaptOptions best_ao = fs.c.adapt_options();
         double best_mae = std::numeric_limits<double>::infinity();
@@ -855,7 +876,9 @@ int main(int argc, char** argv) try {
           results.push_back(score(name, label, scenarios[s], *folded, theta, ds, splits[s].test_tasks, best_ao, fit_s, cal));
         std::printf("  %s: step %g (%d steps), fit %.1f s; user-cold MAE %.4f\n", label.c_str(), best_ao.lr,
                     best_ao.steps, fit_s, results[results.size() - 3].q.mae);
-        (void)add_topn(*folded, name, label, theta, nullptr, best_ao);
+        const double fold_w = add_topn(*folded, name, label, theta, nullptr, best_ao);
+        if (best_mae < best_ft.validation_mae)
+          best_ft = {folded.get(), theta, best_ao, best_mae, fold_w, "per-user MF, mean user, fine-tuned"};
         char buf[160];
         std::snprintf(buf, sizeof buf, " per-user MF (dims 128, reg 0.05, 40 SGD epochs at 0.005) folded: fine-tuning step %g (validation MAE %.4f);",
                       best_ao.steps == 0 ? 0.0 : best_ao.lr, best_mae);
@@ -872,18 +895,15 @@ int main(int argc, char** argv) try {
                                     t.config.adapt_options(), t.seconds, c2));
           std::printf("  %s: inner %g outer %g; user-cold MAE %.4f\n", lab.c_str(), t.config.inner_lr,
                       t.config.outer_lr, results[results.size() - 3].q.mae);
-          (void)add_topn(*folded, name, lab, t.theta, nullptr, t.config.adapt_options());
+          const double w = add_topn(*folded, name, lab, t.theta, nullptr, t.config.adapt_options());
+          if (t.validation_mae < best_meta.validation_mae)
+            best_meta = t, best_label = lab, best_w = w, best_model = folded.get();
           std::snprintf(buf, sizeof buf, " then %s %g / %g / %llu, %llu / %.4f;", label_algo.c_str(), t.config.inner_lr,
                         t.config.outer_lr, static_cast<unsigned long long>(t.epochs),
                         static_cast<unsigned long long>(t.best_epoch), t.validation_mae);
           fold_note += buf;
         }
       }
-      // The support-size curve's methods: the fine-tuned global model and the meta-learning
-      // method with the lowest validation MAE.
-      Tuned best_meta;
-      std::string best_label;
-      double best_w = 0;
       for (const auto& [algo, label] : methods) {
         const Tuned t = tune(model, algo, global, ds, train_tasks, val_tasks, base, quick);
         if (t.refused) {
@@ -903,7 +923,7 @@ int main(int argc, char** argv) try {
         std::printf("  %-18s meta-training %.1f s (grid %.1f s); user-cold MAE %.4f\n", label.c_str(),
                     t.seconds, t.search_seconds, results[results.size() - 3].q.mae);
         const double w = add_topn(model, name, label, t.theta, alpha, t.config.adapt_options());
-        if (t.validation_mae < best_meta.validation_mae) best_meta = t, best_label = label, best_w = w;
+        if (t.validation_mae < best_meta.validation_mae) best_meta = t, best_label = label, best_w = w, best_model = &model;
       }
       set << fold_note;
       settings.push_back(set.str());
@@ -911,24 +931,24 @@ int main(int argc, char** argv) try {
       // Support-size curve (issue #16 §6): query MAE and nDCG@3, and Recall@10 of the list
       // `metarec adapt` serves (blend with EASE fold-in, the weight chosen on validation above).
       const int color = static_cast<int>(&name - models.data());
-      auto curve_series = [&](const std::string& label, bool baseline, const Vector<float>& th,
+      auto curve_series = [&](const MetaModel& cm, const std::string& label, bool baseline, const Vector<float>& th,
                               const Vector<float>* al, const AdaptOptions& ao, double w) {
         CurveSeries c{.label = name + " " + label, .baseline = baseline, .color = color};
         for (std::size_t i = 0; i < curve_k.size(); ++i) {
           const auto& tasks = curve_task_sets[i];
-          const auto q = report::score_tasks(ds, model.predict_tasks(th, al, tasks, ao));
+          const auto q = report::score_tasks(ds, cm.predict_tasks(th, al, tasks, ao));
           c.mae.push_back(q.mae), c.ndcg3.push_back(q.ndcg3);
           if (!ease_curve.empty())
             c.recall10.push_back(
-                top_n_of(ds, tasks, blend(ds, tasks, ease_curve[i], model_item_scores(model, th, al, ao, ds, tasks), w)).recall);
+                top_n_of(ds, tasks, blend(ds, tasks, ease_curve[i], model_item_scores(cm, th, al, ao, ds, tasks), w)).recall);
         }
         return c;
       };
       if (!best_label.empty())
-        curve.push_back(curve_series(best_label, false, best_meta.theta,
+        curve.push_back(curve_series(*best_model, best_label, false, best_meta.theta,
                                      best_meta.alpha.size() ? &best_meta.alpha : nullptr,
                                      best_meta.config.adapt_options(), best_w));
-      curve.push_back(curve_series("fine-tuned", true, global, nullptr, ft.adapt_options(), ft_w));
+      curve.push_back(curve_series(*best_ft.model, best_ft.label, true, best_ft.theta, nullptr, best_ft.ao, best_ft.w));
     }
   }
 
