@@ -555,11 +555,7 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (!from_meta && !fold_users && file.header.num_parameters != n)
     throw format_error("'" + model_file + "' holds a trained '" + entry.name + "' with " +
                        std::to_string(file.header.num_parameters) + " values, but its new-user form has " +
-                       std::to_string(n) +
-                       (entry.family == registry::Family::mf
-                            ? " (one shared user vector that adapts, not a row per training user)"
-                            : "") +
-                       "; adapt a model written by `metarec meta-train --model " + entry.name + " --save`");
+                       std::to_string(n) + "; adapt a model written by `metarec meta-train --model " + entry.name + " --save`");
   if (!fold_users && file.header.num_parameters != (has_alpha ? 2 * n : n))
     throw format_error("'" + model_file + "' holds " + std::to_string(file.header.num_parameters) +
                        " values; the model needs " + std::to_string(has_alpha ? 2 * n : n));
