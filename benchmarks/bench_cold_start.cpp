@@ -1140,8 +1140,8 @@ int main(int argc, char** argv) try {
     if (!ease_series.recall10.empty()) curve.push_back(ease_series);
     md << "\nSupport-size curve (issue #16 §6; melu-user-cold, the " << curve_tasks
        << " test users with >= 20 support ratings; K random support ratings, the same subsets for "
-          "every method): per model, the meta-learning method with the lowest validation MAE and "
-          "the fine-tuned global model. Cells: query MAE / query nDCG@3 / Recall@10 of the served "
+          "every method): per model, the meta-learning method and the fine-tuned baseline with the "
+          "lowest validation MAE. Cells: query MAE / query nDCG@3 / Recall@10 of the served "
           "list (blend with EASE fold-in, weight chosen on validation; relevant = query ratings >= 4, "
           "candidates = every item not in the K support ratings).\n\n| method |";
     for (const auto k : curve_k) md << " K=" << k << " |";
