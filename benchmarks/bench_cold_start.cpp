@@ -349,14 +349,14 @@ const std::string kFoldMetaPrefix = "per-user MF, mean user, then ";
 /// One line of the support-size curve: a model's method, its figures for each K.
 struct CurveSeries {
   std::string label{};
-  bool baseline = false;  ///< drawn dashed (the fine-tuned global model, EASE fold-in)
+  bool baseline = false;  ///< drawn dashed (a fine-tuned baseline, EASE fold-in)
   int color = 0;          ///< one colour per model
   std::vector<double> mae{}, ndcg3{}, recall10{};  ///< empty: not drawn in that panel
 };
 
 /// The support-size curve: three panels (query MAE, query nDCG@3, Recall@10 over every unrated
-/// item), one colour per model, its best meta-learning method solid and the fine-tuned global
-/// model dashed.
+/// item), one colour per model, its best meta-learning method solid and its best fine-tuned
+/// baseline dashed.
 std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<CurveSeries>& series) {
   const double PW = 330, H = 380, L = 58, R = 12, T = 44, B = 50, legend = 230;
   const double W = 3 * PW + legend;
@@ -367,7 +367,7 @@ std::string svg_curve(const std::vector<std::size_t>& ks, const std::vector<Curv
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<text x=\"" << L << "\" y=\"18\" font-size=\"14\">ML-1M melu-user-cold: support size K, each family's "
-       "best meta-learning method (solid) vs its fine-tuned global model (dashed)</text>\n";
+       "best meta-learning method (solid) vs its best fine-tuned baseline (dashed)</text>\n";
   const std::pair<const char*, std::vector<double> CurveSeries::*> panels[] = {
       {"query MAE (lower is better)", &CurveSeries::mae},
       {"query nDCG@3", &CurveSeries::ndcg3},
