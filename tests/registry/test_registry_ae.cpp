@@ -194,4 +194,34 @@ TEST_CASE("meta_train: on_epoch observes every epoch and changes no result", "[r
   CHECK(seen.front().improved);
 }
 
+TEST_CASE("cold start: a new item gets the mean rating from a fitted autorec-u, never an untrained draw",
+          "[registry][meta][autoencoder]") {
+  const Dataset ds = test::tiny_dataset();
+  const Registry r(autoencoder_models());
+  const ModelEntry& e = r.find("autorec-u");
+  const Settings s = resolve_meta_settings(e, "melu-user-cold", {{"hidden", "4"}});
+  const auto model = e.meta.build(ds, s, 3.5);
+  // Warm rows: every item but 8. The global model is fitted on them; item 8 is new.
+  std::vector<RowIndex> warm, fresh;
+  for (const RowIndex row : test::all_rows(ds)) (ds.item(row) == 8 ? fresh : warm).push_back(row);
+  REQUIRE(!fresh.empty());
+  Vector<float> theta;
+  (void)model->fit_global(theta, warm, 3, e.meta.global_fit(s), 7);
+  CHECK(model->zero_untrained(theta, warm) > 0);
+  CHECK(model->zero_untrained(theta, warm) == 0);
+  // Each user who rated item 8: support = their other rows, query = item 8.
+  std::vector<Task> tasks;
+  for (const RowIndex q : fresh) {
+    Task t{ds.user(q), {}, {q}};
+    for (const RowIndex row : warm)
+      if (ds.user(row) == t.user) t.support.push_back(row);
+    tasks.push_back(std::move(t));
+  }
+  for (const int steps : {0, 3}) {
+    const auto p = model->predict_tasks(theta, nullptr, tasks, AdaptOptions{.steps = steps, .lr = 0.1});
+    REQUIRE(p.score.size() == fresh.size());
+    for (const float x : p.score) CHECK(x == Approx(3.5f).epsilon(1e-6));
+  }
+}
+
 }  // namespace unity_test_registry_ae

@@ -110,8 +110,10 @@ class MetaModel {
   /// Fits θ (from `initial(seed)`) on the pooled `rows` for `epochs` epochs; returns the seconds.
   virtual double fit_global(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
                             const GlobalFit& how, std::uint64_t seed) const = 0;
-  /// Sets to 0 every parameter no rating of `rows` touches (new items' factors, unseen
-  /// categories): their value is an untrained draw; 0 is the neutral value. Returns how many.
+  /// Sets every parameter no rating of `rows` touches (new items' factors, unseen categories) to
+  /// its neutral value: its value is an untrained draw. Neutral is 0, except for a model with
+  /// `reset_untrained` (the autoencoders: a new column's output bias gives the default rating).
+  /// Returns how many parameters changed.
   virtual std::size_t zero_untrained(Vector<float>& theta, std::span<const RowIndex> rows) const = 0;
   /// Meta-trains θ in place with `c.algo` on `tasks` (early stopping on `validation` when not
   /// empty and `c.patience` > 0).
@@ -211,7 +213,12 @@ class MetaModelOf final : public MetaModel {
   }
 
   std::size_t zero_untrained(Vector<float>& theta, std::span<const RowIndex> rows) const override {
-    if constexpr (!HasSparseGradient<M>) {
+    if constexpr (requires(const M& m, VectorRef<float> t, const typename M::Batch& b) {
+                    { m.reset_untrained(t, b) } -> std::convertible_to<std::size_t>;
+                  }) {
+      const WholeRows whole(*data_, rows, side_);
+      return model_.reset_untrained(theta, whole.batch());
+    } else if constexpr (!HasSparseGradient<M>) {
       (void)theta, (void)rows;
       return 0;
     } else {

@@ -161,4 +161,57 @@ TEST_CASE("AutoRec predictions: training ratings in, defaults where the network 
   CHECK_THROWS_WITH(m.loss(theta, items.batch()), Catch::Contains("AutoRec::loss") && Catch::Contains("item rows"));
 }
 
+TEST_CASE("reset_untrained: a new item predicts the default rating and adds nothing to the code", "[models][autoencoder]") {
+  const Dataset ds = test::tiny_dataset();
+  // Items 7 and 8 are new: no training row. Every model built over all columns (as the registry's
+  // cold-start entries are), so only the reset makes them neutral.
+  std::vector<RowIndex> train, rows_new;
+  for (RowIndex r = 0; r < ds.num_ratings(); ++r) (ds.item(r) >= 7 ? rows_new : train).push_back(r);
+  REQUIRE(!rows_new.empty());
+  const double mean = 3.25;
+  const WholeRows fit(ds, train, RowSide::user);
+  const auto check = [&](const auto& m, const char* what) {
+    INFO(what);
+    Vector<double> theta = test::theta_of(m);
+    const Vector<double> before = theta;
+    const std::size_t changed = m.reset_untrained(theta, fit.batch());
+    // Two columns: input weights h0 each, output weights h each, one output bias each.
+    const auto& lay = m.layout();
+    Eigen::Index h0 = 0, h = 0;
+    for (std::size_t b = 0; b < lay.names().size(); ++b) {
+      if (lay.names()[b] == "encoder.0.weight") h0 = lay.blocks()[b].rows;
+      if (lay.names()[b] == "decoder.weight") h = lay.blocks()[b].rows;
+    }
+    CHECK(changed == static_cast<std::size_t>(2 * (h0 + h + 1)));
+    CHECK((theta - before).cwiseAbs().maxCoeff() > 0.0);
+    CHECK(m.reset_untrained(theta, fit.batch()) == 0);  // idempotent
+    // A user whose input holds the new items as well gets the same code and the same
+    // predictions on the old items; a new item is predicted at the default rating.
+    std::vector<RowIndex> all = train;
+    all.insert(all.end(), rows_new.begin(), rows_new.end());
+    std::sort(all.begin(), all.end());
+    const WholeRows with_new(ds, all, all, RowSide::user);
+    const WholeRows without(ds, train, all, RowSide::user);
+    Vector<double> p1(static_cast<Eigen::Index>(with_new.batch().num_targets()));
+    Vector<double> p2(p1.size());
+    m.predict(theta, with_new.batch(), p1);
+    m.predict(theta, without.batch(), p2);
+    for (Eigen::Index k = 0; k < p1.size(); ++k) CHECK(p1[k] == Approx(p2[k]).margin(1e-12));
+    Eigen::Index k = 0;
+    std::size_t new_targets = 0;
+    for (const RowExample& ex : without.batch().examples)
+      for (const RowIndex r : ex.target) {
+        if (ds.item(r) >= 7 && !ex.input.empty()) {
+          CHECK(p2[k] == Approx(mean).epsilon(1e-12));
+          ++new_targets;
+        }
+        ++k;
+      }
+    CHECK(new_targets == rows_new.size());
+  };
+  check(AutoRec<double>(ds, {.side = RowSide::user, .hidden = 3, .ratings = {.default_rating = mean}}), "AutoRec");
+  check(DeepRec<double>(ds, {.side = RowSide::user, .encoder = {4, 2}, .dropout = 0.0, .ratings = {.default_rating = mean}}),
+        "DeepRec (SELU output)");
+}
+
 }  // namespace unity_test_autorec_deeprec

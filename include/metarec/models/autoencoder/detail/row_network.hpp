@@ -322,6 +322,30 @@ class RowNetwork {
     out = ws.p1.y.leftCols(ws.B);
   }
 
+  /// See `RowNetworkModel::reset_untrained`.
+  std::size_t reset_untrained(VectorRef<S> theta, const RowBatch& batch) const {
+    std::vector<char> seen(columns_, 0);
+    const Dataset& data = *batch.data;
+    const auto column = [&](RowIndex r) { return batch.side == RowSide::user ? data.item(r) : data.user(r); };
+    for (const RowExample& ex : batch.examples) {
+      for (const RowIndex r : ex.input) seen[column(r)] = 1;
+      for (const RowIndex r : ex.target) seen[column(r)] = 1;
+    }
+    const S bias = static_cast<S>(neutral_output());
+    std::size_t changed = 0;
+    const auto set = [&](S& x, S v) {
+      if (x != v) x = v, ++changed;
+    };
+    for (std::uint32_t j = 0; j < columns_; ++j) {
+      if (seen[j]) continue;
+      const auto jj = static_cast<Eigen::Index>(j);
+      for (Eigen::Index r = 0; r < input_.W.rows; ++r) set(theta[input_.W.offset + jj * input_.W.rows + r], S(0));
+      for (Eigen::Index r = 0; r < out_.W.rows; ++r) set(theta[out_.W.offset + jj * out_.W.rows + r], S(0));
+      set(theta[out_.b.offset + jj], bias);
+    }
+    return changed;
+  }
+
   /// The per-entity vector of each example (once each), or b⁰ (see `RowNetworkModel`).
   void local_segments(const RowBatch& batch, std::vector<Segment>& out) const {
     if (!spec_.user_vectors) {
@@ -871,6 +895,24 @@ class RowNetwork {
     return total;
   }
 
+  // The output bias of a column the network knows nothing about: what gives the default rating
+  // through the output activation (rating models), else 0.
+  [[nodiscard]] double neutral_output() const {
+    if (spec_.loss != RowLoss::squared_error || spec_.value != RowValue::rating) return 0.0;
+    const double d = defaults_.default_rating;
+    switch (spec_.output) {
+      case nn::Activation::identity: return d;
+      case nn::Activation::relu: return std::max(d, 0.0);
+      case nn::Activation::selu: return d > 0.0 ? d / nn::detail::selu_lambda : 0.0;
+      case nn::Activation::tanh: return std::atanh(std::clamp(d, -0.999, 0.999));
+      case nn::Activation::sigmoid: {
+        const double q = std::clamp(d, 1e-3, 1.0 - 1e-3);
+        return std::log(q / (1.0 - q));
+      }
+    }
+    return 0.0;
+  }
+
   // A rating prediction with the defaults and clipping of `defaults_`.
   [[nodiscard]] S rating(S y, const RowExample& ex, std::uint32_t column) const {
     const RatingDefaults& d = defaults_;
@@ -936,6 +978,19 @@ class RowNetworkModel : public RowModel<Derived, S> {
   void score_all(const ConstVectorRef<S>& theta, const Batch& batch, Eigen::Ref<Matrix<S>> out) const {
     this->check_scores(theta, batch, out.rows(), out.cols());
     net_.score_all(theta, batch, out);
+  }
+
+  /// Resets every column that no input or target row of `batch` touches (a new item for a
+  /// user-side model) to what the network says when it knows nothing: its input weights and output
+  /// weights 0, its output bias the default rating through the output activation for rating
+  /// models (AutoRec, DeepRec; 0 for the others). A global model fitted on `batch`'s rows then
+  /// predicts the default rating for a new column instead of an untrained draw, and a new
+  /// column in a support set adds nothing to the code. Returns how many parameters changed.
+  /// @throws std::invalid_argument on a wrong θ size or a batch of another shape.
+  std::size_t reset_untrained(VectorRef<S> theta, const Batch& batch) const {
+    this->check_size("reset_untrained", theta.size());
+    this->check_batch("reset_untrained", batch);
+    return net_.reset_untrained(theta, batch);
   }
 
   /// Task-local segments (MAML): CDAE's vector of each example's entity; for the other models the
