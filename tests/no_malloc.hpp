@@ -12,20 +12,34 @@
 
 namespace metarec::test {
 
+/// Forbids Eigen's allocator for its lifetime (from construction, or from `forbid()` when built
+/// with `false`) and allows it again on destruction, also when a failed check or an Eigen
+/// assertion unwinds the stack: one failure never leaves the allocator forbidden for the tests
+/// that follow in the same executable.
+class MallocForbidden {
+ public:
+  explicit MallocForbidden(bool now = true) {
+    if (now) forbid();
+  }
+  ~MallocForbidden() { Eigen::internal::set_is_malloc_allowed(true); }
+  MallocForbidden(const MallocForbidden&) = delete;
+  MallocForbidden& operator=(const MallocForbidden&) = delete;
+  static void forbid() { Eigen::internal::set_is_malloc_allowed(false); }
+};
+
 /// Runs `steps` once (the warm-up that sizes workspaces), then three times with Eigen's allocator
 /// forbidden; true when one of those three allocated. Call it on the calling thread only (an
 /// assertion must not be thrown inside a parallel region).
 template <class Steps>
 bool allocates(Steps&& steps) {
   steps();
-  Eigen::internal::set_is_malloc_allowed(false);
   bool threw = false;
   try {
+    const MallocForbidden forbidden;
     for (int k = 0; k < 3; ++k) steps();
   } catch (const std::runtime_error&) {
     threw = true;
   }
-  Eigen::internal::set_is_malloc_allowed(true);
   return threw;
 }
 

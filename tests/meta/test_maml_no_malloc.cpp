@@ -4,6 +4,7 @@
 // one thread: each thread sizes its own workspace on its first task, which dynamic scheduling may
 // hand it after any fixed warm-up.
 #undef NDEBUG  // eigen_assert must fire for EIGEN_RUNTIME_NO_MALLOC to check anything
+#include "no_malloc.hpp"  // first: makes Eigen's malloc check live in every build type
 #include <metarec/data/tasks.hpp>
 #include <metarec/meta.hpp>
 #include <metarec/models/mf/matrix_factorization.hpp>
@@ -26,7 +27,7 @@ namespace {
 struct ForbidMallocAfter {
   std::uint64_t at;
   void on_step(const MamlStepInfo& info) const {
-    if (info.step == at) Eigen::internal::set_is_malloc_allowed(false);
+    if (info.step == at) test::MallocForbidden::forbid();
   }
 };
 }  // namespace
@@ -48,8 +49,11 @@ TEMPLATE_TEST_CASE("meta-training steps do not allocate after warm-up", "[meta][
     Maml<MF, TestType> maml(mf, MamlOptions{.inner_steps = 3, .inner_lr = 0.1, .adapted = set,
                                             .epochs = 3, .min_parallel_work = SIZE_MAX},
                             Adam<double>(AdamOptions{.lr = 0.01}));
-    const MamlResult r = maml.train(theta, ds, sampler, ForbidMallocAfter{2});
-    Eigen::internal::set_is_malloc_allowed(true);
+    MamlResult r;
+    {
+      const test::MallocForbidden reallow_on_exit(false);
+      r = maml.train(theta, ds, sampler, ForbidMallocAfter{2});
+    }
     CHECK(r.steps == 15);
     CHECK(theta.allFinite());
   }
@@ -76,8 +80,11 @@ TEMPLATE_TEST_CASE("meta-training steps on Melu's task kernel do not allocate af
                                                       .adapted = AdaptedSet::local, .epochs = 3,
                                                       .min_parallel_work = SIZE_MAX},
                                     Adam<double>(AdamOptions{.lr = 0.01}));
-  const MamlResult r = maml.train(theta, ds, sampler, ForbidMallocAfter{2});
-  Eigen::internal::set_is_malloc_allowed(true);
+  MamlResult r;
+  {
+    const test::MallocForbidden reallow_on_exit(false);
+    r = maml.train(theta, ds, sampler, ForbidMallocAfter{2});
+  }
   CHECK(r.steps >= 3);
   CHECK(theta.allFinite());
 }

@@ -2,6 +2,7 @@
 // whole-epoch `sgd_update_rows`) of side MF, FM, mixture MF and variational MF allocate nothing
 // (Eigen's allocator is switched off around them) at the sizes their stack scratch covers.
 #undef NDEBUG  // eigen_assert must fire for EIGEN_RUNTIME_NO_MALLOC to check anything
+#include "no_malloc.hpp"  // first: makes Eigen's malloc check live in every build type
 #include <metarec/train/fused_sgd.hpp>
 #include <metarec/models/mf/factorization_machine.hpp>
 #include <metarec/models/mf/mixture_mf.hpp>
@@ -31,10 +32,12 @@ void run_without_malloc(const M& model, const Dataset& ds, One&& update, All&& e
   const Vector<float> start = theta;
   std::vector<RowIndex> rows(ds.num_ratings());
   for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<RowIndex>(r);
-  Eigen::internal::set_is_malloc_allowed(false);
-  for (const RowIndex r : rows) (void)update(VectorRef<float>(theta), r);
-  const std::size_t done = epoch(VectorRef<float>(theta), std::span<const RowIndex>(rows));
-  Eigen::internal::set_is_malloc_allowed(true);
+  std::size_t done = 0;
+  {
+    const test::MallocForbidden forbidden;
+    for (const RowIndex r : rows) (void)update(VectorRef<float>(theta), r);
+    done = epoch(VectorRef<float>(theta), std::span<const RowIndex>(rows));
+  }
   CHECK(done == rows.size());
   CHECK(theta.allFinite());
   CHECK((theta - start).cwiseAbs().maxCoeff() > 1e-4f);  // the steps did something

@@ -1,5 +1,6 @@
 // SVD++ (SvdppMF): conformance, the prediction formula with training-only implicit sets, the
 // generic per-rating step, and the whole-epoch delayed-implicit SGD against a plain reference.
+#include "no_malloc.hpp"  // first: makes Eigen's malloc check live in every build type
 #include "models/conformance.hpp"
 #include "models/entry_point_sizes.hpp"
 #include "models/tiny_data.hpp"
@@ -242,9 +243,10 @@ TEST_CASE("SvdppMF: the per-rating steps do not allocate", "[models][svdpp]") {
   Rng rng(2);
   model.initialize(theta, rng);
   double sum = 0.0;
-  Eigen::internal::set_is_malloc_allowed(false);
-  for (RowIndex r = 0; r < 10; ++r) sum += static_cast<double>(model.sgd_update(theta, ds, r, 0.01f));
-  Eigen::internal::set_is_malloc_allowed(true);
+  {
+    const test::MallocForbidden forbidden;
+    for (RowIndex r = 0; r < 10; ++r) sum += static_cast<double>(model.sgd_update(theta, ds, r, 0.01f));
+  }
   CHECK(std::isfinite(sum));
 }
 
