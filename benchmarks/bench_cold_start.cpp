@@ -4,7 +4,10 @@
 // and four meta-learners (first-order MAML, second-order MAML, Reptile, Meta-SGD), scored on the
 // query sets of the four scenarios (MAE, RMSE, nDCG@1, nDCG@3) with the meta-training seconds.
 // Also: query MAE against the support size K (user-cold, MAML vs fine-tuning), and the cost per
-// task of second- and first-order MAML on the MeLU-sized model with 1 and 2 threads.
+// task of second- and first-order MAML on the MeLU-sized model with 1 and 2 threads. For mf-bias:
+// biased MF trained per user and folded to the mean user, meta-learners from there, and a
+// TRANSDUCTIVE row for item-cold and user-item-cold (the new items' factors fitted on every test
+// user's support ratings before any query is answered; settings on a validation analogue).
 //
 // Hyperparameters are chosen on VALIDATION tasks only: 10% of the warm (meta-training) users,
 // seeded, are held out; the global models are fitted on the other warm users' ratings, every
@@ -211,11 +214,9 @@ metrics::MedianCalibration fit_calibration(const TaskPredictions& v, const Datas
 
 /// `report::adapt_and_score` plus the variant nDCG@3 and the calibrated MAE / RMSE, from one adaptation
 /// per task.
-Result score(const std::string& model_name, const std::string& method, const std::string& scenario,
-             const MetaModel& model, const Vector<float>& theta, const Dataset& ds,
-             const std::vector<Task>& tasks, const AdaptOptions& ao, double seconds,
-             const metrics::MedianCalibration& cal, const Vector<float>* alpha = nullptr) {
-  const TaskPredictions tp = model.predict_tasks(theta, alpha, tasks, ao);
+Result score_predictions(const std::string& model_name, const std::string& method, const std::string& scenario,
+                         const TaskPredictions& tp, const Dataset& ds, double seconds,
+                         const metrics::MedianCalibration& cal) {
   Result r{model_name, method, scenario, report::score_tasks(ds, tp), seconds, 0, 0, 0};
   const std::vector<float> truth = truth_of(ds, tp);
   r.ndcg3_variant = ndcg_melu_variant(truth, tp.score, tp.offset, 3);  // ranked unclipped
@@ -225,6 +226,14 @@ Result score(const std::string& model_name, const std::string& method, const std
   r.mae_cal = metrics::mae(std::span<const float>(truth), std::span<const float>(calibrated));
   r.rmse_cal = metrics::rmse(std::span<const float>(truth), std::span<const float>(calibrated));
   return r;
+}
+
+/// `score_predictions` of the model's predictions after adapting θ to each task.
+Result score(const std::string& model_name, const std::string& method, const std::string& scenario,
+             const MetaModel& model, const Vector<float>& theta, const Dataset& ds,
+             const std::vector<Task>& tasks, const AdaptOptions& ao, double seconds,
+             const metrics::MedianCalibration& cal, const Vector<float>* alpha = nullptr) {
+  return score_predictions(model_name, method, scenario, model.predict_tasks(theta, alpha, tasks, ao), ds, seconds, cal);
 }
 
 /// A CSV field (RFC 4180): quoted, with inner quotes doubled, when it holds a comma, quote or newline
@@ -348,7 +357,7 @@ const std::string kFoldMetaPrefix = "per-user MF, mean user, then ";
 
 /// The method label of §4's transductive mode (item-cold and user-item-cold scenarios).
 const std::string kTransductiveLabel =
-    "per-user MF, TRANSDUCTIVE: new items fitted on all test users' support sets, then mean user + fine-tuning";
+    "per-user MF, TRANSDUCTIVE: new items (and users) fitted on all test users' support sets";
 
 /// A block of an MF layout by name ("user_factors", "item_factors", "user_bias", "item_bias").
 Block block_named(const ParameterLayout& lay, const std::string& name) {
@@ -397,19 +406,20 @@ Vector<float> transduce(const MatrixFactorization<float>& per, const Vector<floa
   return out;
 }
 
-/// Query MAE of the per-user θ of a transductive fit, the users' own fitted parameters used as
-/// they are (clipped to the scale).
-double joint_mae(const MatrixFactorization<float>& per, const Vector<float>& th, const Dataset& ds,
-                 std::span<const Task> tasks) {
-  std::vector<RowIndex> q;
-  for (const Task& t : tasks) q.insert(q.end(), t.query.begin(), t.query.end());
-  if (q.empty()) return 0.0;
-  Vector<float> p(static_cast<Eigen::Index>(q.size()));
-  per.predict(th, RatingBatch{&ds, q, 0}, p);
-  double ae = 0;
-  for (std::size_t k = 0; k < q.size(); ++k)
-    ae += std::abs(std::clamp(p[static_cast<Eigen::Index>(k)], ds.scale().min, ds.scale().max) - ds.rating(q[k]));
-  return ae / static_cast<double>(q.size());
+/// The query predictions of the per-user θ of a transductive fit: each user's own fitted
+/// parameters used as they are, no further adaptation.
+TaskPredictions joint_predictions(const MatrixFactorization<float>& per, const Vector<float>& th,
+                                  const Dataset& ds, std::span<const Task> tasks) {
+  TaskPredictions tp;
+  tp.offset.push_back(0);
+  for (const Task& t : tasks) {
+    tp.rows.insert(tp.rows.end(), t.query.begin(), t.query.end());
+    tp.offset.push_back(tp.rows.size());
+  }
+  Vector<float> p(static_cast<Eigen::Index>(tp.rows.size()));
+  if (!tp.rows.empty()) per.predict(th, RatingBatch{&ds, tp.rows, 0}, p);
+  tp.score.assign(p.data(), p.data() + p.size());
+  return tp;
 }
 
 /// One line of the support-size curve: a model's method, its figures for each K.
@@ -991,45 +1001,64 @@ int main(int argc, char** argv) try {
           int best_e = 0;
           double best_tlr = 0.005, best_v = std::numeric_limits<double>::infinity();
           AdaptOptions t_ao = best_ao;
-          Vector<float> best_vth = vtheta;
+          bool best_joint = false;        // the joint fit's users as they are, or mean user + fine-tuning
+          TaskPredictions best_cal_v;     // the chosen setting's validation predictions (calibration)
           const std::uint64_t tseed = derive_seed(seed, 0x5452414Eu);  // "TRAN"
           for (const int e : {0, 5, 10, 20, 40})
             for (const double tlr : {0.005, 0.02}) {
               if (e == 0 && tlr != 0.005) continue;
               Vector<float> joint;
               const Vector<float> th = transduce(per, vtrained, *folded->layout(), vtheta, ds, vnew, vtasks, e, tlr, tseed, &joint);
-              const double jm = joint_mae(per, joint, ds, vtasks);
+              if (e > 0) {
+                // The users' parameters of the joint fit, as they are (no per-user fine-tuning).
+                const TaskPredictions jp = joint_predictions(per, joint, ds, vtasks);
+                const double mae = report::score_tasks(ds, jp).mae;
+                std::printf("  transductive, validation analogue (%zu tasks): %d epochs at %g, joint fit as is: MAE %.4f\n",
+                            vtasks.size(), e, tlr, mae);
+                if (std::isfinite(mae) && mae < best_v)
+                  best_v = mae, best_e = e, best_tlr = tlr, best_joint = true, best_cal_v = jp;
+              }
               for (const double lr : {0.0, 0.1, 0.5}) {
                 AdaptOptions ao = best_ao;
                 ao.lr = lr;
                 if (lr == 0.0) ao.steps = 0;
-                const double mae = report::score_tasks(ds, folded->predict_tasks(th, nullptr, vtasks, ao)).mae;
-                std::printf("  transductive, validation analogue (%zu tasks): %d epochs at %g, fine-tuning step %g: "
-                            "MAE %.4f (joint fit as is %.4f)\n", vtasks.size(), e, tlr, lr, mae, jm);
-                if (std::isfinite(mae) && mae < best_v) best_v = mae, best_e = e, best_tlr = tlr, t_ao = ao, best_vth = th;
+                TaskPredictions vp = folded->predict_tasks(th, nullptr, vtasks, ao);
+                const double mae = report::score_tasks(ds, vp).mae;
+                std::printf("  transductive, validation analogue (%zu tasks): %d epochs at %g, then mean user + fine-tuning step %g: "
+                            "MAE %.4f\n", vtasks.size(), e, tlr, lr, mae);
+                if (std::isfinite(mae) && mae < best_v)
+                  best_v = mae, best_e = e, best_tlr = tlr, t_ao = ao, best_joint = false, best_cal_v = std::move(vp);
               }
             }
+          const auto cal = fit_calibration(best_cal_v, ds);
           for (std::size_t s = 0; s < scenarios.size(); ++s) {
             if (scenarios[s].find("item-cold") == std::string::npos) continue;
             const auto& tasks = splits[s].test_tasks;
             Vector<float> joint;
             const auto t0 = std::chrono::steady_clock::now();
             const Vector<float> th = transduce(per, trained, *folded->layout(), theta, ds, is_new, tasks, best_e, best_tlr, tseed, &joint);
+            const TaskPredictions tp = best_joint ? joint_predictions(per, joint, ds, tasks) : folded->predict_tasks(th, nullptr, tasks, t_ao);
             const double tsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            const auto cal = fit_calibration(folded->predict_tasks(best_vth, nullptr, vtasks, t_ao), ds);
-            results.push_back(score(name, kTransductiveLabel, scenarios[s], *folded, th, ds, tasks, t_ao, fit_s + tsec, cal));
-            std::printf("  %s, %s: %d epochs at %g, step %g; MAE %.4f nDCG@3 %.4f (joint fit as is: MAE %.4f); "
-                        "inductive with new items at 0: MAE %.4f\n",
-                        kTransductiveLabel.c_str(), scenarios[s].c_str(), best_e, best_tlr, t_ao.steps == 0 ? 0.0 : t_ao.lr,
-                        results.back().q.mae, results.back().q.ndcg3, joint_mae(per, joint, ds, tasks),
-                        report::score_tasks(ds, folded->predict_tasks(
-                                                    transduce(per, trained, *folded->layout(), theta, ds, is_new, tasks, 0, 0.0, tseed),
-                                                    nullptr, tasks, best_ao)).mae);
+            results.push_back(score_predictions(name, kTransductiveLabel, scenarios[s], tp, ds, fit_s + tsec, cal));
+            const double other = report::score_tasks(ds, best_joint ? folded->predict_tasks(th, nullptr, tasks, t_ao)
+                                                                    : joint_predictions(per, joint, ds, tasks)).mae;
+            const double inductive = report::score_tasks(ds, folded->predict_tasks(
+                transduce(per, trained, *folded->layout(), theta, ds, is_new, tasks, 0, 0.0, tseed), nullptr, tasks, best_ao)).mae;
+            std::printf("  %s, %s: %d epochs at %g, %s; MAE %.4f nDCG@3 %.4f (%s: MAE %.4f); inductive with new items at 0: MAE %.4f; "
+                        "transduction %.2f s\n",
+                        kTransductiveLabel.c_str(), scenarios[s].c_str(), best_e, best_tlr,
+                        best_joint ? "joint fit as is" : "then mean user + fine-tuning", results.back().q.mae,
+                        results.back().q.ndcg3, best_joint ? "then mean user + fine-tuning" : "joint fit as is", other,
+                        inductive, tsec);
           }
           std::ostringstream tn;
           tn << " transductive (item-cold, user-item-cold): " << best_e << " SGD epochs at " << best_tlr
-             << " over the test support pool, fine-tuning step " << (t_ao.steps == 0 ? 0.0 : t_ao.lr)
-             << " (validation analogue: " << vtasks.size() << " tasks, MAE " << best_v << ");";
+             << " over the test support pool, then ";
+          if (best_joint)
+            tn << "the joint fit's users as they are";
+          else
+            tn << "mean user + fine-tuning step " << (t_ao.steps == 0 ? 0.0 : t_ao.lr);
+          tn << " (validation analogue: " << vtasks.size() << " tasks, MAE " << best_v << ");";
           fold_note += tn.str();
         }
         // The folded model as the meta-learners' starting point (first-order ones: second-order
