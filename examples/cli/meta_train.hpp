@@ -170,7 +170,15 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   const std::unique_ptr<registry::MetaModel> model = m.meta.build(ds, settings, mean);
   Vector<float> theta;
   double pretrain_seconds = 0;
-  if (c.pretrain_epochs > 0) {
+  const bool per_user = settings.has("start") && settings.text("start") == "per-user";
+  if (per_user) {
+    // mf-bias's per-user start: biased MF with a vector per user, folded into the mean user.
+    if (c.pretrain_epochs < 1) throw UsageError("--start per-user needs --pretrain-epochs >= 1");
+    if (!quiet)
+      std::fprintf(stderr, "training biased MF with a vector per user, %d epochs, then folding it into the mean user\n",
+                   c.pretrain_epochs);
+    pretrain_seconds = model->fit_per_user(theta, warm_rows, c.pretrain_epochs, seed);
+  } else if (c.pretrain_epochs > 0) {
     if (!quiet) std::fprintf(stderr, "pre-training the global model, %d epochs\n", c.pretrain_epochs);
     pretrain_seconds = model->fit_global(theta, warm_rows, c.pretrain_epochs, m.meta.global_fit(settings), seed);
     // Parameters no training rating touches (new items' factors, unseen categories) keep an
@@ -209,7 +217,9 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
     std::printf("; %zu validation tasks, %llu epochs run, best %llu", val_tasks.size(),
                 static_cast<unsigned long long>(run.result.epochs),
                 static_cast<unsigned long long>(run.result.best_epoch + 1));
-  if (c.pretrain_epochs > 0)
+  if (per_user)
+    std::printf("; per-user MF %d epochs, folded, %.2f s", c.pretrain_epochs, pretrain_seconds);
+  else if (c.pretrain_epochs > 0)
     std::printf("; pre-training %d epochs, %.2f s", c.pretrain_epochs, pretrain_seconds);
   std::printf("\n");
   std::printf("%-22s %6s %7s %7s %7s %7s\n", "scenario", "tasks", "MAE", "RMSE", "nDCG@1", "nDCG@3");

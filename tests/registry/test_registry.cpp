@@ -4,6 +4,9 @@
 #include <metarec/data/protocols.hpp>
 #include <metarec/models/mf/matrix_factorization.hpp>
 #include <metarec/registry/meta.hpp>
+#include <metarec/registry/mf.hpp>
+#include <metarec/models/mf/shared_user.hpp>
+#include <metarec/optim/sgd.hpp>
 #include <metarec/registry/model_entry.hpp>
 #include <metarec/registry/registry.hpp>
 #include <metarec/registry/train_driver.hpp>
@@ -174,6 +177,56 @@ TEST_CASE("meta recipes: each algorithm its own validated steps, else the genera
     if (o.name == "algo") o.default_value = "reptile";
   CHECK(resolve_meta_settings(e, "melu-user-cold", {}).number("outer-lr") == 0.003);
   CHECK(meta_recipe(e, "seed-mf", {}) == nullptr);
+}
+
+TEST_CASE("mf-bias's per-user start: its recipe, and fit_per_user = biased MF per user folded to the mean",
+          "[registry][meta]") {
+  const Registry r(mf_models());
+  const ModelEntry& e = r.find("mf-bias");
+  // Recipes by start: the global one by default, the per-user one (Reptile by default) on request.
+  const Settings global = resolve_meta_settings(e, "melu-user-cold", {});
+  CHECK(global.text("start") == "global");
+  CHECK(global.integer("dims") == 16);
+  CHECK(global.text("algo") == "maml");
+  const Settings per = resolve_meta_settings(e, "melu-user-cold", {{"start", "per-user"}});
+  CHECK(per.integer("dims") == 128);
+  CHECK(per.number("reg") == 0.05);
+  CHECK(per.text("algo") == "reptile");
+  CHECK(per.number("outer-lr") == 0.001);
+  CHECK(per.integer("pretrain-epochs") == 40);
+  CHECK(meta_recipe(e, "melu-user-cold", {{"start", "per-user"}, {"algo", "fomaml"}})->source.find("(fomaml)") !=
+        std::string::npos);
+  CHECK(meta_recipe(e, "melu-user-cold", {{"start", "global"}, {"algo", "reptile"}})->settings.text("outer-lr") == "0.003");
+  const Settings mine = resolve_meta_settings(e, "melu-user-cold", {{"start", "per-user"}, {"dims", "4"}});
+  CHECK(mine.integer("dims") == 4);
+
+  // fit_per_user: the same as fitting MF with a vector per user by hand and folding it.
+  const Dataset ds = test::tiny_dataset();
+  const std::vector<RowIndex> rows = test::all_rows(ds);
+  Settings s = resolve_meta_settings(e, "melu-user-cold", {{"start", "per-user"}, {"dims", "3"}});
+  const double mean = ds.mean_rating(rows);
+  const auto model = e.meta.build(ds, s, mean);
+  Vector<float> theta;
+  (void)model->fit_per_user(theta, rows, 3, 11);
+  const MatrixFactorization<float> mf(ds.num_users(), ds.num_items(),
+                                      {.dims = 3, .reg = 0.05, .bias_reg = 0.05, .init_std = 0.1, .global_mean = mean});
+  Vector<float> trained(mf.num_parameters());
+  Rng rng(derive_seed(11, 0x464F4C44u));
+  mf.initialize(trained, rng);
+  Sgd<float> opt{SgdOptions{.lr = 0.005}};
+  (void)fit(mf, trained, opt, ds, rows, TrainOptions{.epochs = 3, .batch_size = 1, .seed = 11});
+  REQUIRE(model->layout() != nullptr);
+  const Vector<float> folded = shared_user_theta<float>(*model->layout(), ds.num_users(), trained);
+  REQUIRE(theta.size() == folded.size());
+  CHECK(theta == folded);
+  // The item factors moved from their initial draw; the user vector is the users' mean.
+  const Block P = mf.layout().blocks()[0];
+  const Eigen::Map<const Matrix<float>> users(trained.data() + P.offset, P.rows, P.cols);
+  const Eigen::VectorXf mean_user = users.rowwise().mean();
+  for (Eigen::Index k = 0; k < 3; ++k) CHECK(theta[k] == Approx(mean_user[k]).margin(1e-6));
+  // Another model has no per-user start.
+  const auto side = r.find("mf-side").meta.build(ds, resolve_meta_settings(r.find("mf-side"), "melu-user-cold", {}), mean);
+  CHECK_THROWS_WITH(side->fit_per_user(theta, rows, 1, 1), Catch::Contains("mf-bias"));
 }
 
 }  // namespace unity_test_registry

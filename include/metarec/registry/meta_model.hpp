@@ -15,6 +15,8 @@
 #include <metarec/data/tasks.hpp>
 #include <metarec/meta/adapt.hpp>
 #include <metarec/meta/maml.hpp>
+#include <metarec/models/mf/matrix_factorization.hpp>
+#include <metarec/models/mf/shared_user.hpp>
 #include <metarec/optim/adam.hpp>
 #include <metarec/optim/sgd.hpp>
 #include <metarec/registry/settings.hpp>
@@ -110,6 +112,17 @@ class MetaModel {
   /// Fits θ (from `initial(seed)`) on the pooled `rows` for `epochs` epochs; returns the seconds.
   virtual double fit_global(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
                             const GlobalFit& how, std::uint64_t seed) const = 0;
+  /// The per-user start (`--start per-user`): fits the same model with a vector per user on
+  /// `rows` (per-rating SGD at 0.005, `epochs` epochs, factors drawn with the stream
+  /// derive_seed(seed, "FOLD"), rows shuffled with `seed`: bench_mf's ML-1M recipe and
+  /// bench_cold_start's), then folds the user columns into their mean (`shared_user_theta`).
+  /// Returns the seconds. Only biased MF with a shared user (mf-bias) has it.
+  /// @throws std::invalid_argument for the other models.
+  virtual double fit_per_user(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
+                              std::uint64_t seed) const {
+    (void)theta, (void)rows, (void)epochs, (void)seed;
+    throw std::invalid_argument("a per-user start is for biased MF (mf-bias) only");
+  }
   /// Sets every parameter no rating of `rows` touches (new items' factors, unseen categories) to
   /// its neutral value: its value is an untrained draw. Neutral is 0, except for a model with
   /// `reset_untrained` (the autoencoders: a new column's output bias gives the default rating).
@@ -162,6 +175,7 @@ inline const std::vector<std::string>& meta_algo_names() {
 
 namespace detail {
 inline constexpr std::uint64_t tag_meta_init = 0x494E4954u;  // "INIT"
+inline constexpr std::uint64_t tag_per_user_init = 0x464F4C44u;  // "FOLD"
 }
 
 /// `MetaModel` for a model type M (rating rows or whole rows).
@@ -186,6 +200,26 @@ class MetaModelOf final : public MetaModel {
     Rng rng(derive_seed(seed, detail::tag_meta_init));
     model_.initialize(theta, rng);
     return theta;
+  }
+
+  double fit_per_user(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
+                      std::uint64_t seed) const override {
+    if constexpr (std::same_as<M, MatrixFactorization<float>>) {
+      MatrixFactorizationOptions o = model_.options();
+      if (!o.shared_user) return MetaModel::fit_per_user(theta, rows, epochs, seed);
+      o.shared_user = false;
+      const MatrixFactorization<float> per(data_->num_users(), data_->num_items(), o);
+      Vector<float> trained(per.num_parameters());
+      Rng rng(derive_seed(seed, detail::tag_per_user_init));
+      per.initialize(trained, rng);
+      Sgd<float> opt{SgdOptions{.lr = 0.005}};
+      const double sec =
+          fit(per, trained, opt, *data_, rows, TrainOptions{.epochs = epochs, .batch_size = 1, .seed = seed}).seconds;
+      theta = shared_user_theta<float>(model_.layout(), data_->num_users(), trained);
+      return sec;
+    } else {
+      return MetaModel::fit_per_user(theta, rows, epochs, seed);
+    }
   }
 
   double fit_global(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,

@@ -63,6 +63,9 @@ struct Recipe {
   /// Meta-learning recipes: the algorithm the settings were validated for; empty: every algorithm
   /// that has no recipe of its own on the protocol.
   std::string algo{};
+  /// Meta-learning recipes: the `start` option's value they are for (empty: "global", or a model
+  /// without that option).
+  std::string start{};
 };
 
 /// How a run is observed and where it writes (none of this changes the trained θ).
@@ -234,13 +237,17 @@ inline Settings resolve_settings(const ModelEntry& m, const std::string& protoco
 /// the general one; null when the protocol has none.
 inline const Recipe* meta_recipe(const ModelEntry& m, const std::string& protocol, const Settings& user) {
   std::string algo = user.has("algo") ? user.text("algo") : std::string();
-  for (const auto& o : m.meta.options)
+  std::string start = user.has("start") ? user.text("start") : std::string();
+  for (const auto& o : m.meta.options) {
     if (algo.empty() && o.name == "algo") algo = o.default_value;
+    if (start.empty() && o.name == "start") start = o.default_value;
+  }
+  if (start == "global") start.clear();
   const Recipe* recipe = nullptr;
   for (const auto& r : m.meta.recipes)
-    if (r.protocol == protocol && r.algo.empty() && recipe == nullptr) recipe = &r;
+    if (r.protocol == protocol && r.start == start && r.algo.empty() && recipe == nullptr) recipe = &r;
   for (const auto& r : m.meta.recipes)
-    if (r.protocol == protocol && !r.algo.empty() && r.algo == algo) recipe = &r;
+    if (r.protocol == protocol && r.start == start && !r.algo.empty() && r.algo == algo) recipe = &r;
   return recipe;
 }
 

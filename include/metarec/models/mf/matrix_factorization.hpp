@@ -81,6 +81,7 @@ class MatrixFactorization : public detail::LayoutModel<MatrixFactorization<S>, S
 
   using Options = MatrixFactorizationOptions;
 
+  [[nodiscard]] const Options& options() const noexcept { return opt_; }
 
   /// Overwrites θ: factors N(0, init_std²) (users' first), biases 0.
   void initialize(VectorRef<S> theta, Rng& rng) const {
