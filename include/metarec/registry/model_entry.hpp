@@ -234,7 +234,9 @@ inline Settings resolve_settings(const ModelEntry& m, const std::string& protoco
 /// @throws std::invalid_argument on a model that is not meta-trainable, an unknown option or a bad value.
 /// The meta-learning recipe that applies on `protocol` to the algorithm `user` asks for (its
 /// "algo", else the model's default algorithm): that algorithm's own recipe if there is one, else
-/// the general one; null when the protocol has none.
+/// the general one; null when the protocol has none. Only recipes for the `start` the user asks
+/// for (else the model's default; "global" and a model without that option: recipes without one)
+/// are considered.
 inline const Recipe* meta_recipe(const ModelEntry& m, const std::string& protocol, const Settings& user) {
   std::string algo = user.has("algo") ? user.text("algo") : std::string();
   std::string start = user.has("start") ? user.text("start") : std::string();
