@@ -13,11 +13,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
 
 // Its own namespace: the test target is compiled as one unity translation unit.
 namespace unity_test_boltzmann_no_malloc {
-
-#endif
 
 using namespace metarec;
 

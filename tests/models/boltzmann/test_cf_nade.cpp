@@ -21,11 +21,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
 
 // Its own namespace: the test target is compiled as one unity translation unit.
 namespace unity_test_cf_nade {
-
-#endif
 
 using namespace metarec;
 
