@@ -219,6 +219,11 @@ TEST_CASE("mf-bias's per-user start: its recipe, and fit_per_user = biased MF pe
   const Vector<float> folded = shared_user_theta<float>(*model->layout(), ds.num_users(), trained);
   REQUIRE(theta.size() == folded.size());
   CHECK(theta == folded);
+  // With the out-parameter: the same fold, and the model before it.
+  Vector<float> again, unfolded;
+  (void)model->fit_per_user(again, rows, 3, 11, &unfolded);
+  CHECK(again == theta);
+  CHECK(unfolded == trained);
   // The item factors moved from their initial draw; the user vector is the users' mean.
   const Block P = mf.layout().blocks()[0];
   const Eigen::Map<const Matrix<float>> users(trained.data() + P.offset, P.rows, P.cols);

@@ -116,11 +116,13 @@ class MetaModel {
   /// `rows` (per-rating SGD at 0.005, `epochs` epochs, factors drawn with the stream
   /// derive_seed(seed, "FOLD"), rows shuffled with `seed`: bench_mf's ML-1M recipe and
   /// bench_cold_start's), then folds the user columns into their mean (`shared_user_theta`).
-  /// Returns the seconds. Only biased MF with a shared user (mf-bias) has it.
+  /// Returns the seconds. Only biased MF with a shared user (mf-bias) has it. `per_user`, when
+  /// given, receives the fitted model before the fold (layout: a column per user), for callers
+  /// that need the users' own vectors (bench_cold_start's transductive mode).
   /// @throws std::invalid_argument for the other models.
   virtual double fit_per_user(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
-                              std::uint64_t seed) const {
-    (void)theta, (void)rows, (void)epochs, (void)seed;
+                              std::uint64_t seed, Vector<float>* per_user = nullptr) const {
+    (void)theta, (void)rows, (void)epochs, (void)seed, (void)per_user;
     throw std::invalid_argument("a per-user start is for biased MF (mf-bias) only");
   }
   /// Sets every parameter no rating of `rows` touches (new items' factors, unseen categories) to
@@ -203,10 +205,10 @@ class MetaModelOf final : public MetaModel {
   }
 
   double fit_per_user(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
-                      std::uint64_t seed) const override {
+                      std::uint64_t seed, Vector<float>* per_user = nullptr) const override {
     if constexpr (std::same_as<M, MatrixFactorization<float>>) {
       MatrixFactorizationOptions o = model_.options();
-      if (!o.shared_user) return MetaModel::fit_per_user(theta, rows, epochs, seed);
+      if (!o.shared_user) return MetaModel::fit_per_user(theta, rows, epochs, seed, per_user);
       o.shared_user = false;
       const MatrixFactorization<float> per(data_->num_users(), data_->num_items(), o);
       Vector<float> trained(per.num_parameters());
@@ -216,9 +218,10 @@ class MetaModelOf final : public MetaModel {
       const double sec =
           fit(per, trained, opt, *data_, rows, TrainOptions{.epochs = epochs, .batch_size = 1, .seed = seed}).seconds;
       theta = shared_user_theta<float>(model_.layout(), data_->num_users(), trained);
+      if (per_user) *per_user = std::move(trained);
       return sec;
     } else {
-      return MetaModel::fit_per_user(theta, rows, epochs, seed);
+      return MetaModel::fit_per_user(theta, rows, epochs, seed, per_user);
     }
   }
 
