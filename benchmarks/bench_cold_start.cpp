@@ -99,8 +99,8 @@ Setup model_config(const Registry& reg, const std::string& model, bool quick, st
   Settings user{{"inner-steps", "5"}, {"adapt", "local"}};
   if (!st.mf && !st.melu) {
     // The autoencoder and Boltzmann families (whole-row models): the registry's model settings
-    // and meta-learning steps (the grid below brackets them), 5 epochs of the global model, at
-    // most 3 meta-epochs (patience 1).
+    // (its melu-* recipe's where it has one, e.g. autorec-u's 100 hidden units), the step grid
+    // of `meta_grid`, 5 epochs of the global model, at most 3 meta-epochs (patience 1).
     user.set("pretrain-epochs", quick ? "1" : "5");
     user.set("epochs", quick ? "1" : "3");
     user.set("patience", "1");
@@ -138,9 +138,17 @@ Setup model_config(const Registry& reg, const std::string& model, bool quick, st
 std::vector<std::pair<double, double>> meta_grid(const Setup& st, bool quick) {
   if (quick) return {{st.c.inner_lr, st.c.outer_lr}};
   std::vector<std::pair<double, double>> g;
-  if (!st.mf && !st.melu) {  // the registry's steps and a 3x larger inner step
-    g.push_back({st.c.inner_lr, st.c.outer_lr});
-    g.push_back({3 * st.c.inner_lr, st.c.outer_lr});
+  if (!st.mf && !st.melu) {
+    // The meta options' default steps and a 3x larger inner step. Not the recipe's: a recipe
+    // holds this grid's choice, and a grid built around it would move with every run.
+    auto option_default = [&](const char* name) {
+      for (const OptionSpec& o : st.entry->meta.options)
+        if (o.name == name) return std::stod(o.default_value);
+      throw std::logic_error(std::string("meta_grid: no option ") + name);
+    };
+    const double inner = option_default("inner-lr"), outer = option_default("outer-lr");
+    g.push_back({inner, outer});
+    g.push_back({3 * inner, outer});
     return g;
   }
   const std::vector<double> inner = st.mf ? std::vector<double>{0.2, 0.5, 1.0}
@@ -930,12 +938,11 @@ int main(int argc, char** argv) try {
         // warm ratings less the validation users, its user columns folded into their mean
         // (shared_user_theta), then fine-tuned on each new user's support set; the step chosen on
         // the validation users. adapt's default for MF train files is this choice.
-        const Setup fs = model_config(reg, name, quick, seed, Settings{{"dims", "128"}, {"reg", "0.05"}});
+        const Setup fs = model_config(reg, name, quick, seed, Settings{{"dims", "128"}, {"reg", "0.05"}, {"init-std", "0.1"}});
         folded = fs.entry->meta.build(ds, fs.settings, mean);
-        const MatrixFactorization<float> per = mf128(ds, mean);
-        Vector<float> trained;
-        const double fit_s = fit_mf128(per, trained, ds, warm_rows, derive_seed(seed, 0x464F4C44u), seed, quick ? 3 : 40);  // "FOLD"
-        const Vector<float> theta = shared_user_theta<float>(*folded->layout(), ds.num_users(), trained);
+        const MatrixFactorization<float> per = mf128(ds, mean);  // the unfolded model's layout
+        Vector<float> theta, trained;  // folded (what adapt serves) and per user (for transduction)
+        const double fit_s = folded->fit_per_user(theta, warm_rows, quick ? 3 : 40, seed, &trained);
         AdaptOptions best_ao = fs.c.adapt_options();
         double best_mae = std::numeric_limits<double>::infinity();
         for (const double lr : {0.0, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 2.0}) {
@@ -993,9 +1000,8 @@ int main(int argc, char** argv) try {
                                     {mine.begin(), mine.begin() + static_cast<std::ptrdiff_t>(nq)}});
             }
           }
-          Vector<float> vtrained;
-          (void)fit_mf128(per, vtrained, ds, vrows, derive_seed(seed, 0x464F4C44u), seed, quick ? 3 : 40);
-          const Vector<float> vtheta = shared_user_theta<float>(*folded->layout(), ds.num_users(), vtrained);
+          Vector<float> vtheta, vtrained;
+          (void)folded->fit_per_user(vtheta, vrows, quick ? 3 : 40, seed, &vtrained);
           std::vector<char> vnew(ds.num_items(), 0);
           for (std::uint32_t i = 0; i < ds.num_items(); ++i) vnew[i] = (pseudo[i] || is_new[i]) ? 1 : 0;
           int best_e = 0;
