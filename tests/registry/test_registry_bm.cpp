@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 using namespace metarec;
 using namespace metarec::registry;
@@ -130,6 +131,43 @@ TEST_CASE("RBM phases: --epochs caps the total of cd-epochs (a recipe's phases s
   CHECK(registry::detail::rbm_plan(resolve_settings(e, "ml1m-90-10", {})).phase_epochs == std::vector<int>{39, 1});
   CHECK(registry::detail::rbm_plan(resolve_settings(e, "ml1m-90-10", Settings{{"epochs", "100"}})).phase_epochs ==
         std::vector<int>{39, 1});
+}
+
+TEST_CASE("cold start: a new item gets the pooled rating distribution's mean from a fitted rbm-u or cf-nade-u",
+          "[registry][meta][boltzmann]") {
+  const Dataset ds = test::tiny_dataset();
+  const Registry r(boltzmann_models());
+  // Warm rows: every item but 8. The global model is fitted on them; item 8 is new.
+  std::vector<RowIndex> warm, fresh;
+  for (RowIndex row = 0; row < ds.num_ratings(); ++row) (ds.item(row) == 8 ? fresh : warm).push_back(row);
+  REQUIRE(!fresh.empty());
+  double counts[5] = {0, 0, 0, 0, 0};
+  for (const RowIndex row : warm) counts[static_cast<int>(ds.rating(row)) - 1] += 1;
+  double expected = 0;  // the add-one smoothed level frequencies' mean
+  for (int k = 0; k < 5; ++k) expected += (k + 1) * (counts[k] + 1) / (static_cast<double>(warm.size()) + 5);
+  // Each user who rated item 8: support = their other rows, query = item 8.
+  std::vector<Task> tasks;
+  for (const RowIndex q : fresh) {
+    Task t{ds.user(q), {}, {q}};
+    for (const RowIndex row : warm)
+      if (ds.user(row) == t.user) t.support.push_back(row);
+    tasks.push_back(std::move(t));
+  }
+  for (const char* name : {"rbm-u", "cf-nade-u"}) {
+    INFO(name);
+    const ModelEntry& e = r.find(name);
+    const Settings s = resolve_meta_settings(e, "melu-user-cold", {{"hidden", "4"}});
+    const auto model = e.meta.build(ds, s, 3.5);
+    Vector<float> theta;
+    (void)model->fit_global(theta, warm, 3, e.meta.global_fit(s), 7);
+    CHECK(model->zero_untrained(theta, warm) > 0);
+    CHECK(model->zero_untrained(theta, warm) == 0);
+    for (const int steps : {0, 3}) {
+      const auto p = model->predict_tasks(theta, nullptr, tasks, AdaptOptions{.steps = steps, .lr = 0.1});
+      REQUIRE(p.score.size() == fresh.size());
+      for (const float x : p.score) CHECK(x == Approx(expected).epsilon(1e-5));
+    }
+  }
 }
 
 }  // namespace unity_test_registry_bm

@@ -12,6 +12,7 @@
 #include <metarec/data/tasks.hpp>
 #include <metarec/meta.hpp>
 #include <metarec/models/boltzmann/bernoulli_rbm.hpp>
+#include <metarec/models/boltzmann/cf_nade.hpp>
 #include <metarec/models/boltzmann/rbm_cf.hpp>
 #include <metarec/optim/sgd.hpp>
 #include <metarec/report/item_scores.hpp>
@@ -24,11 +25,10 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
 
 // Its own namespace: the test target is compiled as one unity translation unit.
 namespace unity_test_rbm {
-
-#endif
 
 using namespace metarec;
 
@@ -426,6 +426,73 @@ TEMPLATE_TEST_CASE("RbmCf under first-order MAML and Reptile", "[models][boltzma
   CHECK(a.allFinite());
   CHECK(a != theta0);
   CHECK(train() == a);
+}
+
+TEST_CASE("reset_untrained (RBM-CF, CF-NADE): a new item is predicted at the pooled rating distribution's mean "
+          "and moves no hidden unit", "[models][boltzmann]") {
+  const Dataset ds = test::tiny_dataset();
+  // Items 7 and 8 are new: no training row. The models span every column (as the registry's
+  // cold-start entries do), so only the reset makes them neutral.
+  std::vector<RowIndex> train, rows_new;
+  for (RowIndex r = 0; r < ds.num_ratings(); ++r) (ds.item(r) >= 7 ? rows_new : train).push_back(r);
+  REQUIRE(!rows_new.empty());
+  const WholeRows fit(ds, train, RowSide::user);
+  // By hand: the add-one smoothed level frequencies of every training rating, and their mean.
+  double counts[5] = {0, 0, 0, 0, 0};
+  for (const RowIndex r : train) counts[static_cast<int>(ds.rating(r)) - 1] += 1;
+  double expected = 0;
+  for (int k = 0; k < 5; ++k) expected += (k + 1) * (counts[k] + 1) / (static_cast<double>(train.size()) + 5);
+  // Per user with a new item: one trained row h held out; A predicts h and the new items from the
+  // other trained rows, B predicts h from the other trained rows AND the new items.
+  std::vector<RowIndex> a_in, a_out, b_in, b_out;
+  for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
+    std::vector<RowIndex> old_rows, new_rows;
+    for (const RowIndex r : train) if (ds.user(r) == u) old_rows.push_back(r);
+    for (const RowIndex r : rows_new) if (ds.user(r) == u) new_rows.push_back(r);
+    if (new_rows.empty() || old_rows.size() < 2) continue;
+    a_in.insert(a_in.end(), old_rows.begin() + 1, old_rows.end());
+    a_out.push_back(old_rows.front());
+    a_out.insert(a_out.end(), new_rows.begin(), new_rows.end());
+    b_in.insert(b_in.end(), old_rows.begin() + 1, old_rows.end());
+    b_in.insert(b_in.end(), new_rows.begin(), new_rows.end());
+    b_out.push_back(old_rows.front());
+  }
+  REQUIRE(!b_out.empty());
+  for (auto* v : {&a_in, &a_out, &b_in, &b_out}) std::sort(v->begin(), v->end());
+  const WholeRows A(ds, a_in, a_out, RowSide::user), B(ds, b_in, b_out, RowSide::user);
+  const auto check = [&](const auto& m, std::size_t per_column, const char* what) {
+    INFO(what);
+    Vector<double> theta(m.num_parameters());
+    Rng rng(5);
+    m.initialize(theta, rng);
+    theta += Vector<double>::Constant(theta.size(), 0.3);  // every parameter away from its reset value
+    CHECK(m.reset_untrained(theta, fit.batch()) == 2 * per_column);
+    CHECK(m.reset_untrained(theta, fit.batch()) == 0);  // idempotent
+    Vector<double> pa(static_cast<Eigen::Index>(A.batch().num_targets())), pb(static_cast<Eigen::Index>(B.batch().num_targets()));
+    m.predict(theta, A.batch(), pa);
+    m.predict(theta, B.batch(), pb);
+    Eigen::Index k = 0, kb = 0;
+    std::size_t new_targets = 0;
+    for (const RowExample& ex : A.batch().examples)
+      for (const RowIndex r : ex.target) {
+        if (ds.item(r) >= 7) {
+          CHECK(pa[k] == Approx(expected).epsilon(1e-12));
+          ++new_targets;
+        } else {
+          CHECK(pa[k] == Approx(pb[kb]).epsilon(1e-12));  // the new items in B's input change nothing
+          ++kb;
+        }
+        ++k;
+      }
+    CHECK(kb == pb.size());
+    CHECK(new_targets > 0);
+  };
+  const std::size_t F = 3, K = 5, H = 4;
+  check(RbmCf<double>(ds.num_items(), {.hidden = 3}, RowSide::user), F * K + K, "RBM-CF, mean field");
+  check(RbmCf<double>(ds.num_items(), {.hidden = 3, .prediction = RbmPrediction::exact}, RowSide::user), F * K + K,
+        "RBM-CF, exact marginal");
+  check(CfNade<double>(ds.num_items(), {.hidden = {4}}, RowSide::user), 2 * H * K + K, "CF-NADE");
+  check(CfNade<double>(ds.num_items(), {.hidden = {4, 2}}, RowSide::user), H * K + 2 * K + K, "CF-NADE, two layers");
 }
 
 }  // namespace unity_test_rbm

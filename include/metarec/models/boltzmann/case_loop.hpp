@@ -130,6 +130,28 @@ void column_log_frequencies(const RowBatch& batch, const RatingLevels& levels, E
   }
 }
 
+/// The columns no input or target row of `batch` touches (1 = untouched), and out[k] =
+/// log((N_k + 1) / (N + K)): the add-one smoothed log frequency of level k among ALL the batch's
+/// input entries (out is resized to K). What `reset_untrained` gives a column without data.
+template <class S>
+std::vector<char> untouched_columns(const RowBatch& batch, const RatingLevels& levels, std::uint32_t columns,
+                                    Vector<S>& out) {
+  std::vector<char> untouched(columns, 1);
+  out.setZero(levels.like_threshold > 0.0f ? 2 : levels.count);
+  S n = 0;
+  for (const RowExample& ex : batch.examples) {
+    for (const RowIndex r : ex.input) {
+      untouched[batch.column(r)] = 0;
+      out[levels.level_of(batch.data->rating(r))] += S(1);
+      n += S(1);
+    }
+    for (const RowIndex r : ex.target) untouched[batch.column(r)] = 0;
+  }
+  const S total = n + static_cast<S>(out.size());
+  for (Eigen::Index k = 0; k < out.size(); ++k) out[k] = std::log((out[k] + S(1)) / total);
+  return untouched;
+}
+
 /// Grows `m` to `rows` × at least `cols` (never shrinks the column capacity).
 template <class M>
 void grow_columns(M& m, Eigen::Index rows, Eigen::Index cols) {

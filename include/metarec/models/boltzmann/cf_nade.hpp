@@ -144,6 +144,33 @@ class CfNade : public detail::LayoutModel<CfNade<S>, S, RowBatch> {
       for (Eigen::Index k = b.rows() - 1; k >= 1; --k) b(k, j) -= b(k - 1, j);
   }
 
+  /// Resets every column that no input or target row of `batch` touches (a new item for a user
+  /// model) to what the model says when it knows nothing: W_j = 0, V_j = 0 and b_j such that
+  /// s_k = the smoothed log frequency of level k among ALL the batch's input entries. Such a
+  /// column is then predicted at the pooled rating distribution's mean (≈ the mean training
+  /// rating) whatever the context, and a rating of it in a support set moves no hidden unit.
+  /// Returns how many parameters changed.
+  /// @throws std::invalid_argument on a wrong θ size or an incompatible batch.
+  std::size_t reset_untrained(VectorRef<S> theta, const RowBatch& batch) const {
+    check_size("reset_untrained", theta.size());
+    check_batch("reset_untrained", batch);
+    Vector<S> pooled;
+    const std::vector<char> untouched = detail::untouched_columns<S>(batch, levels_, columns_, pooled);
+    for (Eigen::Index k = pooled.size() - 1; k >= 1; --k) pooled[k] -= pooled[k - 1];  // cumulative -> steps
+    std::size_t changed = 0;
+    const auto set = [&](S& x, S v) {
+      if (x != v) x = v, ++changed;
+    };
+    for (std::uint32_t j = 0; j < columns_; ++j) {
+      if (!untouched[j]) continue;
+      const auto jj = static_cast<Eigen::Index>(j);
+      for (Eigen::Index r = 0; r < W_.rows; ++r) set(theta[W_.offset + jj * W_.rows + r], S(0));
+      for (Eigen::Index r = 0; r < V_.rows; ++r) set(theta[V_.offset + jj * V_.rows + r], S(0));
+      for (Eigen::Index k = 0; k < b_.rows; ++k) set(theta[b_.offset + jj * b_.rows + k], pooled[k]);
+    }
+    return changed;
+  }
+
   /// The loss of the batch (see the file comment); 0 for an empty batch.
   /// @throws std::invalid_argument on a wrong θ size or an incompatible batch.
   [[nodiscard]] S loss(const ConstVectorRef<S>& theta, const Batch& batch) const {

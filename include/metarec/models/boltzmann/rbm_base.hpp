@@ -343,6 +343,31 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
     column_log_frequencies<S>(batch, levels_, b_.map(theta));
   }
 
+  /// Resets every column that no input or target row of `batch` touches (a new item for a user
+  /// RBM) to what the model says when it knows nothing: W_j = 0 and b_j = the smoothed log
+  /// frequencies of the levels among ALL the batch's input entries. Such a column is then
+  /// predicted at the pooled rating distribution's mean (≈ the mean training rating; before, an
+  /// untrained column's uniform levels gave 3) whatever the hidden state, and a rating of it in a
+  /// support set moves no hidden unit. Returns how many parameters changed.
+  /// @throws std::invalid_argument on a wrong θ size or an incompatible batch.
+  std::size_t reset_untrained(VectorRef<S> theta, const RowBatch& batch) const {
+    this->check_size("reset_untrained", theta.size());
+    this->check_batch("reset_untrained", batch);
+    Vector<S> pooled;
+    const std::vector<char> untouched = untouched_columns<S>(batch, levels_, this->num_columns(), pooled);
+    std::size_t changed = 0;
+    const auto set = [&](S& x, S v) {
+      if (x != v) x = v, ++changed;
+    };
+    for (std::uint32_t j = 0; j < this->num_columns(); ++j) {
+      if (!untouched[j]) continue;
+      const auto jj = static_cast<Eigen::Index>(j);
+      for (Eigen::Index r = 0; r < W_.rows; ++r) set(theta[W_.offset + jj * W_.rows + r], S(0));
+      for (Eigen::Index k = 0; k < b_.rows; ++k) set(theta[b_.offset + jj * b_.rows + k], pooled[k]);
+    }
+    return changed;
+  }
+
   /// Mean free energy over the examples of the batch, each of its visible set (input rows, and the
   /// target rows when they are not the same list): F(v) = −Σ_j b_j[k_j] − Σ_f softplus(a_f).
   /// @throws std::invalid_argument on a wrong θ size or an incompatible batch.
