@@ -213,10 +213,12 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
               c.adapt.c_str(), c.outer_lr, c.meta_batch, c.epochs);
   std::printf("meta-training %zu tasks, %.2f s (%d thread%s)", train_tasks.size(), run.seconds,
               threads, threads == 1 ? "" : "s");
-  if (!val_tasks.empty())
+  if (!val_tasks.empty() && run.result.epochs > 0)
     std::printf("; %zu validation tasks, %llu epochs run, best %llu", val_tasks.size(),
                 static_cast<unsigned long long>(run.result.epochs),
                 static_cast<unsigned long long>(run.result.best_epoch + 1));
+  else if (!val_tasks.empty())
+    std::printf("; %zu validation tasks (no meta-epoch: the global model, fine-tuned)", val_tasks.size());
   if (per_user)
     std::printf("; per-user MF %d epochs, folded, %.2f s", c.pretrain_epochs, pretrain_seconds);
   else if (c.pretrain_epochs > 0)
