@@ -210,13 +210,7 @@ TEST_CASE("cold start: a new item gets the mean rating from a fitted autorec-u, 
   CHECK(model->zero_untrained(theta, warm) > 0);
   CHECK(model->zero_untrained(theta, warm) == 0);
   // Each user who rated item 8: support = their other rows, query = item 8.
-  std::vector<Task> tasks;
-  for (const RowIndex q : fresh) {
-    Task t{ds.user(q), {}, {q}};
-    for (const RowIndex row : warm)
-      if (ds.user(row) == t.user) t.support.push_back(row);
-    tasks.push_back(std::move(t));
-  }
+  const std::vector<Task> tasks = test::new_item_tasks(ds, warm, fresh);
   for (const int steps : {0, 3}) {
     const auto p = model->predict_tasks(theta, nullptr, tasks, AdaptOptions{.steps = steps, .lr = 0.1});
     REQUIRE(p.score.size() == fresh.size());

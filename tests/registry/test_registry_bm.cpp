@@ -146,13 +146,7 @@ TEST_CASE("cold start: a new item gets the pooled rating distribution's mean fro
   double expected = 0;  // the add-one smoothed level frequencies' mean
   for (int k = 0; k < 5; ++k) expected += (k + 1) * (counts[k] + 1) / (static_cast<double>(warm.size()) + 5);
   // Each user who rated item 8: support = their other rows, query = item 8.
-  std::vector<Task> tasks;
-  for (const RowIndex q : fresh) {
-    Task t{ds.user(q), {}, {q}};
-    for (const RowIndex row : warm)
-      if (ds.user(row) == t.user) t.support.push_back(row);
-    tasks.push_back(std::move(t));
-  }
+  const std::vector<Task> tasks = test::new_item_tasks(ds, warm, fresh);
   for (const char* name : {"rbm-u", "cf-nade-u"}) {
     INFO(name);
     const ModelEntry& e = r.find(name);
