@@ -5,7 +5,6 @@
 
 #include <metarec/core/rng.hpp>
 #include <metarec/data/dataset.hpp>
-#include <metarec/data/tasks.hpp>
 
 #include <numeric>
 #include <vector>
@@ -67,20 +66,6 @@ inline std::vector<RowIndex> all_rows(const Dataset& ds) {
   std::vector<RowIndex> rows(ds.num_ratings());
   std::iota(rows.begin(), rows.end(), RowIndex{0});
   return rows;
-}
-
-/// One task per row of `fresh` (a new item's rating): its user's `warm` rows as the support set,
-/// that row as the query.
-inline std::vector<Task> new_item_tasks(const Dataset& ds, const std::vector<RowIndex>& warm,
-                                        const std::vector<RowIndex>& fresh) {
-  std::vector<Task> tasks;
-  for (const RowIndex q : fresh) {
-    Task t{ds.user(q), {}, {q}};
-    for (const RowIndex row : warm)
-      if (ds.user(row) == t.user) t.support.push_back(row);
-    tasks.push_back(std::move(t));
-  }
-  return tasks;
 }
 
 }  // namespace metarec::test

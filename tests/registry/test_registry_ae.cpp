@@ -9,6 +9,7 @@
 #include <metarec/registry/registry.hpp>
 
 #include "models/tiny_data.hpp"
+#include "registry/cold_start_tasks.hpp"
 
 #include <catch.hpp>
 
