@@ -17,8 +17,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -130,26 +132,40 @@ void column_log_frequencies(const RowBatch& batch, const RatingLevels& levels, E
   }
 }
 
-/// The columns no input or target row of `batch` touches (1 = untouched), and out[k] =
-/// log((N_k + 1) / (N + K)): the add-one smoothed log frequency of level k among ALL the batch's
-/// input entries (out is resized to K). What `reset_untrained` gives a column without data.
+/// `reset_untrained` of the softmax RBMs and CF-NADE: every column that no input or target row of
+/// `batch` touches gets 0 in each block of `weights` and, in `bias` (K × columns), the add-one
+/// smoothed log frequencies log((N_k + 1) / (N + K)) of the levels among ALL the batch's input
+/// entries; with `cumulative`, their successive differences instead (CF-NADE's b_j, whose
+/// cumulative sums are the log frequencies). Returns how many parameters changed.
 template <class S>
-std::vector<char> untouched_columns(const RowBatch& batch, const RatingLevels& levels, std::uint32_t columns,
-                                    Vector<S>& out) {
-  std::vector<char> untouched(columns, 1);
-  out.setZero(levels.like_threshold > 0.0f ? 2 : levels.count);
+std::size_t reset_untouched_columns(VectorRef<S> theta, const RowBatch& batch, const RatingLevels& levels,
+                                    std::initializer_list<Block> weights, const Block& bias, bool cumulative) {
+  std::vector<char> untouched(static_cast<std::size_t>(bias.cols), 1);
+  Vector<S> pooled = Vector<S>::Zero(bias.rows);
   S n = 0;
   for (const RowExample& ex : batch.examples) {
     for (const RowIndex r : ex.input) {
       untouched[batch.column(r)] = 0;
-      out[levels.level_of(batch.data->rating(r))] += S(1);
+      pooled[levels.level_of(batch.data->rating(r))] += S(1);
       n += S(1);
     }
     for (const RowIndex r : ex.target) untouched[batch.column(r)] = 0;
   }
-  const S total = n + static_cast<S>(out.size());
-  for (Eigen::Index k = 0; k < out.size(); ++k) out[k] = std::log((out[k] + S(1)) / total);
-  return untouched;
+  const S total = n + static_cast<S>(pooled.size());
+  for (Eigen::Index k = 0; k < pooled.size(); ++k) pooled[k] = std::log((pooled[k] + S(1)) / total);
+  if (cumulative)
+    for (Eigen::Index k = pooled.size() - 1; k >= 1; --k) pooled[k] -= pooled[k - 1];
+  std::size_t changed = 0;
+  const auto set = [&](S& x, S v) {
+    if (x != v) x = v, ++changed;
+  };
+  for (Eigen::Index j = 0; j < bias.cols; ++j) {
+    if (!untouched[static_cast<std::size_t>(j)]) continue;
+    for (const Block& w : weights)
+      for (Eigen::Index r = 0; r < w.rows; ++r) set(theta[w.offset + j * w.rows + r], S(0));
+    for (Eigen::Index k = 0; k < bias.rows; ++k) set(theta[bias.offset + j * bias.rows + k], pooled[k]);
+  }
+  return changed;
 }
 
 /// Grows `m` to `rows` × at least `cols` (never shrinks the column capacity).

@@ -154,21 +154,7 @@ class CfNade : public detail::LayoutModel<CfNade<S>, S, RowBatch> {
   std::size_t reset_untrained(VectorRef<S> theta, const RowBatch& batch) const {
     check_size("reset_untrained", theta.size());
     check_batch("reset_untrained", batch);
-    Vector<S> pooled;
-    const std::vector<char> untouched = detail::untouched_columns<S>(batch, levels_, columns_, pooled);
-    for (Eigen::Index k = pooled.size() - 1; k >= 1; --k) pooled[k] -= pooled[k - 1];  // cumulative -> steps
-    std::size_t changed = 0;
-    const auto set = [&](S& x, S v) {
-      if (x != v) x = v, ++changed;
-    };
-    for (std::uint32_t j = 0; j < columns_; ++j) {
-      if (!untouched[j]) continue;
-      const auto jj = static_cast<Eigen::Index>(j);
-      for (Eigen::Index r = 0; r < W_.rows; ++r) set(theta[W_.offset + jj * W_.rows + r], S(0));
-      for (Eigen::Index r = 0; r < V_.rows; ++r) set(theta[V_.offset + jj * V_.rows + r], S(0));
-      for (Eigen::Index k = 0; k < b_.rows; ++k) set(theta[b_.offset + jj * b_.rows + k], pooled[k]);
-    }
-    return changed;
+    return detail::reset_untouched_columns<S>(theta, batch, levels_, {W_, V_}, b_, true);
   }
 
   /// The loss of the batch (see the file comment); 0 for an empty batch.

@@ -353,19 +353,7 @@ class SoftmaxRbm : public RbmBase<Derived, S> {
   std::size_t reset_untrained(VectorRef<S> theta, const RowBatch& batch) const {
     this->check_size("reset_untrained", theta.size());
     this->check_batch("reset_untrained", batch);
-    Vector<S> pooled;
-    const std::vector<char> untouched = untouched_columns<S>(batch, levels_, this->num_columns(), pooled);
-    std::size_t changed = 0;
-    const auto set = [&](S& x, S v) {
-      if (x != v) x = v, ++changed;
-    };
-    for (std::uint32_t j = 0; j < this->num_columns(); ++j) {
-      if (!untouched[j]) continue;
-      const auto jj = static_cast<Eigen::Index>(j);
-      for (Eigen::Index r = 0; r < W_.rows; ++r) set(theta[W_.offset + jj * W_.rows + r], S(0));
-      for (Eigen::Index k = 0; k < b_.rows; ++k) set(theta[b_.offset + jj * b_.rows + k], pooled[k]);
-    }
-    return changed;
+    return reset_untouched_columns<S>(theta, batch, levels_, {W_}, b_, false);
   }
 
   /// Mean free energy over the examples of the batch, each of its visible set (input rows, and the
