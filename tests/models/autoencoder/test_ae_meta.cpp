@@ -39,6 +39,7 @@ auto models(const Dataset& ds, const std::vector<RowIndex>& rows) {
       Cdae<double>(ds, {.hidden = 3, .corruption = 0.2, .negatives = 1}),
       MultVae<double>(ds, {.hidden = {3}, .latent = 2, .dropout = 0.2, .beta = 0.2}),
       MultVae<double>(ds, {.variational = false, .hidden = {3}, .latent = 2, .dropout = 0.2}),
+      Svae<double>(ds, {.embedding = 3, .rnn = 3, .hidden = 3, .latent = 2, .next_k = 2}),
       Ease<double>(ds, {.reg = 2.0}, rows));
 }
 
@@ -164,6 +165,7 @@ TEST_CASE("autoencoders: the same numbers on one and on two threads", "[models][
   check(AutoRec<float>(ds, {.side = RowSide::user, .hidden = 128, .reg = 1.0}, rows));
   check(Cdae<float>(ds, {.hidden = 128, .negatives = 2}));
   check(MultVae<float>(ds, {.hidden = {64}, .latent = 16}));
+  check(Svae<float>(ds, {.embedding = 32, .rnn = 48, .hidden = 32, .latent = 16}));
   omp_set_num_threads(before);
 }
 #endif

@@ -28,6 +28,7 @@ TEST_CASE("autoencoders: steps do not allocate after warm-up", "[models][autoenc
       DeepRec<float>(ds, {.encoder = {6, 4}, .dropout = 0.3, .refeed = 0.5}, rows),
       Cdae<float>(ds, {.hidden = 5, .negatives = 2}),
       MultVae<float>(ds, {.hidden = {6}, .latent = 3}),
+      Svae<float>(ds, {.embedding = 4, .rnn = 5, .hidden = 4, .latent = 3}),
       Ease<float>(ds, {.reg = 1.0}, rows));
   std::apply(
       [&](const auto&... m) {
