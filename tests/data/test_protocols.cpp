@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -49,6 +50,29 @@ std::vector<RowIndex> expected_kept(std::string_view name, const Dataset& ds, co
     }
     return rows;
   }
+  if (name == "svae") {
+    // positives (> 3.5) of users with 5..1000 of them; a held-out user keeps its positives on
+    // items some training user rated, when it has at least 3 of them
+    std::vector<std::vector<RowIndex>> pos(ds.num_users());
+    for (RowIndex r = 0; r < ds.num_ratings(); ++r)
+      if (ds.rating(r) > 3.5f) pos[ds.user(r)].push_back(r);
+    const std::set<std::uint32_t> held(s.cold_users.begin(), s.cold_users.end());
+    std::set<std::uint32_t> train_items;
+    for (std::uint32_t u = 0; u < ds.num_users(); ++u)
+      if (pos[u].size() >= 5 && pos[u].size() <= 1000 && !held.count(u))
+        for (const auto r : pos[u]) train_items.insert(ds.item(r));
+    std::vector<RowIndex> rows;
+    for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
+      if (pos[u].size() < 5 || pos[u].size() > 1000) continue;
+      std::vector<RowIndex> keep;
+      for (const auto r : pos[u])
+        if (!held.count(u) || train_items.count(ds.item(r))) keep.push_back(r);
+      if (held.count(u) && keep.size() < 3) continue;
+      rows.insert(rows.end(), keep.begin(), keep.end());
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  }
   if (name == "melu-warm") {
     std::set<std::uint32_t> cold_u(s.cold_users.begin(), s.cold_users.end());
     std::vector<RowIndex> rows;
@@ -63,7 +87,7 @@ std::vector<RowIndex> expected_kept(std::string_view name, const Dataset& ds, co
 TEST_CASE("protocols: registry lists every preset and rejects unknown names", "[split][protocols]") {
   const auto names = protocol_names();
   const std::vector<std::string_view> expected = {
-      "seed-mf", "seed-mlp", "seed-ae", "ml1m-90-10", "recbole",
+      "seed-mf", "seed-mlp", "seed-ae", "ml1m-90-10", "recbole", "svae",
       "melu-warm", "melu-user-cold", "melu-item-cold", "melu-user-item-cold"};
   CHECK(names == expected);
   for (const auto n : names) {
@@ -130,6 +154,49 @@ TEST_CASE("protocols: recbole uses RecBole's part sizes per user", "[split][prot
     CHECK(c == recbole_counts(c[0] + c[1] + c[2], {0.8, 0.1, 0.1}));
   }
   for (const auto r : s.test) CHECK(ds.rating(r) >= 3.0f);
+}
+
+TEST_CASE("protocols: svae holds out 10% + 10% of the users and splits their histories in time",
+          "[split][protocols]") {
+  const Dataset& ds = sample();
+  REQUIRE(ds.has_times());
+  const Split s = svae_split(ds, 5);
+  std::set<std::uint32_t> eligible;
+  std::map<std::uint32_t, std::size_t> positives;
+  for (RowIndex r = 0; r < ds.num_ratings(); ++r) positives[ds.user(r)] += ds.rating(r) > 3.5f;
+  for (const auto& [u, c] : positives)
+    if (c >= 5 && c <= 1000) eligible.insert(u);
+  const std::set<std::uint32_t> held(s.cold_users.begin(), s.cold_users.end());
+  std::map<std::uint32_t, std::vector<RowIndex>> fold, valid, test;
+  for (const auto r : s.train)
+    if (held.count(ds.user(r))) fold[ds.user(r)].push_back(r);
+  for (const auto r : s.valid) valid[ds.user(r)].push_back(r);
+  for (const auto r : s.test) test[ds.user(r)].push_back(r);
+  // 10% of the eligible users each (rounded down), minus those dropped for too few rows.
+  const std::size_t tenth = eligible.size() / 10;
+  CHECK(valid.size() <= tenth);
+  CHECK(test.size() <= tenth);
+  CHECK(valid.size() + test.size() >= tenth);  // the sample drops few, if any
+  CHECK(held.size() == valid.size() + test.size());
+  for (const auto u : held) {
+    INFO("held-out user " << u);
+    CHECK(eligible.count(u));
+    CHECK(valid.count(u) + test.count(u) == 1);
+    const auto& out = valid.count(u) ? valid[u] : test[u];
+    const std::size_t n = fold[u].size() + out.size();
+    CHECK(fold[u].size() == std::min(n - 1, std::max<std::size_t>(2, (8 * n) / 10)));
+    // every folded-in row comes no later than every held-out row
+    std::int64_t last_in = std::numeric_limits<std::int64_t>::min(), first_out = std::numeric_limits<std::int64_t>::max();
+    for (const auto r : fold[u]) last_in = std::max(last_in, ds.time(r));
+    for (const auto r : out) first_out = std::min(first_out, ds.time(r));
+    CHECK(last_in <= first_out);
+  }
+  for (const auto r : s.valid) CHECK(ds.rating(r) > 3.5f);
+  // Deterministic for a seed, another seed holds out other users; no times: a clear error.
+  CHECK(svae_split(ds, 5) == s);
+  CHECK(svae_split(ds, 6).cold_users != s.cold_users);
+  const Dataset untimed = test::make_dataset({{1, 1, 5, 0}, {2, 1, 4, 0}}, false);
+  CHECK_THROWS_WITH(svae_split(untimed, 1), Catch::Contains("the svae protocol") && Catch::Contains("no timestamps"));
 }
 
 TEST_CASE("protocols: MeLU tasks respect 13..100 ratings, query 10, and no cold leakage",

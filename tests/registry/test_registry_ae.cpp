@@ -4,6 +4,7 @@
 // top-N by rating, by EASE fold-in and blended.
 
 #include <metarec/data/protocols.hpp>
+#include <metarec/data/synthetic.hpp>
 #include <metarec/registry/autoencoder.hpp>
 #include <metarec/registry/recommend.hpp>
 #include <metarec/registry/registry.hpp>
@@ -26,7 +27,7 @@ namespace unity_test_registry_ae {
 
 TEST_CASE("autoencoder entries: names, family, protocols, options", "[registry][autoencoder]") {
   const Registry r(autoencoder_models());
-  for (const char* name : {"autorec-i", "autorec-u", "deeprec", "cdae", "mult-dae", "mult-vae", "ease"}) {
+  for (const char* name : {"autorec-i", "autorec-u", "deeprec", "cdae", "mult-dae", "mult-vae", "svae", "ease"}) {
     INFO(name);
     const ModelEntry& e = r.find(name);
     CHECK(e.family == Family::autoencoder);
@@ -75,6 +76,45 @@ TEST_CASE("autoencoder entries train on tiny data and report reproducibly", "[re
     CHECK(b.part("test").get(metric) == test.get(metric));
     if (std::string(c.model) == "ease") CHECK(a.epochs_run == 1);
   }
+}
+
+TEST_CASE("the svae protocol: held-out users are folded in, never trained on", "[registry][autoencoder][svae]") {
+  const Dataset ds = make_synthetic({.users = 80, .items = 60, .min_ratings_per_user = 12,
+                                     .max_ratings_per_user = 40, .seed = 4}).dataset;
+  const Registry r(autoencoder_models());
+  const ProtocolSplit ps = make_protocol_split("svae", ds, 3);
+  const Split& sp = ps.split;
+  REQUIRE(!sp.cold_users.empty());
+  REQUIRE(!sp.test.empty());
+  // EASE through the registry equals EASE solved on the training users' rows only, scored from
+  // every user's training (folded-in) rows; solved on all training rows it differs.
+  const ModelEntry& ease = r.find("ease");
+  TrainRequest req{ease.name, ds, ps, "svae", resolve_settings(ease, "svae", {{"reg", "5"}}), 3};
+  req.top.ks = {5, 20};
+  const double got = ease.train(req).part("test").get("ndcg@20");
+  const Ease<float> model(ds, {.reg = 5.0}, sp.train);
+  auto solved_on = [&](std::span<const RowIndex> rows) {
+    const WholeRows trained(ds, rows, RowSide::user), inputs(ds, sp.train, RowSide::user);
+    Vector<float> theta(model.num_parameters());
+    model.fit_closed_form(VectorRef<float>(theta), trained.batch());
+    const report::ItemScorer<Ease<float>> scorer(model, theta, ds, &inputs);
+    std::vector<RowIndex> seen = sp.train;
+    seen.insert(seen.end(), sp.valid.begin(), sp.valid.end());
+    return report::ranking_metrics(ds, seen, sp.test, scorer, {5, 20}).get("ndcg@20");
+  };
+  CHECK(got == solved_on(registry::detail::rows_without_users(ds, sp.train, sp.cold_users)));
+  CHECK(got != solved_on(sp.train));
+  // SVAE trains and reports reproducibly.
+  const ModelEntry& e = r.find("svae");
+  TrainRequest sreq{e.name, ds, ps, "svae",
+                    resolve_settings(e, "svae", {{"embedding", "4"}, {"rnn", "5"}, {"hidden", "4"}, {"latent", "3"},
+                                                 {"epochs", "2"}, {"batch", "4"}}),
+                    3};
+  sreq.top.ks = {5, 20};
+  const report::TrainReport a = e.train(sreq), b = e.train(sreq);
+  CHECK(std::isfinite(a.part("test").get("ndcg@20")));
+  CHECK(a.part("test").get("ndcg@20") == b.part("test").get("ndcg@20"));
+  CHECK(a.part("valid").get("ndcg@5") == b.part("valid").get("ndcg@5"));
 }
 
 TEST_CASE("recommend: blend_standardised on hand-computed cases", "[registry][recommend]") {

@@ -127,6 +127,57 @@ inline constexpr std::uint64_t tag_melu_tasks = 0x4D454C55ull;  // "MELU"
   return detail::finish_split(std::move(s), "recbole", seed);
 }
 
+namespace detail {
+inline constexpr std::uint64_t tag_svae_users = 0x53564155ull;  // "SVAU": held-out users
+}  // namespace detail
+
+/// `svae`: the protocol of Sachdeva et al. (WSDM 2019), after Liang et al.'s Mult-VAE
+/// preprocessing (strong generalisation). Ratings > 3.5 are positives; users with 5..1000
+/// positives are kept; a random 10% of them (rounded down, at least 1) are validation users and
+/// another 10% test users; the items are those the other (training) users rated. A held-out
+/// user's positives on those items, in time order (ties by row), are split 80/20: the first
+/// max(2, ⌊0.8 n⌋) (at most n − 1) are folded in — they are in `train` as the user's input but
+/// the user is listed in `cold_users`, whose rows models never train on — and the rest are `valid`
+/// (validation users) or `test` (test users). Held-out users with fewer than 3 positives on
+/// training items are dropped. Full ranking with the folded-in items removed.
+/// @throws std::invalid_argument when the data set has no times.
+[[nodiscard]] inline Split svae_split(const Dataset& ds, std::uint64_t seed) {
+  ds.require_times("the svae protocol");
+  std::vector<std::vector<RowIndex>> by_user(ds.num_users());
+  for (RowIndex r = 0; r < ds.num_ratings(); ++r)
+    if (ds.rating(r) > 3.5f) by_user[ds.user(r)].push_back(r);
+  std::vector<std::uint32_t> users;
+  for (std::uint32_t u = 0; u < ds.num_users(); ++u)
+    if (by_user[u].size() >= 5 && by_user[u].size() <= 1000) users.push_back(u);
+  Rng rng(derive_seed(seed, detail::tag_svae_users));
+  rng.shuffle(std::span<std::uint32_t>(users));
+  const std::size_t held = users.size() >= 3 ? std::max<std::size_t>(1, users.size() / 10) : 0;
+  const std::size_t n_train = users.size() - 2 * held;
+  std::vector<char> train_item(ds.num_items(), 0);
+  Split s;
+  for (std::size_t k = 0; k < n_train; ++k)
+    for (const RowIndex r : by_user[users[k]]) {
+      train_item[ds.item(r)] = 1;
+      s.train.push_back(r);
+    }
+  for (std::size_t k = n_train; k < users.size(); ++k) {
+    std::vector<RowIndex> rows;
+    for (const RowIndex r : by_user[users[k]])
+      if (train_item[ds.item(r)]) rows.push_back(r);
+    if (rows.size() < 3) continue;
+    std::sort(rows.begin(), rows.end(), [&](RowIndex a, RowIndex b) {
+      return ds.time(a) != ds.time(b) ? ds.time(a) < ds.time(b) : a < b;
+    });
+    const std::size_t n = rows.size();
+    const std::size_t fold = std::min(n - 1, std::max<std::size_t>(2, (8 * n) / 10));
+    std::vector<RowIndex>& held_out = k < n_train + held ? s.valid : s.test;
+    s.train.insert(s.train.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(fold));
+    held_out.insert(held_out.end(), rows.begin() + static_cast<std::ptrdiff_t>(fold), rows.end());
+    s.cold_users.push_back(users[k]);
+  }
+  return detail::finish_split(std::move(s), "svae", seed);
+}
+
 /// A MeLU scenario (Lee et al., KDD 2019): items released up to `last_existing_year` are existing,
 /// later ones new; a random `existing_user_fraction` of the users are existing. The warm partition
 /// (existing users x existing items) gives the meta-training tasks; the scenario's partition
@@ -204,8 +255,8 @@ struct ProtocolEntry {
 inline constexpr std::string_view metarec_source =
     "the original MetaRec study (MF / MLP / autoencoder tables), as specified for metarec";
 
-inline const std::array<ProtocolEntry, 9>& protocol_registry() {
-  static const std::array<ProtocolEntry, 9> registry = {{
+inline const std::array<ProtocolEntry, 10>& protocol_registry() {
+  static const std::array<ProtocolEntry, 10> registry = {{
       {{"seed-mf", "global random 75/25 over ratings", "rating", "MSE", metarec_source},
        [](const Dataset& ds, std::uint64_t seed) { return ProtocolSplit{seed_mf_split(ds, seed), {}, {}}; }},
       {{"seed-mlp", "global random 80/10/10 over ratings", "rating > 3 (0/1)", "global AUC",
@@ -221,6 +272,11 @@ inline const std::array<ProtocolEntry, 9>& protocol_registry() {
         "every kept rating is a positive", "full ranking, Recall/MRR/NDCG/Hit/Precision@10",
         "RecBole docs: evaluation_settings (eval_args) and data_settings; dataset.py _calcu_split_ids"},
        [](const Dataset& ds, std::uint64_t seed) { return ProtocolSplit{recbole_split(ds, seed), {}, {}}; }},
+      {{"svae", "ratings > 3.5; 10% validation and 10% test users, their histories split in time 80/20 "
+        "(the first part folded in, never trained on)",
+        "every kept rating is a positive", "full ranking, Precision/Recall/NDCG@100 (and @10)",
+        "Sachdeva et al., WSDM 2019 (noveens/svae_cf), after Liang et al.'s Mult-VAE preprocessing"},
+       [](const Dataset& ds, std::uint64_t seed) { return ProtocolSplit{svae_split(ds, seed), {}, {}}; }},
       {{"melu-warm", "existing users x existing items (<= 1997); tasks 13..100 ratings, 10 query",
         "rating", "MAE, nDCG@3 on query sets", "Lee et al., KDD 2019; hoyeoplee/MeLU"},
        [](const Dataset& ds, std::uint64_t seed) { return melu_split(ds, seed, MeluScenario::warm); }},

@@ -13,6 +13,7 @@
 #include <metarec/models/autoencoder/deeprec.hpp>
 #include <metarec/models/autoencoder/ease.hpp>
 #include <metarec/models/autoencoder/mult_vae.hpp>
+#include <metarec/models/autoencoder/svae.hpp>
 #include <metarec/registry/meta.hpp>
 #include <metarec/registry/model_entry.hpp>
 #include <metarec/registry/train_driver.hpp>
@@ -105,6 +106,12 @@ inline MultVae<float> mult_model(const TrainRequest& r, bool variational) {
                                  .beta = variational ? r.settings.number("beta") : 0.0,
                                  .reg = r.settings.number("reg")});
 }
+inline Svae<float> svae_model(const TrainRequest& r) {
+  return Svae<float>(r.data, {.embedding = r.settings.integer("embedding"), .rnn = r.settings.integer("rnn"),
+                              .hidden = r.settings.integer("hidden"), .latent = r.settings.integer("latent"),
+                              .next_k = static_cast<std::uint32_t>(r.settings.integer32("next-k")),
+                              .beta = r.settings.number("beta"), .reg = r.settings.number("reg")});
+}
 inline Ease<float> ease_model(const TrainRequest& r, const Split& sp) {
   return Ease<float>(r.data, {.reg = r.settings.number("reg")}, sp.train);
 }
@@ -120,6 +127,8 @@ inline std::vector<ModelEntry> autoencoder_models() {
   using namespace detail;
   const std::vector<std::string> rating_protocols{"ml1m-90-10", "seed-mf"};
   const std::vector<std::string> topn_protocols{"seed-ae", "recbole"};
+  // The svae protocol's baselines (its paper compares with Mult-VAE; EASE is the closed form).
+  const std::vector<std::string> sequence_baselines{"seed-ae", "recbole", "svae"};
   const FitDefaults rating_fit{.epochs = "100", .lr = "0.005", .batch = "256", .optimizer = "adam",
                                .patience = "5", .valid_frac = "0.05", .negatives = "0"};
   const FitDefaults topn_fit{.epochs = "100", .lr = "0.001", .batch = "500", .optimizer = "adam",
@@ -170,7 +179,7 @@ inline std::vector<ModelEntry> autoencoder_models() {
     o.push_back({"hidden", OptionKind::list, "600", "encoder widths before the latent (mirrored by the decoder)", {}, 1});
     o.push_back({"latent", OptionKind::integer, "200", "latent (code) width", {}, 1});
     if (variational) o.push_back({"beta", OptionKind::number, "0.2", "KL weight (constant, see docs/models_ae.md)", {}, 0});
-    v.push_back(ae_entry(std::move(name), std::move(summary), topn_protocols, std::move(o), std::move(recipes),
+    v.push_back(ae_entry(std::move(name), std::move(summary), sequence_baselines, std::move(o), std::move(recipes),
                          RowSide::user,
                          [variational](const TrainRequest& r, const Split&) { return mult_model(r, variational); }));
   };
@@ -180,7 +189,22 @@ inline std::vector<ModelEntry> autoencoder_models() {
   const Settings vae_base{{"lr", "0.005"}, {"beta", "0.2"}};
   mult("mult-vae", "Mult-VAE: variational [I-600-200-600-I], multinomial likelihood, beta * KL", true,
        {{"seed-ae", vae_base, bench_ae_source}, {"recbole", vae_base, bench_ae_source}});
-  v.push_back(ae_entry("ease", "EASE: item-item B with a zero diagonal, closed form (one Cholesky)", topn_protocols,
+  {
+    const FitDefaults svae_fit{.epochs = "25", .lr = "0.001", .batch = "1", .optimizer = "adam",
+                               .patience = "3", .valid_frac = "0", .negatives = "0"};
+    std::vector<OptionSpec> o = ae_fit_options(svae_fit, false);
+    o.push_back({"embedding", OptionKind::integer, "256", "item embedding width", {}, 1});
+    o.push_back({"rnn", OptionKind::integer, "200", "GRU state width", {}, 1});
+    o.push_back({"hidden", OptionKind::integer, "150", "encoder and decoder hidden width (tanh)", {}, 1});
+    o.push_back({"latent", OptionKind::integer, "64", "latent width", {}, 1});
+    o.push_back({"next-k", OptionKind::integer, "4", "each step's likelihood scores the next k items", {}, 1});
+    o.push_back({"beta", OptionKind::number, "0.2", "KL weight (constant)", {}, 0});
+    o.push_back({"reg", OptionKind::number, "0.005", "(reg/2) sum of squared weights, every batch (the authors' weight decay)", {}, 0});
+    v.push_back(ae_entry("svae", "SVAE: GRU over the user's items in time order, a VAE per step, next-k multinomial likelihood",
+                         {"svae"}, std::move(o), {}, RowSide::user,
+                         [](const TrainRequest& r, const Split&) { return svae_model(r); }));
+  }
+  v.push_back(ae_entry("ease", "EASE: item-item B with a zero diagonal, closed form (one Cholesky)", sequence_baselines,
                        {{"reg", OptionKind::number, "500", "lambda of lambda |B|^2", {}, 0}},
                        {{"seed-ae", {{"reg", "1000"}}, bench_ae_source}, {"recbole", {{"reg", "1000"}}, bench_ae_source}},
                        RowSide::user,

@@ -49,9 +49,9 @@ enum class Evaluation {
 inline Evaluation evaluation_of(const std::string& protocol) {
   if (protocol == "seed-mf" || protocol == "ml1m-90-10") return Evaluation::rating;
   if (protocol == "seed-mlp") return Evaluation::classifier;
-  if (protocol == "seed-ae" || protocol == "recbole") return Evaluation::top_n;
+  if (protocol == "seed-ae" || protocol == "recbole" || protocol == "svae") return Evaluation::top_n;
   throw std::invalid_argument("protocol '" + protocol + "' is not a training protocol (train runs "
-                              "seed-mf, ml1m-90-10, seed-mlp, seed-ae, recbole; the melu-* "
+                              "seed-mf, ml1m-90-10, seed-mlp, seed-ae, recbole, svae; the melu-* "
                               "scenarios are for meta-train)");
 }
 

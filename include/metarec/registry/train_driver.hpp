@@ -40,6 +40,7 @@
 #include <cstdio>
 #include <ctime>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <type_traits>
 #include <utility>
@@ -428,6 +429,16 @@ auto build_phase(Build& build, const Split& split, int phase) {
   }
 }
 
+/// `rows` without the rows of `users` (sorted user indices).
+inline std::vector<RowIndex> rows_without_users(const Dataset& ds, std::span<const RowIndex> rows,
+                                                std::span<const std::uint32_t> users) {
+  std::vector<RowIndex> out;
+  out.reserve(rows.size());
+  for (const RowIndex r : rows)
+    if (!std::binary_search(users.begin(), users.end(), ds.user(r))) out.push_back(r);
+  return out;
+}
+
 /// Rating errors of a whole-row model: each example's targets predicted from its inputs.
 template <class M>
 report::MetricValues row_error_values(const M& model, const ConstVectorRef<typename M::Scalar>& theta,
@@ -450,7 +461,8 @@ report::MetricValues row_error_values(const M& model, const ConstVectorRef<typen
 
 /// Trains a whole-row model (`Batch = RowBatch`: autoencoders, Boltzmann machines) as the request
 /// says and reports it. Examples are the `side` rows (users or items) of the training split, input
-/// = target = their training ratings; `batch` examples a step. Model selection as
+/// = target = their training ratings; `batch` examples a step; the training rows of the split's
+/// `cold_users` (the svae protocol's held-out users) are inputs only, never trained on. Model selection as
 /// `train_rating_rows`: early stopping on the protocol's validation rows, or on a held-out
 /// `valid-frac` of the training rows (per user for top-N protocols) with a retraining on all of
 /// them; RMSE for rating protocols, NDCG@k (the first cut-off) for top-N ones. Evaluation: rating
@@ -503,7 +515,13 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
   const int phases = std::max(1, plan.phases);
   std::vector<int> chosen;  // per phase: the epochs its selection chose
   auto run_fit = [&](const Split& fit_split, const std::vector<int>& epochs, bool select, bool trace_test) {
-    const WholeRows rows(ds, fit_split.train, side);
+    // The examples trained on, and the inputs scored from: a protocol's held-out users (the svae
+    // protocol's `cold_users`) have training rows that are only folded in.
+    const WholeRows inputs(ds, fit_split.train, side);
+    std::optional<WholeRows> trained;
+    if (!fit_split.cold_users.empty())
+      trained.emplace(ds, detail::rows_without_users(ds, fit_split.train, fit_split.cold_users), side);
+    const WholeRows& rows = trained ? *trained : inputs;
     rep.cpu_seconds = rep.seconds = rep.trace_cpu_seconds = 0;
     rep.epochs_run = 0;
     rep.history.clear();
@@ -559,7 +577,7 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
             if (top_n)
               return fit(model, theta, opt, source, options, [&](const ConstVectorRef<float>& t) {
                 const Vector<float> tv = t;
-                const report::ItemScorer<M> scorer(model, tv, ds, &rows);
+                const report::ItemScorer<M> scorer(model, tv, ds, &inputs);
                 return report::ranking_metrics(ds, fit_split.train, fit_split.valid, scorer, {k0}, false,
                                                top.threads)
                     .get("ndcg@" + std::to_string(k0));
