@@ -52,7 +52,7 @@ inline void print_train_help(const reg::Registry& registry) {
       "Trains a model on the protocol's training rows and reports its metrics on every part:\n"
       "MSE, RMSE and MAE for rating protocols (seed-mf, ml1m-90-10) and squared-error models;\n"
       "AUC and log loss (label: rating > 3) for BCE models on seed-mlp; precision, recall, NDCG,\n"
-      "MAP and hit rate at --k by full ranking (training items removed) on seed-ae and recbole.\n"
+      "MAP and hit rate at --k by full ranking (training items removed) on seed-ae, recbole and svae.\n"
       "Model selection uses validation rows only: the protocol's, or a share of the training rows\n"
       "held out to choose the epochs (--valid-frac). Defaults are the settings the benchmarks\n"
       "validated for the protocol; `metarec train --model M --protocol P --help` lists them.\n\n"

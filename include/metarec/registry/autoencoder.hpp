@@ -116,6 +116,9 @@ inline Ease<float> ease_model(const TrainRequest& r, const Split& sp) {
   return Ease<float>(r.data, {.reg = r.settings.number("reg")}, sp.train);
 }
 
+inline const std::string bench_ae_svae_source =
+    "bench_ae --select: chosen on the svae protocol's validation users (ML-100K, seed 42), never on "
+    "test (docs/models_ae.md)";
 inline const std::string bench_ae_source =
     "bench_ae: chosen on validation data (the protocol's validation rows, or a held-out share of "
     "the training rows), never on test (docs/models_ae.md)";
@@ -185,10 +188,12 @@ inline std::vector<ModelEntry> autoencoder_models() {
   };
   const Settings dae_base{{"lr", "0.005"}, {"reg", "0.00004"}};
   mult("mult-dae", "Mult-DAE: [I-600-200-600-I] tanh denoising autoencoder, multinomial likelihood", false,
-       {{"seed-ae", dae_base, bench_ae_source}, {"recbole", dae_base, bench_ae_source}});
+       {{"seed-ae", dae_base, bench_ae_source}, {"recbole", dae_base, bench_ae_source},
+        {"svae", {{"batch", "32"}, {"lr", "0.001"}}, bench_ae_svae_source}});
   const Settings vae_base{{"lr", "0.005"}, {"beta", "0.2"}};
   mult("mult-vae", "Mult-VAE: variational [I-600-200-600-I], multinomial likelihood, beta * KL", true,
-       {{"seed-ae", vae_base, bench_ae_source}, {"recbole", vae_base, bench_ae_source}});
+       {{"seed-ae", vae_base, bench_ae_source}, {"recbole", vae_base, bench_ae_source},
+        {"svae", {{"batch", "100"}, {"lr", "0.005"}}, bench_ae_svae_source}});
   {
     const FitDefaults svae_fit{.epochs = "25", .lr = "0.001", .batch = "1", .optimizer = "adam",
                                .patience = "3", .valid_frac = "0", .negatives = "0"};
@@ -201,12 +206,13 @@ inline std::vector<ModelEntry> autoencoder_models() {
     o.push_back({"beta", OptionKind::number, "0.2", "KL weight (constant)", {}, 0});
     o.push_back({"reg", OptionKind::number, "0.005", "(reg/2) sum of squared weights, every batch (the authors' weight decay)", {}, 0});
     v.push_back(ae_entry("svae", "SVAE: GRU over the user's items in time order, a VAE per step, next-k multinomial likelihood",
-                         {"svae"}, std::move(o), {}, RowSide::user,
+                         {"svae"}, std::move(o), {{"svae", {{"lr", "0.002"}}, bench_ae_svae_source}}, RowSide::user,
                          [](const TrainRequest& r, const Split&) { return svae_model(r); }));
   }
   v.push_back(ae_entry("ease", "EASE: item-item B with a zero diagonal, closed form (one Cholesky)", sequence_baselines,
                        {{"reg", OptionKind::number, "500", "lambda of lambda |B|^2", {}, 0}},
-                       {{"seed-ae", {{"reg", "1000"}}, bench_ae_source}, {"recbole", {{"reg", "1000"}}, bench_ae_source}},
+                       {{"seed-ae", {{"reg", "1000"}}, bench_ae_source}, {"recbole", {{"reg", "1000"}}, bench_ae_source},
+                        {"svae", {{"reg", "250"}}, bench_ae_svae_source}},
                        RowSide::user,
                        [](const TrainRequest& r, const Split& sp) { return ease_model(r, sp); }));
 
