@@ -9,7 +9,8 @@
 //   # gender=M age=25 occupation=4 zip=55117     optional side-feature line (any subset of keys)
 //   1193 5                                         `movie_id rating`, original MovieLens ids
 //   # any other comment
-// Errors carry `path:line:column`.
+// Errors carry `path:line:column`. A top-N model from `metarec train --save` (Mult-VAE, Mult-DAE,
+// SVAE, EASE) is served by fold-in: the ratings are its input, nothing is fitted.
 //
 // With --batch the file holds many users (`user movie_id rating` lines, `# user=U gender=M ...`
 // side-feature lines) and each gets a list; a bad line skips its user only.
@@ -340,7 +341,10 @@ inline void print_adapt_help() {
       "`metarec train --save` (trained on ratings: mf-bias, mf-side, whose new user starts from\n"
       "the mean training user's factors and bias; melu, autorec-u, deeprec, rbm-u, cf-nade-u; the\n"
       "entry's inner loop) to a new user's ratings, and prints the N best movies the user has not\n"
-      "rated.\n\n"
+      "rated. A top-N model from `metarec train --save` (mult-vae, mult-dae, svae, ease) is not\n"
+      "fitted: the ratings, in the file's order (SVAE reads them as the user's history in time\n"
+      "order), are its input, and it ranks by its own scores (--rank and the inner-loop flags do\n"
+      "not apply).\n\n"
       "  --model-file F  parameter file from meta-train --save or train --save\n"
       "  --ratings FILE  the new user's ratings: `movie_id rating` lines (original ids), `#`\n"
       "                  comments, optional side-feature line\n"
@@ -444,6 +448,80 @@ int run_adapt_batch(const std::string& path, const Dataset& ds, const Recommend&
   return skipped > 0 || !batch.errors.empty() ? 1 : 0;
 }
 
+/// `metarec adapt` for a top-N model written by `metarec train --save` (Mult-VAE, Mult-DAE, SVAE,
+/// EASE): the new user's ratings, in the file's order, are the model's input (fold-in); nothing
+/// is fitted, and the list is the model's scores over the unrated items.
+inline int run_adapt_fold_in(const Args& args, const registry::ModelEntry& entry, const ParameterFile<float>& file,
+                             const std::map<std::string, std::string>& kv, const std::string& model_file,
+                             const std::string& ratings_file, bool batch, std::size_t top, bool json) {
+  for (const char* f : {"--rank", "--blend-weight", "--ease-reg", "--inner-steps", "--inner-lr", "--adapt"})
+    if (args.has(f))
+      throw UsageError(std::string(f) + " does not apply to '" + entry.name +
+                       "', a top-N model: it ranks by its own scores from the ratings (fold-in)");
+  auto get = [&](const char* key) {
+    const auto it = kv.find(key);
+    if (it == kv.end()) throw format_error("'" + model_file + "': the configuration lacks '" + key + "'");
+    return it->second;
+  };
+  const std::string protocol = get("protocol");
+  if (!entry.runs_on(protocol))
+    throw format_error("'" + model_file + "': a '" + entry.name + "' model trained on protocol '" + protocol +
+                       "', which it does not run on");
+  registry::Settings saved;
+  for (const auto& o : entry.options)
+    if (kv.count(o.name)) saved.set(o.name, kv.at(o.name));
+  registry::Settings settings;
+  try {
+    settings = registry::resolve_settings(entry, protocol, saved);
+  } catch (const std::invalid_argument& e) {
+    throw format_error("'" + model_file + "': its settings are not valid for '" + entry.name + "' (" + e.what() + ")");
+  }
+  const std::string dir = args.get_or("--data", kv.count("data") ? kv.at("data") : default_data_dir(args));
+  const Dataset ds = load_movielens(dir);
+  if (get("users") != std::to_string(ds.num_users()) || get("items") != std::to_string(ds.num_items()))
+    throw std::runtime_error("the data set in '" + dir + "' (" + std::to_string(ds.num_users()) + " users, " +
+                             std::to_string(ds.num_items()) + " items) is not the one '" + model_file +
+                             "' was trained on (" + get("users") + " users, " + get("items") +
+                             " items); pass it with --data");
+  std::optional<NewUser> single;
+  if (!batch) single = read_new_user(ratings_file, ds);
+  std::unique_ptr<registry::FoldInScorer> scorer;
+  try {
+    scorer = entry.fold_in(ds, settings, file.theta);
+  } catch (const std::invalid_argument& e) {
+    throw format_error("'" + model_file + "': " + e.what());
+  }
+  const auto recommend = [&](const NewUser& u) { return registry::recommend_by_fold_in(*scorer, ds, u, top); };
+  if (batch) return run_adapt_batch(ratings_file, ds, recommend, args);
+
+  const NewUser& user = *single;
+  std::ofstream log = open_log(args.get_or("--log", ""));
+  const auto s0 = std::chrono::steady_clock::now();
+  const auto recs = recommend(user);
+  if (log.is_open())
+    detail::log_user(log, nullptr, user, {},
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+  const std::size_t candidates = ds.num_items() - user.items.size();
+  std::printf("model %s (trained by metarec train on %s; fold-in: the ratings, in the file's order, are its "
+              "input, nothing is fitted) from %s\n",
+              entry.name.c_str(), protocol.c_str(), model_file.c_str());
+  std::printf("new user: %zu ratings; %zu candidate movies\n", user.items.size(), candidates);
+  std::printf("ranked by the model's score; equal ones: lower movie index first\n");
+  std::printf("%4s %8s %9s  %s\n", "rank", "movie", "score", "title");
+  const auto titles = ds.item_titles();
+  for (std::size_t k = 0; k < recs.size(); ++k) {
+    const auto id = ds.item_ids().original(recs[k].item);
+    const std::string title = titles.empty() ? "" : titles[recs[k].item];
+    std::printf("%4zu %8lld %9.3f  %s\n", k + 1, static_cast<long long>(id), recs[k].score, title.c_str());
+  }
+  if (json)
+    std::printf("{\"model_file\":\"%s\",\"model\":\"%s\",\"algo\":\"fold-in\",\"ratings\":%zu,"
+                "\"features\":%zu,\"candidates\":%zu,\"rank\":\"model\",\"top\":%s}\n",
+                json_escape(model_file).c_str(), entry.name.c_str(), user.items.size(), user.features.size(),
+                candidates, detail::top_json(ds, recs).c_str());
+  return 0;
+}
+
 inline int run_adapt(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"--model-file", "--ratings", "--top", "--data", "--rank", "--blend-weight", "--ease-reg", "--out",
@@ -492,10 +570,12 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (!reg.contains(name))
     throw format_error("'" + model_file + "' holds a '" + name + "' model, which this build does not know");
   const registry::ModelEntry& entry = reg.find(name);
+  if (!from_meta && !entry.meta && entry.fold_in)
+    return run_adapt_fold_in(args, entry, file, kv, model_file, ratings_file, batch, top, json);
   if (!entry.meta) {
     std::string list;
     for (const auto& e : reg.models())
-      if (e.meta) list += (list.empty() ? "" : ", ") + e.name;
+      if (e.meta || e.fold_in) list += (list.empty() ? "" : ", ") + e.name;
     throw format_error("'" + model_file + "' holds a '" + entry.name + "' model, which cannot adapt to a new user (" +
                        "adapt serves: " + list + ")");
   }

@@ -117,6 +117,60 @@ TEST_CASE("the svae protocol: held-out users are folded in, never trained on", "
   CHECK(a.part("valid").get("ndcg@5") == b.part("valid").get("ndcg@5"));
 }
 
+TEST_CASE("recommend: a new user of a top-N model by fold-in; rated items excluded; SVAE reads the order",
+          "[registry][recommend][svae]") {
+  const Dataset ds = test::tiny_dataset();
+  const Registry r(autoencoder_models());
+  const ModelEntry& e = r.find("svae");
+  const Settings s = resolve_settings(e, "svae", {{"embedding", "3"}, {"rnn", "4"}, {"hidden", "3"}, {"latent", "2"}});
+  const Svae<float> model = registry::detail::svae_model(ds, s);
+  Vector<float> theta(model.num_parameters());
+  Rng rng(3);
+  model.initialize(theta, rng);
+  const auto scorer = e.fold_in(ds, s, theta);
+  NewUser u;
+  u.items = {5, 0, 3};
+  u.ratings = {5, 4, 2};
+  const auto recs = recommend_by_fold_in(*scorer, ds, u, 100);
+  REQUIRE(recs.size() == ds.num_items() - 3);
+  const Dataset one = new_user_dataset(ds, u);
+  const std::vector<RowIndex> rated{0, 1, 2};
+  Matrix<float> all(ds.num_items(), 1), direct(ds.num_items(), 1);
+  scorer->scores(one, rated, all);
+  // The model's own scores of the user's rows as one example (time = the order given).
+  const RowExample ex{0, rated, rated};
+  model.score_all(theta, RowBatch{&one, {&ex, 1}, 0, RowSide::user}, direct);
+  CHECK(all == direct);
+  for (std::size_t k = 0; k < recs.size(); ++k) {
+    CHECK(recs[k].item != 5);
+    CHECK(recs[k].item != 0);
+    CHECK(recs[k].item != 3);
+    CHECK(recs[k].score == all(recs[k].item, 0));
+    CHECK(recs[k].predicted == recs[k].score);
+    if (k) CHECK(recs[k - 1].score >= recs[k].score);
+  }
+  // The same ratings in another order: SVAE's scores change, EASE's do not.
+  NewUser v = u;
+  std::swap(v.items[0], v.items[2]);
+  std::swap(v.ratings[0], v.ratings[2]);
+  Matrix<float> other(ds.num_items(), 1);
+  scorer->scores(new_user_dataset(ds, v), rated, other);
+  CHECK((other - all).cwiseAbs().maxCoeff() > 1e-6f);
+  const ModelEntry& ease = r.find("ease");
+  const Settings es = resolve_settings(ease, "svae", {});
+  Vector<float> B(Ease<float>(ds, {.reg = es.number("reg")}).num_parameters());
+  Ease<float>(ds, {.reg = es.number("reg")}).fit_closed_form(B, WholeRows(ds, test::all_rows(ds), RowSide::user).batch());
+  const auto ease_scorer = ease.fold_in(ds, es, B);
+  Matrix<float> e1(ds.num_items(), 1), e2(ds.num_items(), 1);
+  ease_scorer->scores(one, rated, e1);
+  ease_scorer->scores(new_user_dataset(ds, v), rated, e2);
+  CHECK((e1 - e2).cwiseAbs().maxCoeff() <= 1e-6f);  // the same set (summed in another order)
+  // A θ of another size is refused with both sizes.
+  CHECK_THROWS_WITH(e.fold_in(ds, s, Vector<float>(3)), Catch::Contains("svae: 3 parameters") &&
+                                                            Catch::Contains(std::to_string(model.num_parameters())));
+  CHECK(!r.find("cdae").fold_in);
+}
+
 TEST_CASE("recommend: blend_standardised on hand-computed cases", "[registry][recommend]") {
   std::vector<float> out(3);
   const std::vector<float> a{1, 2, 3}, flat{3, 3, 3};

@@ -7,7 +7,8 @@
 /// and the rating scale of the data set the model was built for; its user 0 is the new user. Rows
 /// 0..n-1 are the user's ratings in the given order, then one placeholder row (rating = the scale's
 /// minimum, never read as a target) per item the user has not rated, in item order: the
-/// candidates to rank.
+/// candidates to rank. Every row's time is its index, so the ratings' order as given is their time
+/// order (a sequence model such as SVAE reads the history in that order).
 /// @code
 /// const metarec::NewUser u = metarec::new_user_from(ds, task.user, task.support);
 /// const metarec::Dataset one = metarec::new_user_dataset(ds, u);
@@ -107,10 +108,13 @@ struct NewUser {
     p.user.push_back(0);
     p.item.push_back(i);
     p.rating.push_back(r);
+    p.time.push_back(static_cast<std::int64_t>(k));
     rated[i] = 1;
   }
   for (std::uint32_t i = 0; i < ds.num_items(); ++i)
-    if (rated[i] == 0) p.user.push_back(0), p.item.push_back(i), p.rating.push_back(ds.scale().min);
+    if (rated[i] == 0)
+      p.user.push_back(0), p.item.push_back(i), p.rating.push_back(ds.scale().min),
+          p.time.push_back(static_cast<std::int64_t>(p.user.size() - 1));
   return Dataset(std::move(p));
 }
 

@@ -19,6 +19,7 @@
 #include <metarec/registry/train_driver.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,7 +48,7 @@ ModelEntry ae_entry(std::string name, std::string summary, std::vector<std::stri
                     std::vector<OptionSpec> options, std::vector<Recipe> recipes, RowSide side, Build build) {
   ModelEntry e{.name = std::move(name), .family = Family::autoencoder, .summary = std::move(summary),
                .needs = {}, .protocols = std::move(protocols), .options = std::move(options),
-               .recipes = std::move(recipes), .train = {}, .meta = {}};
+               .recipes = std::move(recipes), .train = {}, .meta = {}, .fold_in = {}};
   const bool fitted = e.option("epochs") != nullptr;
   const bool negatives = e.option("negatives") != nullptr;
   e.train = [build, side, fitted, negatives](const TrainRequest& r) {
@@ -100,18 +101,20 @@ inline Cdae<float> cdae_model(const TrainRequest& r) {
   return Cdae<float>(r.data, {.hidden = r.settings.integer("hidden"), .corruption = r.settings.number("dropout"),
                               .negatives = r.settings.integer32("negatives"), .reg = r.settings.number("reg")});
 }
+inline MultVae<float> mult_model(const Dataset& ds, const Settings& s, bool variational) {
+  return MultVae<float>(ds, {.variational = variational, .hidden = widths(s, "hidden"), .latent = s.integer("latent"),
+                             .dropout = s.number("dropout"), .beta = variational ? s.number("beta") : 0.0,
+                             .reg = s.number("reg")});
+}
 inline MultVae<float> mult_model(const TrainRequest& r, bool variational) {
-  return MultVae<float>(r.data, {.variational = variational, .hidden = widths(r.settings, "hidden"),
-                                 .latent = r.settings.integer("latent"), .dropout = r.settings.number("dropout"),
-                                 .beta = variational ? r.settings.number("beta") : 0.0,
-                                 .reg = r.settings.number("reg")});
+  return mult_model(r.data, r.settings, variational);
 }
-inline Svae<float> svae_model(const TrainRequest& r) {
-  return Svae<float>(r.data, {.embedding = r.settings.integer("embedding"), .rnn = r.settings.integer("rnn"),
-                              .hidden = r.settings.integer("hidden"), .latent = r.settings.integer("latent"),
-                              .next_k = static_cast<std::uint32_t>(r.settings.integer32("next-k")),
-                              .beta = r.settings.number("beta"), .reg = r.settings.number("reg")});
+inline Svae<float> svae_model(const Dataset& ds, const Settings& s) {
+  return Svae<float>(ds, {.embedding = s.integer("embedding"), .rnn = s.integer("rnn"), .hidden = s.integer("hidden"),
+                          .latent = s.integer("latent"), .next_k = static_cast<std::uint32_t>(s.integer32("next-k")),
+                          .beta = s.number("beta"), .reg = s.number("reg")});
 }
+inline Svae<float> svae_model(const TrainRequest& r) { return svae_model(r.data, r.settings); }
 inline Ease<float> ease_model(const TrainRequest& r, const Split& sp) {
   return Ease<float>(r.data, {.reg = r.settings.number("reg")}, sp.train);
 }
@@ -215,6 +218,26 @@ inline std::vector<ModelEntry> autoencoder_models() {
                         {"svae", {{"reg", "250"}}, bench_ae_svae_source}},
                        RowSide::user,
                        [](const TrainRequest& r, const Split& sp) { return ease_model(r, sp); }));
+
+  // A new user of a top-N model (adapt from a `train --save` file): their ratings are the input.
+  for (auto& e : v) {
+    if (e.name == "svae")
+      e.fold_in = [](const Dataset& ds, const Settings& s, Vector<float> theta) -> std::unique_ptr<FoldInScorer> {
+        return std::make_unique<FoldInModel<Svae<float>>>(svae_model(ds, s), std::move(theta), "svae");
+      };
+    if (e.name == "mult-vae" || e.name == "mult-dae") {
+      const bool variational = e.name == "mult-vae";
+      e.fold_in = [variational](const Dataset& ds, const Settings& s, Vector<float> theta) -> std::unique_ptr<FoldInScorer> {
+        return std::make_unique<FoldInModel<MultVae<float>>>(mult_model(ds, s, variational), std::move(theta),
+                                                             variational ? "mult-vae" : "mult-dae");
+      };
+    }
+    if (e.name == "ease")
+      e.fold_in = [](const Dataset& ds, const Settings& s, Vector<float> theta) -> std::unique_ptr<FoldInScorer> {
+        return std::make_unique<FoldInModel<Ease<float>>>(Ease<float>(ds, {.reg = s.number("reg")}), std::move(theta),
+                                                          "ease");
+      };
+  }
 
   // Cold start (meta-train, adapt, bench_cold_start): a task is a user's row; the query is
   // predicted from the support set as input. The inner loop adapts the first layer's bias (the

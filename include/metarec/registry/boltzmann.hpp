@@ -113,7 +113,7 @@ inline ModelEntry boltzmann_entry(std::string name, std::string summary, std::ve
                                   std::function<report::TrainReport(const TrainRequest&)> train) {
   return ModelEntry{.name = std::move(name), .family = Family::boltzmann, .summary = std::move(summary), .needs = {},
                     .protocols = std::move(protocols), .options = std::move(options), .recipes = std::move(recipes),
-                    .train = std::move(train), .meta = {}};
+                    .train = std::move(train), .meta = {}, .fold_in = {}};
 }
 
 /// The explainability part of an explainable RBM's report: MEP@k and MER@k of every test user's

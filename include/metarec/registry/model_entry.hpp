@@ -8,6 +8,7 @@
 
 #include <metarec/data/dataset.hpp>
 #include <metarec/data/protocols.hpp>
+#include <metarec/registry/fold_in.hpp>
 #include <metarec/registry/meta_model.hpp>
 #include <metarec/registry/settings.hpp>
 #include <metarec/report/train_report.hpp>
@@ -153,6 +154,10 @@ struct ModelEntry {
   std::vector<Recipe> recipes;         ///< validated settings per protocol
   std::function<report::TrainReport(const TrainRequest&)> train;
   MetaSupport meta;                    ///< meta-learning (empty: not meta-trainable)
+  /// Top-N models: a new user's scores from their ratings as input, with a `train --save` file's
+  /// settings and θ (empty: not served that way). @throws std::invalid_argument on a θ size that
+  /// does not fit the settings.
+  std::function<std::unique_ptr<FoldInScorer>(const Dataset&, const Settings&, Vector<float>)> fold_in;
 
   [[nodiscard]] const std::string& default_protocol() const { return protocols.front(); }
   [[nodiscard]] bool runs_on(const std::string& protocol) const {

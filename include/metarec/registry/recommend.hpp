@@ -30,6 +30,7 @@
 #include <metarec/data/row_batch.hpp>
 #include <metarec/meta/adapt.hpp>
 #include <metarec/models/autoencoder/ease.hpp>
+#include <metarec/registry/fold_in.hpp>
 #include <metarec/registry/meta_model.hpp>
 
 #include <algorithm>
@@ -163,6 +164,34 @@ struct NewUserRecommendation {
   std::vector<NewUserRecommendation> out(k);
   for (std::size_t r = 0; r < k; ++r)
     out[r] = {one.item(candidates[order[r]]), predicted[order[r]], score[order[r]]};
+  return out;
+}
+
+/// The `top` best items of `user` among those they have not rated by a top-N model's fold-in
+/// scores (`FoldInScorer`: the user's ratings, in the order given, are the model's input; nothing
+/// is fitted). `predicted` and `score` are both the model's score; ties rank the lower item index
+/// first.
+/// @throws std::invalid_argument on a bad user (new_user_dataset)
+[[nodiscard]] inline std::vector<NewUserRecommendation> recommend_by_fold_in(const FoldInScorer& scorer,
+                                                                            const Dataset& ds, const NewUser& user,
+                                                                            std::size_t top) {
+  const Dataset one = new_user_dataset(ds, user);
+  const std::size_t n = user.items.size(), m = one.num_ratings() - n;
+  std::vector<RowIndex> rated(n);
+  std::iota(rated.begin(), rated.end(), RowIndex{0});
+  Matrix<float> all(ds.num_items(), 1);
+  scorer.scores(one, rated, all);
+  std::vector<std::uint32_t> items(m);
+  for (std::size_t j = 0; j < m; ++j) items[j] = one.item(static_cast<RowIndex>(n + j));
+  const auto key = [&](std::uint32_t i) {
+    const float v = all(i, 0);
+    return std::isnan(v) ? -std::numeric_limits<float>::infinity() : v;
+  };
+  const std::size_t k = std::min(top, m);
+  std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(k), items.end(),
+                    [&](std::uint32_t a, std::uint32_t b) { return key(a) != key(b) ? key(a) > key(b) : a < b; });
+  std::vector<NewUserRecommendation> out(k);
+  for (std::size_t r = 0; r < k; ++r) out[r] = {items[r], all(items[r], 0), all(items[r], 0)};
   return out;
 }
 
