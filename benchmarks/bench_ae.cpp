@@ -127,6 +127,17 @@ struct Run {
   double wall = 0;  // the whole entry.train call: selection run, retraining, evaluation
 };
 
+// "k=v k=v" of a grid point.
+std::string settings_text(const Settings& s) {
+  std::string text;
+  for (const auto& [k, v] : s.values()) text += (text.empty() ? "" : " ") + k + "=" + v;
+  return text;
+}
+// "best / run" epochs of a run (1-based).
+std::string epochs_text(const Run& r) {
+  return std::to_string(r.report.best_epoch + 1) + " / " + std::to_string(r.report.epochs_run);
+}
+
 // Calls f(model) with the registry's model for (name, request, split).
 template <class F>
 void with_model(const std::string& name, const TrainRequest& r, const Split& sp, F&& f) {
@@ -322,15 +333,13 @@ int main(int argc, char** argv) {
         for (const Settings& s : g.settings) {
           const Run r = train(g.model, g.protocol, selection_split_of(g.protocol), s);
           const double v = r.report.part("valid").get(metric);
-          std::string text;
-          for (const auto& [k, val] : s.values()) text += (text.empty() ? "" : " ") + k + "=" + val;
+          const std::string text = settings_text(s);
           if (rmse ? v < best_value : v > best_value) {
             best_value = v;
             best = text;
           }
           emit("| " + g.model + " | " + g.protocol + " | " + text + " | " + metric + " " + fmt(v) + " | " +
-               std::to_string(r.report.best_epoch + 1) + " / " + std::to_string(r.report.epochs_run) + " | " +
-               fmt(r.wall, 1) + " |\n");
+               epochs_text(r) + " | " + fmt(r.wall, 1) + " |\n");
           csv_row("select", g.model, g.protocol, "valid_" + metric + " " + text, v, NAN, r);
         }
         emit("| " + g.model + " | " + g.protocol + " | **chosen: " + best + "** | | | |\n");
@@ -458,12 +467,10 @@ int main(int argc, char** argv) {
         for (const Settings& st : g.settings) {
           const Run r = svae_run(g.model, st, true, seed);
           const double v = r.report.part("valid").get("ndcg@10");
-          std::string text;
-          for (const auto& [k, val] : st.values()) text += (text.empty() ? "" : " ") + k + "=" + val;
+          const std::string text = settings_text(st);
           if (v > best_value) best_value = v, best = text;
           emit("| " + g.model + " | " + text + " | " + fmt(v) + " | " + fmt(r.report.part("valid").get("ndcg@100")) +
-               " | " + std::to_string(r.report.best_epoch + 1) + " / " + std::to_string(r.report.epochs_run) + " | " +
-               fmt(r.wall, 1) + " |\n");
+               " | " + epochs_text(r) + " | " + fmt(r.wall, 1) + " |\n");
           csv_row("select", g.model, "svae", "valid_ndcg@10 " + text, v, NAN, r);
         }
         emit("| " + g.model + " | **chosen: " + best + "** | | | | |\n");

@@ -448,6 +448,28 @@ int run_adapt_batch(const std::string& path, const Dataset& ds, const Recommend&
   return skipped > 0 || !batch.errors.empty() ? 1 : 0;
 }
 
+/// The recommendations of the single-user mode, with their --log line.
+template <class Recommend>
+auto recommend_logged(const Args& args, const NewUser& user, const Recommend& recommend) {
+  std::ofstream log = open_log(args.get_or("--log", ""));
+  const auto s0 = std::chrono::steady_clock::now();
+  auto recs = recommend(user);
+  if (log.is_open())
+    detail::log_user(log, nullptr, user, {},
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+  return recs;
+}
+
+/// A `train --save` file's data check: `ds` (read from `dir`) has the saved numbers of users and items.
+/// @throws std::runtime_error naming both otherwise
+inline void require_trained_data(const Dataset& ds, const std::string& dir, const std::string& model_file,
+                                 const std::string& users, const std::string& items) {
+  if (users != std::to_string(ds.num_users()) || items != std::to_string(ds.num_items()))
+    throw std::runtime_error("the data set in '" + dir + "' (" + std::to_string(ds.num_users()) + " users, " +
+                             std::to_string(ds.num_items()) + " items) is not the one '" + model_file +
+                             "' was trained on (" + users + " users, " + items + " items); pass it with --data");
+}
+
 /// `metarec adapt` for a top-N model written by `metarec train --save` (Mult-VAE, Mult-DAE, SVAE,
 /// EASE): the new user's ratings, in the file's order, are the model's input (fold-in); nothing
 /// is fitted, and the list is the model's scores over the unrated items.
@@ -478,11 +500,7 @@ inline int run_adapt_fold_in(const Args& args, const registry::ModelEntry& entry
   }
   const std::string dir = args.get_or("--data", kv.count("data") ? kv.at("data") : default_data_dir(args));
   const Dataset ds = load_movielens(dir);
-  if (get("users") != std::to_string(ds.num_users()) || get("items") != std::to_string(ds.num_items()))
-    throw std::runtime_error("the data set in '" + dir + "' (" + std::to_string(ds.num_users()) + " users, " +
-                             std::to_string(ds.num_items()) + " items) is not the one '" + model_file +
-                             "' was trained on (" + get("users") + " users, " + get("items") +
-                             " items); pass it with --data");
+  require_trained_data(ds, dir, model_file, get("users"), get("items"));
   std::optional<NewUser> single;
   if (!batch) single = read_new_user(ratings_file, ds);
   std::unique_ptr<registry::FoldInScorer> scorer;
@@ -495,12 +513,7 @@ inline int run_adapt_fold_in(const Args& args, const registry::ModelEntry& entry
   if (batch) return run_adapt_batch(ratings_file, ds, recommend, args);
 
   const NewUser& user = *single;
-  std::ofstream log = open_log(args.get_or("--log", ""));
-  const auto s0 = std::chrono::steady_clock::now();
-  const auto recs = recommend(user);
-  if (log.is_open())
-    detail::log_user(log, nullptr, user, {},
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+  const auto recs = recommend_logged(args, user, recommend);
   const std::size_t candidates = ds.num_items() - user.items.size();
   std::printf("model %s (trained by metarec train on %s; fold-in: the ratings, in the file's order, are its "
               "input, nothing is fitted) from %s\n",
@@ -616,11 +629,8 @@ inline int run_adapt(const std::vector<std::string>& argv) {
     if (get("fingerprint") != std::to_string(fp.ratings) + ":" + std::to_string(fp.hash))
       throw std::runtime_error("the data set in '" + dir + "' is not the one '" + model_file +
                                "' was trained on (fingerprint differs); pass it with --data");
-  } else if (get("users") != std::to_string(ds.num_users()) || get("items") != std::to_string(ds.num_items())) {
-    throw std::runtime_error("the data set in '" + dir + "' (" + std::to_string(ds.num_users()) + " users, " +
-                             std::to_string(ds.num_items()) + " items) is not the one '" + model_file +
-                             "' was trained on (" + get("users") + " users, " + get("items") +
-                             " items); pass it with --data");
+  } else {
+    require_trained_data(ds, dir, model_file, get("users"), get("items"));
   }
   // A train file does not keep the training rows' mean (a default for entries nothing informs):
   // the data set's mean stands in.
@@ -670,12 +680,7 @@ inline int run_adapt(const std::vector<std::string>& argv) {
   if (batch) return run_adapt_batch(ratings_file, ds, recommend, args);
 
   const NewUser& user = *single;
-  std::ofstream log = open_log(args.get_or("--log", ""));
-  const auto s0 = std::chrono::steady_clock::now();
-  const auto recs = recommend(user);
-  if (log.is_open())
-    detail::log_user(log, nullptr, user, {},
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+  const auto recs = recommend_logged(args, user, recommend);
   const std::size_t candidates = ds.num_items() - user.items.size();
   const char* rank_by = ro.rank_by == registry::RankBy::blend    ? "blend"
                         : ro.rank_by == registry::RankBy::rating ? "rating"
