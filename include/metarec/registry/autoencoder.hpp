@@ -267,10 +267,9 @@ inline std::vector<ModelEntry> autoencoder_models() {
     // the best validation MAE, so it is the default algorithm. 100 hidden units: the width the
     // benchmark ran at to fit two cores (not itself validated).
     if (e.name == "autorec-u")
-      e.meta.recipes = melu_recipes({{"algo", "reptile"}, {"hidden", "100"}, {"inner-lr", "0.3"}, {"outer-lr", "0.001"},
-                                     {"epochs", "3"}, {"patience", "1"}, {"pretrain-epochs", "5"}, {"valid-users", "0.1"}},
-                                    "bench_cold_start: inner x outer step and algorithm chosen on 10% of the warm users "
-                                    "held out; 100 hidden units for time (docs/benchmarks.md)");
+      e.meta.recipes = melu_recipes(
+          whole_row_cold_start({{"algo", "reptile"}, {"hidden", "100"}, {"inner-lr", "0.3"}, {"outer-lr", "0.001"}}),
+          whole_row_cold_start_source("; 100 hidden units for time (docs/benchmarks.md)"));
     // deeprec on the MeLU protocols: the same procedure. Reptile had the best validation MAE
     // (0.7729 against 0.7846 fine-tuned; the gradient-based algorithms 0.92-0.96), so it is the
     // default; each algorithm's inner step is its own validation choice (0.3 for Reptile and
@@ -278,10 +277,8 @@ inline std::vector<ModelEntry> autoencoder_models() {
     // recipe's 256,256,512 (not validated here).
     if (e.name == "deeprec")
       e.meta.recipes = melu_recipes_by_algo(
-          {{"algo", "reptile"}, {"encoder", "256,256,512"}, {"inner-lr", "0.3"}, {"outer-lr", "0.001"}, {"epochs", "3"},
-           {"patience", "1"}, {"pretrain-epochs", "5"}, {"valid-users", "0.1"}},
-          "bench_cold_start: inner x outer step and algorithm chosen on 10% of the warm users held out; the "
-          "encoder of the ml1m-90-10 recipe (docs/benchmarks.md)",
+          whole_row_cold_start({{"algo", "reptile"}, {"encoder", "256,256,512"}, {"inner-lr", "0.3"}, {"outer-lr", "0.001"}}),
+          whole_row_cold_start_source("; the encoder of the ml1m-90-10 recipe (docs/benchmarks.md)"),
           {{"fomaml", {{"inner-lr", "0.1"}}}, {"metasgd", {{"inner-lr", "0.1"}}}});
   }
   return v;

@@ -317,18 +317,15 @@ inline std::vector<ModelEntry> boltzmann_models() {
     // the better validation MAE (0.7370 against 0.7501), so it is the default algorithm. Fine-tuning
     // the global model did better still (0.7326, step 1): `--epochs 0 --inner-lr 1`.
     if (e.name == "rbm-u")
-      e.meta.recipes = melu_recipes({{"algo", "reptile"}, {"inner-lr", "0.3"}, {"outer-lr", "0.001"}, {"epochs", "3"},
-                                     {"patience", "1"}, {"pretrain-epochs", "5"}, {"valid-users", "0.1"}},
-                                    "bench_cold_start: inner x outer step and algorithm chosen on 10% of the warm users "
-                                    "held out (docs/benchmarks.md)");
+      e.meta.recipes = melu_recipes(whole_row_cold_start({{"algo", "reptile"}, {"inner-lr", "0.3"}, {"outer-lr", "0.001"}}),
+                                    whole_row_cold_start_source());
     // cf-nade-u likewise, at 100 hidden units (the width the benchmark ran at to fit two cores;
     // not itself validated): every algorithm chose inner 0.3 / outer 0.001, Reptile had the best
     // validation MAE (0.7582; fine-tuning 0.7583, MAML and Meta-SGD 0.7634, FOMAML 0.7637).
     if (e.name == "cf-nade-u")
-      e.meta.recipes = melu_recipes({{"algo", "reptile"}, {"hidden", "100"}, {"inner-lr", "0.3"}, {"outer-lr", "0.001"},
-                                     {"epochs", "3"}, {"patience", "1"}, {"pretrain-epochs", "5"}, {"valid-users", "0.1"}},
-                                    "bench_cold_start: inner x outer step and algorithm chosen on 10% of the warm users "
-                                    "held out; 100 hidden units for time (docs/benchmarks.md)");
+      e.meta.recipes = melu_recipes(
+          whole_row_cold_start({{"algo", "reptile"}, {"hidden", "100"}, {"inner-lr", "0.3"}, {"outer-lr", "0.001"}}),
+          whole_row_cold_start_source("; 100 hidden units for time (docs/benchmarks.md)"));
   }
   return v;
 }

@@ -46,6 +46,19 @@ inline std::vector<Recipe> melu_recipes(const Settings& s, const std::string& so
   return out;
 }
 
+/// bench_cold_start's procedure for the whole-row models (10% of the warm users held out for
+/// early stopping with patience 1, at most 3 meta-epochs from 5 epochs of the global model) with
+/// the benchmark's validated `choices` (algorithm, steps, widths) on top.
+inline Settings whole_row_cold_start(const Settings& choices) {
+  Settings s{{"epochs", "3"}, {"patience", "1"}, {"pretrain-epochs", "5"}, {"valid-users", "0.1"}};
+  for (const auto& [k, v] : choices.values()) s.set(k, v);
+  return s;
+}
+/// Where a `whole_row_cold_start` recipe comes from; `more` is appended ("; 100 hidden units ...").
+inline std::string whole_row_cold_start_source(const std::string& more = " (docs/benchmarks.md)") {
+  return "bench_cold_start: inner x outer step and algorithm chosen on 10% of the warm users held out" + more;
+}
+
 /// `general` (the recipe of every algorithm without its own) followed by, for each (algorithm,
 /// overrides) of `by_algo`, `general`'s settings with those overrides, on the four MeLU protocols.
 inline std::vector<Recipe> melu_recipes_by_algo(const Settings& general, const std::string& source,
