@@ -112,4 +112,31 @@ TEST_CASE("Dual: Eigen matrices of duals give directional derivatives", "[core][
   CHECK((xf * xf).tangent() == Approx(4.0f));
 }
 
+TEST_CASE("log_sum_exp: value, stability for large logits, and its dual tangent softmax · v", "[core][dual]") {
+  metarec::Vector<double> y(3);
+  y << 1.0, 2.0, -0.5;
+  const double naive = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(-0.5));
+  CHECK(metarec::log_sum_exp(y) == Approx(naive).epsilon(1e-14));
+  // Shifted by 1000: the naive sum overflows, the shifted one is exact.
+  const metarec::Vector<double> big = (y.array() + 1000.0).matrix();
+  CHECK(metarec::log_sum_exp(big) == Approx(naive + 1000.0).epsilon(1e-14));
+  const metarec::Vector<float> yf = y.cast<float>();
+  CHECK(metarec::log_sum_exp(yf) == Approx(naive).epsilon(1e-6));
+  // d/dε log Σ e^{y + εv} = softmax(y) · v; a column block works as well as a vector.
+  const double v[3] = {0.3, -1.0, 2.0};
+  metarec::Vector<D> yd(3);
+  double expected = 0.0;
+  for (int j = 0; j < 3; ++j) {
+    yd[j] = D(y[j] + 1000.0, v[j]);
+    expected += std::exp(y[j] - naive) * v[j];
+  }
+  const D l = metarec::log_sum_exp(yd);
+  CHECK(l.value() == Approx(naive + 1000.0).epsilon(1e-14));
+  CHECK(l.tangent() == Approx(expected).epsilon(1e-12));
+  metarec::Matrix<double> m(3, 2);
+  m.col(0) = y;
+  m.col(1) = big;
+  CHECK(metarec::log_sum_exp(m.col(1)) == Approx(naive + 1000.0).epsilon(1e-14));
+}
+
 }  // namespace unity_test_dual

@@ -156,6 +156,17 @@ TEST_CASE("protocols: recbole uses RecBole's part sizes per user", "[split][prot
   for (const auto r : s.test) CHECK(ds.rating(r) >= 3.0f);
 }
 
+TEST_CASE("Dataset::earlier orders rows by time, ties by row", "[split][protocols]") {
+  // rows 0..3 at times 20, 10, 20, 10
+  const Dataset ds = test::make_dataset({{1, 1, 5, 20}, {1, 2, 4, 10}, {1, 3, 4, 20}, {1, 4, 3, 10}}, true);
+  std::vector<RowIndex> rows{0, 1, 2, 3};
+  std::sort(rows.begin(), rows.end(), [&](RowIndex a, RowIndex b) { return ds.earlier(a, b); });
+  CHECK(rows == std::vector<RowIndex>{1, 3, 0, 2});
+  CHECK_FALSE(ds.earlier(2, 2));
+  CHECK(ds.earlier(0, 2));
+  CHECK_FALSE(ds.earlier(2, 0));
+}
+
 TEST_CASE("protocols: svae holds out 10% + 10% of the users and splits their histories in time",
           "[split][protocols]") {
   const Dataset& ds = sample();

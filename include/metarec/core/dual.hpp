@@ -31,6 +31,7 @@
 #include <compare>
 #include <concepts>
 #include <ostream>
+#include <type_traits>
 
 namespace metarec {
 
@@ -217,6 +218,26 @@ template <class S>
 template <class S>
 [[nodiscard]] bool isinf(const Dual<S>& x) noexcept {
   return std::isinf(x.value()) || std::isinf(x.tangent());
+}
+
+/// log Σ_j e^{y_j} of a non-empty Eigen vector of S or Dual<S>, shifted by the largest value (stable);
+/// vectorised for a plain S. The softmax / multinomial heads (autoencoders, SVAE) share it.
+template <class Derived>
+[[nodiscard]] typename Derived::Scalar log_sum_exp(const Eigen::DenseBase<Derived>& y) {
+  using T = typename Derived::Scalar;
+  if constexpr (std::is_floating_point_v<T>) {
+    const T mx = y.maxCoeff();
+    return T(mx + std::log((y.derived().array() - mx).exp().sum()));
+  } else {
+    using std::exp;
+    using std::log;
+    T mx = y[0];
+    for (Eigen::Index j = 1; j < y.size(); ++j)
+      if (y[j] > mx) mx = y[j];
+    T sum{};
+    for (Eigen::Index j = 0; j < y.size(); ++j) sum += exp(T(y[j] - mx));
+    return T(mx + log(sum));
+  }
 }
 
 }  // namespace metarec

@@ -165,9 +165,7 @@ inline constexpr std::uint64_t tag_svae_users = 0x53564155ull;  // "SVAU": held-
     for (const RowIndex r : by_user[users[k]])
       if (train_item[ds.item(r)]) rows.push_back(r);
     if (rows.size() < 3) continue;
-    std::sort(rows.begin(), rows.end(), [&](RowIndex a, RowIndex b) {
-      return ds.time(a) != ds.time(b) ? ds.time(a) < ds.time(b) : a < b;
-    });
+    std::sort(rows.begin(), rows.end(), [&](RowIndex a, RowIndex b) { return ds.earlier(a, b); });
     const std::size_t n = rows.size();
     const std::size_t fold = std::min(n - 1, std::max<std::size_t>(2, (8 * n) / 10));
     std::vector<RowIndex>& held_out = k < n_train + held ? s.valid : s.test;

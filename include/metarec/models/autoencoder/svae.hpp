@@ -178,8 +178,7 @@ class Svae : public detail::RowModel<Svae<S>, S> {
       if (ex.target.empty()) continue;
       last_state_logits(theta, batch, ex, ws);
       const auto y = ws.Y.col(0);
-      const S mx = y.maxCoeff();
-      const S lse = mx + std::log((y.array() - mx).exp().sum());
+      const S lse = log_sum_exp(y);
       for (const RowIndex r : ex.target) out[k++] = std::exp(y[batch.column(r)] - lse);
     }
   }
@@ -231,10 +230,7 @@ class Svae : public detail::RowModel<Svae<S>, S> {
   static void sequence(const Batch& b, const RowExample& ex, detail::SvaeWorkspace<T>& ws) {
     ws.order.assign(ex.input.begin(), ex.input.end());
     const Dataset& ds = *b.data;
-    std::sort(ws.order.begin(), ws.order.end(), [&](RowIndex x, RowIndex y) {
-      const auto tx = ds.time(x), ty = ds.time(y);
-      return tx != ty ? tx < ty : x < y;
-    });
+    std::sort(ws.order.begin(), ws.order.end(), [&](RowIndex x, RowIndex y) { return ds.earlier(x, y); });
     ws.seq.clear();
     for (const RowIndex r : ws.order) ws.seq.push_back(b.column(r));
   }
@@ -348,19 +344,6 @@ class Svae : public detail::RowModel<Svae<S>, S> {
     gru_forward<S>(theta, ws, steps);
     ws.step.assign(1, steps);
     head_forward<S>(theta, ws, false, 0, ex.entity);
-  }
-
-  template <class Col>
-  static auto log_sum_exp(const Col& y) {
-    using std::exp;
-    using std::log;
-    using T = typename Col::Scalar;
-    T mx = y[0];
-    for (Eigen::Index j = 1; j < y.size(); ++j)
-      if (y[j] > mx) mx = y[j];
-    T sum = T(S(0));
-    for (Eigen::Index j = 0; j < y.size(); ++j) sum += exp(T(y[j] - mx));
-    return T(mx + log(sum));
   }
 
   // The loss of a batch in training mode, and its gradient into `g` (unless NoGradient).

@@ -759,23 +759,6 @@ class RowNetwork {
     return kl;
   }
 
-  template <class Col>
-  static auto log_sum_exp(const Col& y) {
-    using std::exp;
-    using std::log;
-    using T = typename Col::Scalar;
-    if constexpr (std::is_floating_point_v<T>) {
-      const T mx = y.maxCoeff();
-      return T(mx + std::log((y.array() - mx).exp().sum()));
-    }
-    T mx = y[0];
-    for (Eigen::Index j = 1; j < y.size(); ++j)
-      if (y[j] > mx) mx = y[j];
-    T sum = T(S(0));
-    for (Eigen::Index j = 0; j < y.size(); ++j) sum += exp(y[j] - mx);
-    return T(mx + log(sum));
-  }
-
   // The heads: loss of the outputs and ∂L/∂ŷ (overwritten; all outputs: p.dy, else p.sdy).
   template <class T>
   double head(RowWorkspace<T>& ws, RowPass<T>& p, bool all_outputs) const {
