@@ -261,10 +261,21 @@ class Svae : public detail::RowModel<Svae<S>, S> {
     return T_;
   }
 
+  // tanh of every entry: Eigen's vectorised tanh for a plain scalar, the dual overload otherwise.
+  template <class Xpr>
+  static void tanh_in_place(Xpr&& m) {
+    using T = typename std::decay_t<Xpr>::Scalar;
+    if constexpr (std::is_floating_point_v<T>) {
+      m.array() = m.array().tanh();
+    } else {
+      using std::tanh;
+      m = m.unaryExpr([](const T& x) { return T(tanh(x)); });
+    }
+  }
+
   // The GRU over s_1..s_steps: H's column t is h_t (column 0 is h_0 = 0).
   template <class T>
   void gru_forward(const ConstVectorRef<T>& th, detail::SvaeWorkspace<T>& ws, Eigen::Index steps) const {
-    using std::tanh;
     const Eigen::Index r = opt_.rnn, e = opt_.embedding;
     nn::ensure_shape(ws.H, r, steps + 1);
     ws.H.col(0).setZero();
@@ -285,15 +296,15 @@ class Svae : public detail::RowModel<Svae<S>, S> {
       ws.gh += bh;
       for (Eigen::Index j = 0; j < r; ++j) {
         const T rg = sigmoid(T(Gi(j, t) + ws.gh[j]));
-        const T ug = sigmoid(T(Gi(r + j, t) + ws.gh[r + j]));
         const T hn = ws.gh[2 * r + j];
-        const T ng = tanh(T(Gi(2 * r + j, t) + rg * hn));
         ws.R(j, t) = rg;
-        ws.U(j, t) = ug;
-        ws.N(j, t) = ng;
+        ws.U(j, t) = sigmoid(T(Gi(r + j, t) + ws.gh[r + j]));
+        ws.N(j, t) = Gi(2 * r + j, t) + rg * hn;
         ws.Hn(j, t) = hn;
-        ws.H(j, t + 1) = (T(S(1)) - ug) * ng + ug * ws.H(j, t);
       }
+      tanh_in_place(ws.N.col(t));
+      ws.H.col(t + 1).array() =
+          (T(S(1)) - ws.U.col(t).array()) * ws.N.col(t).array() + ws.U.col(t).array() * ws.H.col(t).array();
     }
   }
 
@@ -302,7 +313,6 @@ class Svae : public detail::RowModel<Svae<S>, S> {
   void head_forward(const ConstVectorRef<T>& th, detail::SvaeWorkspace<T>& ws, bool training,
                     std::uint64_t seed, std::uint32_t entity) const {
     using std::exp;
-    using std::tanh;
     const auto O = static_cast<Eigen::Index>(ws.step.size());
     const Eigen::Index h = opt_.hidden, d = opt_.latent, n = this->columns_;
     nn::ensure_shape(ws.Hs, opt_.rnn, O);
@@ -315,7 +325,7 @@ class Svae : public detail::RowModel<Svae<S>, S> {
     nn::ensure_shape(ws.Y, n, O);
     auto A1 = ws.A1.leftCols(O);
     enc_.forward<T>(th, ws.Hs.leftCols(O), A1);
-    A1 = A1.unaryExpr([](const T& x) { return T(tanh(x)); });
+    tanh_in_place(A1);
     lat_.forward<T>(th, A1, ws.Q.leftCols(O));
     auto Z = ws.Z.leftCols(O);
     Z = ws.Q.topLeftCorner(d, O);
@@ -330,7 +340,7 @@ class Svae : public detail::RowModel<Svae<S>, S> {
     }
     auto A3 = ws.A3.leftCols(O);
     dec_.forward<T>(th, Z, A3);
-    A3 = A3.unaryExpr([](const T& x) { return T(tanh(x)); });
+    tanh_in_place(A3);
     auto Y = ws.Y.leftCols(O);
     Y.noalias() = out_W_.map<T>(th).transpose() * A3;
     Y.colwise() += out_b_.map<T>(th).col(0);
@@ -394,7 +404,7 @@ class Svae : public detail::RowModel<Svae<S>, S> {
       total += l + kl_w * kl;
       if (!grad) continue;
       const T sc = T(static_cast<S>(scale));
-      for (Eigen::Index j = 0; j < n; ++j) ws.dY(j, o) = exp(T(y[j] - lse)) * sc;
+      ws.dY.col(o).array() = (y.array() - lse).exp() * sc;
       const T step = T(static_cast<S>(scale * inv_cnt));
       for (std::size_t s = t0; s < t1; ++s) ws.dY(ws.tgt[s], o) -= step;
       const T kw = T(static_cast<S>(scale * kl_w));
