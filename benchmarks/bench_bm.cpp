@@ -20,6 +20,7 @@
 //   bench_bm [--data DIR] [--data100k DIR] [--out build/bench_bm.csv] [--md build/bench_bm.md]
 //            [--svg build/bench_bm.svg] [--models rbm-i,rbm-u,cf-nade-i,cf-nade-u] [--seed S]
 //            [--threads T] [--set model:key=value,...] [--select] [--skip-rating]
+//            (a --set value that is a list continues after commas: rbm-i:cd-steps=1,3,5)
 //            [--skip-original] [--skip-explainable] [--skip-topn] [--skip-speed]
 //
 // Every model trains through the registry (registry/boltzmann.hpp) with its recipe: what
@@ -159,12 +160,23 @@ int main(int argc, char** argv) {
     const int threads = args.number<int>("--threads", 2);
     const bool select = args.has("--select");
     const std::vector<std::string> models = args.words("--models", {"rbm-i", "rbm-u", "cf-nade-i", "cf-nade-u"});
-    std::map<std::string, Settings> overrides;  // --set model:key=value
+    // --set model:key=value,...; a word without ':' and '=' continues the previous value as a
+    // list (rbm-i:cd-steps=1,3,5 sets cd-steps to "1,3,5").
+    std::map<std::string, Settings> overrides;
+    std::string last_model, last_key, last_value;
     for (const auto& w : args.words("--set", {})) {
       const auto colon = w.find(':'), eq = w.find('=');
+      if (colon == std::string::npos && eq == std::string::npos && !last_key.empty()) {
+        last_value += "," + w;
+        overrides[last_model].set(last_key, last_value);
+        continue;
+      }
       if (colon == std::string::npos || eq == std::string::npos || eq < colon)
         throw UsageError("--set: expected model:key=value, got '" + w + "'");
-      overrides[w.substr(0, colon)].set(w.substr(colon + 1, eq - colon - 1), w.substr(eq + 1));
+      last_model = w.substr(0, colon);
+      last_key = w.substr(colon + 1, eq - colon - 1);
+      last_value = w.substr(eq + 1);
+      overrides[last_model].set(last_key, last_value);
     }
     const Registry reg(boltzmann_models());
     set_threads(threads);
