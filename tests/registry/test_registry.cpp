@@ -108,9 +108,9 @@ TEST_CASE("train_whole_rows: selection on held-out training rows, retraining, ra
 TEST_CASE("train_rating_rows: biased MF on tiny data, with and without the held-out selection", "[registry]") {
   const Dataset ds = test::tiny_dataset();
   const ProtocolSplit ps = make_protocol_split("seed-mf", ds, 3);
-  auto run = [&](const char* valid_frac) {
-    const Settings s{{"epochs", "6"}, {"lr", "0.02"}, {"batch", "1"}, {"optimizer", "sgd"},
-                     {"patience", "2"}, {"lr-decay", "1"}, {"valid-frac", valid_frac}, {"negatives", "4"}};
+  auto run = [&](const char* valid_frac, const char* average = "0") {
+    const Settings s{{"epochs", "6"}, {"lr", "0.02"}, {"batch", "1"}, {"optimizer", "sgd"}, {"patience", "2"},
+                     {"lr-decay", "1"}, {"average", average}, {"valid-frac", valid_frac}, {"negatives", "4"}};
     const TrainRequest req{"mf-bias", ds, ps, "seed-mf", s, 3};
     return train_rating_rows(
         [&](const Split& sp) {
@@ -126,6 +126,11 @@ TEST_CASE("train_rating_rows: biased MF on tiny data, with and without the held-
   CHECK(selected.part("valid").get("rows") > 0);
   CHECK(selected.epochs_run == selected.best_epoch + 1);  // retrained for the chosen epochs
   CHECK(std::isfinite(selected.part("test").get("mse")));
+  // --average reaches fit: the averaged parameters predict otherwise than the last iterate
+  const report::TrainReport averaged = run("0", "0.9");
+  CHECK(averaged.epochs_run == 6);
+  CHECK(std::isfinite(averaged.part("test").get("mse")));
+  CHECK(averaged.part("test").get("mse") != fixed.part("test").get("mse"));
 }
 
 TEST_CASE("train_whole_rows: top-N report by full ranking, training items removed", "[registry]") {

@@ -70,6 +70,9 @@ inline std::vector<OptionSpec> fit_options(const FitDefaults& d) {
       {"patience", OptionKind::integer, d.patience,
        "early stopping: epochs without improvement on the validation rows (0: off)", {}, 0},
       {"lr-decay", OptionKind::number, "1", "multiply the learning rate by this after each epoch", {}, 0, 1e300, true},
+      {"average", OptionKind::number, "0",
+       "parameter average: after step t, theta = mu*theta + (1-mu)*iterate, mu = min(average, (1+t)/(10+t)); "
+       "validation and the result use the average (0: off)", {}, 0, 1, false, true},
       {"valid-frac", OptionKind::number, d.valid_frac,
        "protocols without validation rows: hold out this share of the training rows to choose the "
        "epochs, then retrain on all of them (0: train `epochs` epochs)", {}, 0, 0.5, false, true},
@@ -220,6 +223,7 @@ struct FitPlan {
   double weight_decay = 0.0;  ///< Adam: decoupled (AdamW); the MLP family's --reg
   int patience = 3;
   double lr_decay = 1.0;
+  double average = 0.0;  ///< TrainOptions::average
   double valid_frac = 0.0;
   int negatives = 4;
   double momentum = 0.0;  ///< Sgd's heavy-ball momentum (`train_whole_rows`)
@@ -249,6 +253,7 @@ struct FitPlan {
     p.optimizer = s.text("optimizer");
     p.patience = s.integer32("patience");
     p.lr_decay = s.number("lr-decay");
+    p.average = s.number("average");
     p.valid_frac = s.number("valid-frac");
     p.negatives = s.integer32("negatives");
     return p;
@@ -293,7 +298,7 @@ report::TrainReport train_rating_rows(Build&& build, const TrainRequest& req, co
     const bool validate = select && !fit_split.valid.empty() && ev != Evaluation::top_n;
     const TrainOptions options{.epochs = epochs, .batch_size = plan.batch, .seed = req.seed,
                                .patience = validate ? plan.patience : 0,
-                               .higher_is_better = classifier, .lr_decay = plan.lr_decay};
+                               .higher_is_better = classifier, .lr_decay = plan.lr_decay, .average = plan.average};
     detail::TestTrace<M> trace;
     if (trace_test && ev == Evaluation::rating && !fit_split.test.empty()) {
       trace.model = &model;
@@ -554,7 +559,7 @@ report::TrainReport train_whole_rows(Build&& build, const TrainRequest& req, con
         const bool validate = select && !fit_split.valid.empty();
         const TrainOptions options{.epochs = epochs[static_cast<std::size_t>(phase)],
                                    .patience = validate ? plan.patience : 0,
-                                   .higher_is_better = top_n, .lr_decay = plan.lr_decay};
+                                   .higher_is_better = top_n, .lr_decay = plan.lr_decay, .average = plan.average};
         detail::Observers<M> obs;
         if (req.run.progress) obs.bar.emplace(stderr);
         if (!req.run.log.empty()) obs.log.emplace(std::filesystem::path(req.run.log));

@@ -35,6 +35,15 @@
 /// so the fused paths see it too); the optimiser's lr is set back to lr₀ when `fit` returns or
 /// throws. With the default 1 the lr is never touched.
 ///
+/// **Parameter averaging** (Polyak–Ruppert, as an exponential moving average). With
+/// `average > 0`, `fit` keeps the optimiser's iterate apart (one copy of θ, made once) and, after
+/// step t = 1, 2, … of this call, sets θ ← μ_t·θ + (1 − μ_t)·θ_raw with μ_t = min(average,
+/// (1 + t)/(10 + t)) (TensorFlow's ExponentialMovingAverage with num_updates: the early steps are
+/// not dominated by the starting point). Gradients and optimiser steps use θ_raw; θ — what the
+/// validation callable, early stopping, the callbacks that read θ and the caller see — is the
+/// average. The average starts from θ on entry. It costs one pass over θ per step and turns the
+/// fused per-rating path off. CF-NADE's authors average this way (μ in their command line).
+///
 /// After each epoch the validation callable (if any) is evaluated on θ and recorded by an
 /// `EarlyStopping` (train/early_stopping.hpp); with `patience > 0`, training stops after `patience`
 /// epochs without an improvement larger than `min_delta`, and with `restore_best` θ is set back to
@@ -63,6 +72,7 @@
 #include <metarec/train/early_stopping.hpp>
 #include <metarec/train/fused_sgd.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -89,6 +99,7 @@ struct TrainOptions {
   bool sparse = true;             ///< use sparse gradients when model and optimiser support them
   bool fused = true;              ///< use the model's fused `sgd_update` when it applies (see above)
   double lr_decay = 1.0;          ///< epoch e runs at lr₀·lr_decay^e (lr₀: the optimiser's lr on entry); 1 = off
+  double average = 0.0;           ///< μ of the parameter average in [0, 1) (see above); 0 = off
 };
 
 /// What `on_train_begin` receives.
@@ -229,8 +240,8 @@ void fused_epoch(const M& model, Vector<S>& theta, const RatingBatches& source, 
 ///                   are not read: they are the source's)
 /// @param validate   `NoValidation{}` or a callable `double(const ConstVectorRef<S>&)` (e.g. `RmseOn`)
 /// @param callbacks  any number of objects with optional hooks (see the table above)
-/// @throws std::invalid_argument on a wrong θ size, negative epochs or an lr decay that is not
-///         positive and finite
+/// @throws std::invalid_argument on a wrong θ size, negative epochs, an lr decay that is not
+///         positive and finite or an `average` outside [0, 1)
 /// @throws numerical_error when a batch loss or the validation metric is NaN or infinite, naming the
 ///         epoch and the batch
 /// @code
@@ -265,10 +276,14 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
   if (!(options.lr_decay > 0.0) || !std::isfinite(options.lr_decay))
     throw std::invalid_argument("fit: lr_decay must be positive and finite (got " +
                                 detail::fmt_number(options.lr_decay) + "); 1 turns the decay off");
+  if (!(options.average >= 0.0 && options.average < 1.0))
+    throw std::invalid_argument("fit: average must be in [0, 1) (got " + detail::fmt_number(options.average) +
+                                "); 0 turns the parameter average off");
+  const bool averaging = options.average > 0.0;
 
   bool use_fused = false;
   if constexpr (fused_capable)
-    use_fused = options.fused && source.batch_size() == 1 && optimizer.options().momentum == 0.0 &&
+    use_fused = options.fused && !averaging && source.batch_size() == 1 && optimizer.options().momentum == 0.0 &&
                 optimizer.options().weight_decay == 0.0;
   const bool use_sparse = sparse_capable && options.sparse && !use_fused;
   const std::size_t examples = source.num_examples();
@@ -296,6 +311,18 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
   } else {
     dense_grad.resize(n);
   }
+
+  // With averaging, the optimiser's iterate lives in `raw` and θ holds the average.
+  Vector<S> raw;
+  if (averaging) raw = theta;
+  Vector<S>& work = averaging ? raw : theta;
+  std::uint64_t steps = 0;
+  auto average_in = [&] {
+    ++steps;
+    const S mu = static_cast<S>(std::min(options.average, (1.0 + static_cast<double>(steps)) /
+                                                              (10.0 + static_cast<double>(steps))));
+    theta.array() = mu * theta.array() + (S(1) - mu) * raw.array();
+  };
 
   TrainResult result;
   EarlyStopping early({.patience = options.patience, .min_delta = options.min_delta,
@@ -354,23 +381,24 @@ TrainResult fit(const M& model, Vector<typename M::Scalar>& theta, O& optimizer,
       if constexpr (sparse_capable) {
         if (use_sparse) {
           sparse_grad.clear();
-          loss = static_cast<double>(model.loss_and_gradient(theta, batch, sparse_grad));
-          if (std::isfinite(loss)) optimizer.step(theta, sparse_grad);
+          loss = static_cast<double>(model.loss_and_gradient(work, batch, sparse_grad));
+          if (std::isfinite(loss)) optimizer.step(work, sparse_grad);
         } else {
-          loss = static_cast<double>(model.loss_and_gradient(theta, batch, VectorRef<S>(dense_grad)));
-          if (std::isfinite(loss)) optimizer.step(theta, dense_grad);
+          loss = static_cast<double>(model.loss_and_gradient(work, batch, VectorRef<S>(dense_grad)));
+          if (std::isfinite(loss)) optimizer.step(work, dense_grad);
         }
       } else {
-        loss = static_cast<double>(model.loss_and_gradient(theta, batch, VectorRef<S>(dense_grad)));
-        if (std::isfinite(loss)) optimizer.step(theta, dense_grad);
+        loss = static_cast<double>(model.loss_and_gradient(work, batch, VectorRef<S>(dense_grad)));
+        if (std::isfinite(loss)) optimizer.step(work, dense_grad);
       }
       if (!std::isfinite(loss)) detail::throw_diverged(loss, epoch, b, batches, optimizer.lr());
-      if constexpr (HasRunningStatistics<M>) model.update_running_statistics(VectorRef<S>(theta), batch);
+      if constexpr (HasRunningStatistics<M>) model.update_running_statistics(VectorRef<S>(work), batch);
+      if (averaging) average_in();
       loss_sum += loss * len;
       if (batch_end(b, loss)) break;
     }
     info.train_loss = loss_sum / static_cast<double>(examples);
-    if (!stop && !theta.allFinite())
+    if (!stop && !work.allFinite())
       throw numerical_error("fit: parameters became NaN or infinite during epoch " +
                             std::to_string(epoch) + " (after batch " + std::to_string(batches - 1) +
                             "); lower the learning rate");
