@@ -20,14 +20,14 @@
 //   bench_bm [--data DIR] [--data100k DIR] [--out build/bench_bm.csv] [--md build/bench_bm.md]
 //            [--svg build/bench_bm.svg] [--models rbm-i,rbm-u,cf-nade-i,cf-nade-u] [--seed S]
 //            [--threads T] [--set model:key=value,...] [--select] [--skip-rating]
-//            (a --set value that is a list continues after commas: rbm-i:cd-steps=1,3,5)
 //            [--skip-original] [--skip-explainable] [--skip-topn] [--skip-speed]
 //
 // Every model trains through the registry (registry/boltzmann.hpp) with its recipe: what
-// `metarec train` does. --set overrides a recipe (tuning runs); --select trains with a 5%
-// validation carve of the training rows instead of the recipe's fixed epochs (early stopping
-// chooses each phase's epochs, then the model is retrained on all training rows): the run that
-// chose the recipes. Exits 0 with a message when the data is absent. Deterministic: the same seed
+// `metarec train` does. --set overrides a recipe (tuning runs; a value that is a list continues
+// after commas: rbm-i:cd-steps=1,3,5); --select trains with a 5% validation carve of the training
+// rows instead of the recipe's fixed epochs (early stopping chooses each phase's epochs up to
+// `epochs`, so a recipe's cd-epochs is not read; then the model is retrained on all training
+// rows): the run that chose the recipes. Exits 0 with a message when the data is absent. Deterministic: the same seed
 // gives the same figures for any thread count.
 
 #include "bench_common.hpp"

@@ -72,7 +72,8 @@ inline std::vector<OptionSpec> fit_options(const FitDefaults& d) {
       {"lr-decay", OptionKind::number, "1", "multiply the learning rate by this after each epoch", {}, 0, 1e300, true},
       {"average", OptionKind::number, "0",
        "parameter average: after step t, theta = mu*theta + (1-mu)*iterate, mu = min(average, (1+t)/(10+t)); "
-       "validation and the result use the average (0: off)", {}, 0, 1, false, true},
+       "validation and the result use the average; one pass over theta per step, so slow with --batch 1 "
+       "on rating rows (0: off)", {}, 0, 1, false, true},
       {"valid-frac", OptionKind::number, d.valid_frac,
        "protocols without validation rows: hold out this share of the training rows to choose the "
        "epochs, then retrain on all of them (0: train `epochs` epochs)", {}, 0, 0.5, false, true},
