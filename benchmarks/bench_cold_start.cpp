@@ -4,10 +4,12 @@
 // and four meta-learners (first-order MAML, second-order MAML, Reptile, Meta-SGD), scored on the
 // query sets of the four scenarios (MAE, RMSE, nDCG@1, nDCG@3) with the meta-training seconds.
 // Also: query MAE against the support size K (user-cold, MAML vs fine-tuning), and the cost per
-// task of second- and first-order MAML on the MeLU-sized model with 1 and 2 threads. For mf-bias:
-// biased MF trained per user and folded to the mean user, meta-learners from there, and a
-// TRANSDUCTIVE row for item-cold and user-item-cold (the new items' factors fitted on every test
-// user's support ratings before any query is answered; settings on a validation analogue).
+// task of second- and first-order MAML on the MeLU-sized model with 1 and 2 threads. For mf-bias
+// and mf-side: the model trained with a vector per user and folded to the mean user, and an
+// item-cold row where each (existing) test user adapts from their own trained vector instead;
+// for mf-bias also meta-learners from the folded model and a TRANSDUCTIVE row for item-cold and
+// user-item-cold (the new items' factors fitted on every test user's support ratings before any
+// query is answered). Settings of these rows on validation analogues (see the code).
 //
 // Hyperparameters are chosen on VALIDATION tasks only: 10% of the warm (meta-training) users,
 // seeded, are held out; the global models are fitted on the other warm users' ratings, every
@@ -20,6 +22,7 @@
 //                    [--out FILE.csv] [--svg FILE.svg] [--svg-topn FILE.svg] [--threads T] [--seed S]
 //                    [--skip-timing] [--timing-only] [--timing-repeats R] [--keep-untrained]
 //                    [--model-option NAME=VALUE[:NAME=VALUE...]]  (e.g. hidden=100 for the whole-row models)
+//                    [--fold-option NAME=VALUE[:...]]  (the per-user MF of mf-bias / mf-side: dims, reg, init-std)
 //
 // Also reported: MAE / RMSE after each method's MAE-optimal (median) calibration fitted on the
 // validation tasks, model-free baselines (the user's support mean / median, popularity ranking)
@@ -363,6 +366,9 @@ const std::string kFoldLabel = "per-user MF (metarec train), mean user + fine-tu
 /// ... and meta-trained from there: kFoldMetaPrefix + the algorithm's label.
 const std::string kFoldMetaPrefix = "per-user MF, mean user, then ";
 
+/// The method label of existing users adapted from their own trained vectors (item-cold).
+const std::string kOwnUserLabel = "per-user MF, each existing user from their own vector + fine-tuning";
+
 /// The method label of §4's transductive mode (item-cold and user-item-cold scenarios).
 const std::string kTransductiveLabel =
     "per-user MF, TRANSDUCTIVE: new items (and users) fitted on all test users' support sets";
@@ -411,6 +417,57 @@ Vector<float> transduce(const MatrixFactorization<float>& per, const Vector<floa
       out[bis.offset + i] = th[bi.offset + i];
     }
   if (joint) *joint = std::move(th);
+  return out;
+}
+
+/// A validation analogue of the new-item scenarios: a seeded 25% of the items rated in `warm_rows`
+/// play the new items (`pseudo`); `rows` is `warm_rows` without their ratings; `is_new` marks the
+/// items no warm row rates (the scenarios' new items).
+struct NewItemAnalogue {
+  std::vector<char> pseudo, is_new;
+  std::vector<RowIndex> rows;
+};
+NewItemAnalogue new_item_analogue(const Dataset& ds, std::span<const RowIndex> warm_rows, std::uint64_t seed) {
+  NewItemAnalogue a;
+  std::vector<char> seen(ds.num_items(), 0);
+  a.pseudo.assign(ds.num_items(), 0);
+  a.is_new.assign(ds.num_items(), 0);
+  for (const RowIndex r : warm_rows) seen[ds.item(r)] = 1;
+  for (std::uint32_t i = 0; i < ds.num_items(); ++i) a.is_new[i] = seen[i] ? 0 : 1;
+  Rng rng(derive_seed(seed, 0x54524E56u));  // "TRNV"
+  for (std::uint32_t i = 0; i < ds.num_items(); ++i)
+    if (seen[i] && rng.uniform() < 0.25) a.pseudo[i] = 1;
+  for (const RowIndex r : warm_rows)
+    if (!a.pseudo[ds.item(r)]) a.rows.push_back(r);
+  return a;
+}
+
+/// Item-cold validation tasks for EXISTING users: the meta-training users' ratings (in
+/// `warm_rows`) of the analogue's pseudo-new items, MeLU's rule (13 to 100 of them, the last 10
+/// of a seeded shuffle the query, the rest the support); at most `cap` users, seeded. Their other
+/// ratings stay in `a.rows`, so a per-user model refitted on `a.rows` knows them and not these items.
+std::vector<Task> own_user_validation_tasks(const Dataset& ds, const NewItemAnalogue& a,
+                                            std::span<const RowIndex> warm_rows, std::span<const Task> users,
+                                            std::size_t cap, std::uint64_t seed) {
+  std::vector<std::vector<RowIndex>> by_user(ds.num_users());
+  for (const RowIndex r : warm_rows)
+    if (a.pseudo[ds.item(r)]) by_user[ds.user(r)].push_back(r);
+  std::vector<std::uint32_t> order;
+  for (const Task& t : users) order.push_back(t.user);
+  std::sort(order.begin(), order.end());
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  Rng rng(derive_seed(seed, 0x4F574E55u));  // "OWNU"
+  rng.shuffle(std::span<std::uint32_t>(order));
+  std::vector<Task> out;
+  for (const std::uint32_t u : order) {
+    std::vector<RowIndex> mine = by_user[u];
+    if (mine.size() < 13 || mine.size() > 100) continue;
+    std::sort(mine.begin(), mine.end());
+    rng.shuffle(std::span<RowIndex>(mine));
+    const auto q = static_cast<std::ptrdiff_t>(mine.size() - 10);
+    out.push_back(Task{u, {mine.begin(), mine.begin() + q}, {mine.begin() + q, mine.end()}});
+    if (out.size() == cap) break;
+  }
   return out;
 }
 
@@ -697,29 +754,37 @@ Tuned tune(const MetaModel& model, const std::string& algo, const Vector<float>&
 int main(int argc, char** argv) try {
   const Args args(std::vector<std::string>(argv + 1, argv + argc),
                   {"--data", "--models", "--algos", "--md", "--out", "--svg", "--threads", "--seed",
-                   "--timing-repeats", "--svg-topn", "--model-option"},
+                   "--timing-repeats", "--svg-topn", "--model-option", "--fold-option"},
                   {"--quick", "--skip-timing", "--timing-only", "--keep-untrained"});
   if (args.has("--help")) {
     std::printf("usage: bench_cold_start [--data DIR] [--quick] [--models LIST] [--algos LIST] [--md FILE] "
                 "[--out FILE.csv] [--svg FILE.svg] [--svg-topn FILE.svg] [--threads T] [--seed S] [--skip-timing] "
-                "[--timing-only] [--timing-repeats R] [--keep-untrained] [--model-option [MODEL.]NAME=VALUE[:...]]\n");
+                "[--timing-only] [--timing-repeats R] [--keep-untrained] [--model-option [MODEL.]NAME=VALUE[:...]] "
+                "[--fold-option [MODEL.]NAME=VALUE[:...]]\n");
     return 0;
   }
+  // NAME=VALUE[:NAME=VALUE...] of an option flag.
+  auto option_list = [&](const char* flag) {
+    Settings out;
+    if (const auto mo = args.get(flag)) {
+      std::string rest = *mo;
+      while (!rest.empty()) {
+        const auto colon = rest.find(':');
+        const std::string kv = rest.substr(0, colon);
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+          throw std::invalid_argument(std::string(flag) + ": expected NAME=VALUE, found '" + kv + "'");
+        out.set(kv.substr(0, eq), kv.substr(eq + 1));
+        rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+      }
+    }
+    return out;
+  };
   // --model-option: model settings for every model that has them (e.g. hidden=100 for the
   // whole-row models, whose registry widths make this benchmark take hours on two cores).
-  Settings model_options;
-  if (const auto mo = args.get("--model-option")) {
-    std::string rest = *mo;
-    while (!rest.empty()) {
-      const auto colon = rest.find(':');
-      const std::string kv = rest.substr(0, colon);
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0)
-        throw std::invalid_argument("--model-option: expected NAME=VALUE, found '" + kv + "'");
-      model_options.set(kv.substr(0, eq), kv.substr(eq + 1));
-      rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
-    }
-  }
+  const Settings model_options = option_list("--model-option");
+  // --fold-option: the per-user MF of mf-bias and mf-side (dims, reg, init-std; [MODEL.]NAME=VALUE).
+  const Settings fold_options = option_list("--fold-option");
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they are printed, also in a log file
   const std::string dir = bench::data_dir(args, "--data", "ml-1m");
   if (bench::ml1m_missing(dir, "bench_cold_start")) return 0;
@@ -932,16 +997,25 @@ int main(int argc, char** argv) try {
         std::string label;
       } best_ft{&model, global, ft.adapt_options(), ft_mae, ft_w, "fine-tuned"};
       std::unique_ptr<MetaModel> folded;
-      if (name == "mf-bias") {
+      if (name == "mf-bias" || name == "mf-side") {
         // What `metarec adapt` does with a file from `metarec train --model mf-bias`: biased MF
         // with a row per user (bench_mf's ML-1M setting, as the reference above) trained on the
         // warm ratings less the validation users, its user columns folded into their mean
         // (shared_user_theta), then fine-tuned on each new user's support set; the step chosen on
         // the validation users. adapt's default for MF train files is this choice.
-        const Setup fs = model_config(reg, name, quick, seed, Settings{{"dims", "128"}, {"reg", "0.05"}, {"init-std", "0.1"}});
+        Settings fold_settings{{"dims", "128"}, {"reg", "0.05"}, {"init-std", "0.1"}};
+        for (const auto& [key, v] : fold_options.values()) {
+          const auto dot = key.find('.');
+          if (dot == std::string::npos)
+            fold_settings.set(key, v);
+          else if (key.substr(0, dot) == name)
+            fold_settings.set(key.substr(dot + 1), v);
+        }
+        const Setup fs = model_config(reg, name, quick, seed, fold_settings);
+        // (mf-side: the same with its side features, 128 dims and reg 0.05 as for mf-bias, not
+        // validated for it.)
         folded = fs.entry->meta.build(ds, fs.settings, mean);
-        const MatrixFactorization<float> per = mf128(ds, mean);  // the unfolded model's layout
-        Vector<float> theta, trained;  // folded (what adapt serves) and per user (for transduction)
+        Vector<float> theta, trained;  // folded (what adapt serves) and per user (own start, transduction)
         const double fit_s = folded->fit_per_user(theta, warm_rows, quick ? 3 : 40, seed, &trained);
         AdaptOptions best_ao = fs.c.adapt_options();
         double best_mae = std::numeric_limits<double>::infinity();
@@ -962,28 +1036,71 @@ int main(int argc, char** argv) try {
         const double fold_w = add_topn(*folded, name, label, theta, nullptr, best_ao);
         if (best_mae < best_ft.validation_mae)
           best_ft = {folded.get(), theta, best_ao, best_mae, fold_w, "per-user MF, mean user, fine-tuned"};
-        char buf[160];
-        std::snprintf(buf, sizeof buf, " per-user MF (dims 128, reg 0.05, 40 SGD epochs at 0.005) folded: fine-tuning step %g (validation MAE %.4f);",
+        char buf[200];
+        std::snprintf(buf, sizeof buf, " per-user MF (dims %s, reg %s, init std %s, 40 SGD epochs at 0.005) folded: fine-tuning step %g (validation MAE %.4f);",
+                      fs.settings.text("dims").c_str(), fs.settings.text("reg").c_str(), fs.settings.text("init-std").c_str(),
                       best_ao.steps == 0 ? 0.0 : best_ao.lr, best_mae);
         fold_note = buf;
+        // Item-cold: EXISTING users rating new items. Each test user adapts from their OWN trained
+        // vector (predict_tasks_own_users) instead of the mean user; parameters no training rating
+        // touched (the new items' factors and biases) at 0, so with side features a new item is its
+        // genres and year. The fine-tuning step is chosen on an item-cold validation analogue for
+        // existing users: the per-user model refitted without a seeded 25% of the warm items, and the
+        // meta-training users' ratings of those items as tasks (own_user_validation_tasks).
+        const NewItemAnalogue analogue = new_item_analogue(ds, warm_rows, seed);
+        Vector<float> fold_valid_theta, fold_valid_trained;
+        (void)folded->fit_per_user(fold_valid_theta, analogue.rows, quick ? 3 : 40, seed, &fold_valid_trained);
         {
+          const std::vector<Task> otasks =
+              own_user_validation_tasks(ds, analogue, warm_rows, train_tasks, quick ? 100 : 500, seed);
+          Vector<float> vth = fold_valid_theta, th = theta;
+          (void)folded->zero_untrained(vth, analogue.rows);
+          (void)folded->zero_untrained(th, warm_rows);
+          // Grid: the step, adapting the user's vector and bias (the local segments) or the bias only.
+          const Block user_bias = block_named(*folded->layout(), "user_bias");
+          AdaptOptions own_ao = fs.c.adapt_options();
+          double own_v = std::numeric_limits<double>::infinity();
+          TaskPredictions own_cal_v;
+          for (const bool bias_only : {false, true})
+            for (const double lr : {0.0, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0}) {
+              if (bias_only && lr == 0.0) continue;
+              AdaptOptions ao = fs.c.adapt_options();
+              ao.lr = lr;
+              if (lr == 0.0) ao.steps = 0;
+              if (bias_only) ao.adapted = AdaptedSet::segments, ao.segments = {Segment{user_bias.offset, 1}};
+              TaskPredictions vp = predict_tasks_own_users(*folded, vth, fold_valid_trained, otasks, ao);
+              const double mae = report::score_tasks(ds, vp).mae;
+              std::printf("  %s, own vector + fine-tuning (%s) step %g: item-cold validation analogue (%zu tasks) MAE %.4f\n",
+                          name.c_str(), bias_only ? "bias" : "vector and bias", lr, otasks.size(), mae);
+              if (std::isfinite(mae) && mae < own_v) own_v = mae, own_ao = ao, own_cal_v = std::move(vp);
+            }
+          const bool own_bias_only = own_ao.adapted == AdaptedSet::segments;
+          const double mean_user_v = report::score_tasks(ds, folded->predict_tasks(vth, nullptr, otasks, best_ao)).mae;
+          const auto cal = fit_calibration(own_cal_v, ds);
+          for (std::size_t s = 0; s < scenarios.size(); ++s) {
+            if (scenarios[s] != "melu-item-cold") continue;
+            const auto t0 = std::chrono::steady_clock::now();
+            const TaskPredictions tp = predict_tasks_own_users(*folded, th, trained, splits[s].test_tasks, own_ao);
+            const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            results.push_back(score_predictions(name, kOwnUserLabel, scenarios[s], tp, ds, fit_s + sec, cal));
+            std::printf("  %s, %s: step %g (%d steps, %s); MAE %.4f nDCG@3 %.4f (validation analogue: own %.4f, mean user %.4f)\n",
+                        name.c_str(), kOwnUserLabel.c_str(), own_ao.steps == 0 ? 0.0 : own_ao.lr, own_ao.steps,
+                        own_bias_only ? "bias only" : "vector and bias",
+                        results.back().q.mae, results.back().q.ndcg3, own_v, mean_user_v);
+          }
+          std::snprintf(buf, sizeof buf, " existing users from their own vectors (item-cold): step %g on the %s (validation analogue: %zu tasks, MAE %.4f; mean user %.4f);",
+                        own_ao.steps == 0 ? 0.0 : own_ao.lr, own_bias_only ? "bias" : "vector and bias", otasks.size(), own_v, mean_user_v);
+          fold_note += buf;
+        }
+        if (name == "mf-bias") {
           // §4, transductive (item-cold, user-item-cold): the new items' factors and biases are
           // fitted on every test user's SUPPORT ratings before any query is answered, then each
           // user adapts as above. Its settings (SGD epochs and step over the support pool, the
           // fine-tuning step) are chosen on a validation analogue: a seeded 25% of the warm items
           // play the new items, the per-user MF is refitted without their ratings, and the
           // validation users' ratings of those items are their tasks (support and query).
-          std::vector<char> seen(ds.num_items(), 0), pseudo(ds.num_items(), 0), is_new(ds.num_items(), 0);
-          for (const RowIndex r : warm_rows) seen[ds.item(r)] = 1;
-          for (std::uint32_t i = 0; i < ds.num_items(); ++i) is_new[i] = seen[i] ? 0 : 1;
-          {
-            Rng rng(derive_seed(seed, 0x54524E56u));  // "TRNV"
-            for (std::uint32_t i = 0; i < ds.num_items(); ++i)
-              if (seen[i] && rng.uniform() < 0.25) pseudo[i] = 1;
-          }
-          std::vector<RowIndex> vrows;
-          for (const RowIndex r : warm_rows)
-            if (!pseudo[ds.item(r)]) vrows.push_back(r);
+          const std::vector<char>& pseudo = analogue.pseudo;
+          const std::vector<char>& is_new = analogue.is_new;
           std::vector<Task> vtasks;
           {
             Rng rng(derive_seed(seed, 0x54524E54u));  // "TRNT"
@@ -1000,8 +1117,8 @@ int main(int argc, char** argv) try {
                                     {mine.begin(), mine.begin() + static_cast<std::ptrdiff_t>(nq)}});
             }
           }
-          Vector<float> vtheta, vtrained;
-          (void)folded->fit_per_user(vtheta, vrows, quick ? 3 : 40, seed, &vtrained);
+          const MatrixFactorization<float> per = mf128(ds, mean);  // the unfolded model's layout
+          Vector<float> vtheta = fold_valid_theta, vtrained = fold_valid_trained;
           std::vector<char> vnew(ds.num_items(), 0);
           for (std::uint32_t i = 0; i < ds.num_items(); ++i) vnew[i] = (pseudo[i] || is_new[i]) ? 1 : 0;
           int best_e = 0;
@@ -1070,7 +1187,7 @@ int main(int argc, char** argv) try {
         // The folded model as the meta-learners' starting point (first-order ones: second-order
         // MAML on 128 dims is slow on two cores), the grid and validation as for the others.
         for (const auto& [algo, label_algo] : methods) {
-          if (algo != "fomaml" && algo != "reptile") continue;
+          if (name != "mf-bias" || (algo != "fomaml" && algo != "reptile")) continue;
           const Tuned t = tune(*folded, algo, theta, ds, train_tasks, val_tasks, fs, quick);
           const std::string lab = kFoldMetaPrefix + label_algo;
           const auto c2 = fit_calibration(folded->predict_tasks(t.theta, nullptr, val_tasks, t.config.adapt_options()), ds);
@@ -1249,6 +1366,7 @@ int main(int argc, char** argv) try {
     std::vector<std::string> order{"global, no adaptation", "global + fine-tuning"};
     for (const auto& m : methods) order.push_back(m.second);
     order.push_back(kFoldLabel);
+    order.push_back(kOwnUserLabel);
     order.push_back(kTransductiveLabel);
     for (const auto& m : methods) order.push_back(kFoldMetaPrefix + m.second);
     for (const auto& method : order) {

@@ -234,9 +234,66 @@ TEST_CASE("mf-bias's per-user start: its recipe, and fit_per_user = biased MF pe
   const Eigen::Map<const Matrix<float>> users(trained.data() + P.offset, P.rows, P.cols);
   const Eigen::VectorXf mean_user = users.rowwise().mean();
   for (Eigen::Index k = 0; k < 3; ++k) CHECK(theta[k] == Approx(mean_user[k]).margin(1e-6));
-  // Another model has no per-user start.
-  const auto side = r.find("mf-side").meta.build(ds, resolve_meta_settings(r.find("mf-side"), "melu-user-cold", {}), mean);
-  CHECK_THROWS_WITH(side->fit_per_user(theta, rows, 1, 1), Catch::Contains("mf-bias"));
+  // A model without a shared user vector has no per-user start.
+  const MetaModelOf<MatrixFactorization<float>> plain(mf, ds);
+  CHECK_THROWS_WITH(plain.fit_per_user(theta, rows, 1, 1), Catch::Contains("mf-bias, mf-side"));
+}
+
+TEST_CASE("mf-side's per-user fit, and existing users adapted from their own vectors",
+          "[registry][meta]") {
+  const Registry r(mf_models());
+  const Dataset ds = test::tiny_dataset();
+  const std::vector<RowIndex> rows = test::all_rows(ds);
+  const double mean = ds.mean_rating(rows);
+  const ModelEntry& e = r.find("mf-side");
+  const auto model = e.meta.build(ds, resolve_meta_settings(e, "melu-user-cold", {{"dims", "3"}}), mean);
+  Vector<float> folded, trained;
+  (void)model->fit_per_user(folded, rows, 3, 5, &trained);
+  // By hand: SideFeatureMF with a vector per user (the entry's options), the same draws and SGD.
+  const SideFeatureMF<float> per(ds, {.dims = 3, .reg = 0.01, .bias_reg = 0.01, .feature_reg = 0.01,
+                                      .init_std = 0.01, .global_mean = mean});
+  Vector<float> hand(per.num_parameters());
+  Rng rng(derive_seed(5, 0x464F4C44u));
+  per.initialize(hand, rng);
+  Sgd<float> opt{SgdOptions{.lr = 0.005}};
+  (void)fit(per, hand, opt, ds, rows, TrainOptions{.epochs = 3, .batch_size = 1, .seed = 5});
+  REQUIRE(trained.size() == hand.size());
+  CHECK(trained == hand);
+  REQUIRE(model->layout() != nullptr);
+  CHECK(folded == shared_user_theta<float>(*model->layout(), ds.num_users(), trained));
+
+  // Without adaptation, each task's query predicted from its user's own vector = the per-user
+  // model's predictions; from the mean user they differ.
+  std::vector<Task> tasks;
+  for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
+    Task t{u, {}, {}};
+    for (const RowIndex row : rows)
+      if (ds.user(row) == u) (t.support.empty() ? t.support : t.query).push_back(row);
+    if (!t.query.empty()) tasks.push_back(std::move(t));
+  }
+  REQUIRE(tasks.size() >= 2);
+  const auto own = predict_tasks_own_users(*model, folded, trained, tasks, AdaptOptions{.steps = 0});
+  const auto mean_user = model->predict_tasks(folded, nullptr, tasks, AdaptOptions{.steps = 0});
+  REQUIRE(own.rows == mean_user.rows);
+  REQUIRE(own.offset == mean_user.offset);
+  Vector<float> expect(static_cast<Eigen::Index>(own.rows.size()));
+  per.predict(trained, RatingBatch{&ds, own.rows, 0}, expect);
+  double differ = 0;
+  for (std::size_t k = 0; k < own.rows.size(); ++k) {
+    CHECK(own.score[k] == Approx(expect[static_cast<Eigen::Index>(k)]).margin(1e-5));
+    differ = std::max(differ, std::abs(static_cast<double>(own.score[k] - mean_user.score[k])));
+  }
+  CHECK(differ > 1e-4);
+  // With adaptation: task by task, the same as adapting a θ whose user is set by hand.
+  const AdaptOptions ao{.steps = 2, .lr = 0.3, .adapted = AdaptedSet::local};
+  const auto adapted = predict_tasks_own_users(*model, folded, trained, tasks, ao);
+  for (std::size_t t = 0; t < tasks.size(); ++t) {
+    Vector<float> th = folded;
+    set_own_user<float>(*model->layout(), ds.num_users(), trained, tasks[t].user, th);
+    const auto one = model->predict_tasks(th, nullptr, std::span<const Task>(tasks).subspan(t, 1), ao);
+    for (std::size_t k = 0; k < one.score.size(); ++k) CHECK(adapted.score[adapted.offset[t] + k] == one.score[k]);
+  }
+  CHECK_THROWS_WITH(predict_tasks_own_users(*model, folded, folded, tasks, ao), Catch::Contains("trained parameters hold"));
 }
 
 }  // namespace unity_test_registry

@@ -16,6 +16,7 @@
 #include <metarec/meta/adapt.hpp>
 #include <metarec/meta/maml.hpp>
 #include <metarec/models/mf/matrix_factorization.hpp>
+#include <metarec/models/mf/side_feature_mf.hpp>
 #include <metarec/models/mf/shared_user.hpp>
 #include <metarec/optim/adam.hpp>
 #include <metarec/optim/sgd.hpp>
@@ -116,14 +117,15 @@ class MetaModel {
   /// `rows` (per-rating SGD at 0.005, `epochs` epochs, factors drawn with the stream
   /// derive_seed(seed, "FOLD"), rows shuffled with `seed`: bench_mf's ML-1M recipe and
   /// bench_cold_start's), then folds the user columns into their mean (`shared_user_theta`).
-  /// Returns the seconds. Only biased MF with a shared user (mf-bias) has it. `per_user`, when
+  /// Returns the seconds. Only MF with a shared user has it (mf-bias, mf-side). `per_user`, when
   /// given, receives the fitted model before the fold (layout: a column per user), for callers
-  /// that need the users' own vectors (bench_cold_start's transductive mode).
+  /// that need the users' own vectors (bench_cold_start's transductive mode and its existing
+  /// users' own start, `predict_tasks_own_users`).
   /// @throws std::invalid_argument for the other models.
   virtual double fit_per_user(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
                               std::uint64_t seed, Vector<float>* per_user = nullptr) const {
     (void)theta, (void)rows, (void)epochs, (void)seed, (void)per_user;
-    throw std::invalid_argument("a per-user start is for biased MF (mf-bias) only");
+    throw std::invalid_argument("a per-user start is for MF with a shared user vector (mf-bias, mf-side) only");
   }
   /// Sets every parameter no rating of `rows` touches (new items' factors, unseen categories) to
   /// its neutral value: its value is an untrained draw. Neutral is 0, except for a model with
@@ -206,11 +208,17 @@ class MetaModelOf final : public MetaModel {
 
   double fit_per_user(Vector<float>& theta, std::span<const RowIndex> rows, int epochs,
                       std::uint64_t seed, Vector<float>* per_user = nullptr) const override {
-    if constexpr (std::same_as<M, MatrixFactorization<float>>) {
-      MatrixFactorizationOptions o = model_.options();
-      if (!o.shared_user) return MetaModel::fit_per_user(theta, rows, epochs, seed, per_user);
+    if constexpr (std::same_as<M, MatrixFactorization<float>> || std::same_as<M, SideFeatureMF<float>>) {
+      if (!model_.options().shared_user) return MetaModel::fit_per_user(theta, rows, epochs, seed, per_user);
+      // The same model with a column per user: its options with shared_user off.
+      auto o = model_.options();
       o.shared_user = false;
-      const MatrixFactorization<float> per(data_->num_users(), data_->num_items(), o);
+      const M per = [&] {
+        if constexpr (std::same_as<M, MatrixFactorization<float>>)
+          return M(data_->num_users(), data_->num_items(), o);
+        else
+          return M(*data_, o);
+      }();
       Vector<float> trained(per.num_parameters());
       Rng rng(derive_seed(seed, detail::tag_per_user_init));
       per.initialize(trained, rng);
@@ -396,5 +404,33 @@ class MetaModelOf final : public MetaModel {
   const Dataset* data_;
   RowSide side_;
 };
+
+/// Existing users adapted from their OWN trained vectors: for each task, the user-indexed blocks
+/// of `shared` (θ of `m`, a shared-user MF) are set to the task user's columns of `per_user` (the
+/// per-user form, e.g. from `fit_per_user`; `set_own_user`), then `m` adapts to the support set
+/// with `ao` and predicts the query. For a user the per-user model was trained on (MeLU's
+/// item-cold scenario: known users rating new items) this keeps what their training ratings
+/// taught it, which the mean user forgets. Tasks run one at a time in order, each with one copy
+/// of θ made once (its user blocks rewritten per task), so the result does not depend on threads.
+/// @throws std::invalid_argument when `m` has no parameter layout or `per_user` is not the per-user
+///         form of its layout; whatever `m.predict_tasks` throws.
+inline report::TaskPredictions predict_tasks_own_users(const MetaModel& m, const Vector<float>& shared,
+                                                       const Vector<float>& per_user, std::span<const Task> tasks,
+                                                       const AdaptOptions& ao) {
+  const ParameterLayout* lay = m.layout();
+  if (!lay) throw std::invalid_argument("predict_tasks_own_users: the model has no parameter layout");
+  const auto users = static_cast<Eigen::Index>(m.data().num_users());
+  Vector<float> theta = shared;
+  report::TaskPredictions out;
+  out.offset.push_back(0);
+  for (std::size_t t = 0; t < tasks.size(); ++t) {
+    set_own_user<float>(*lay, users, per_user, static_cast<Eigen::Index>(tasks[t].user), theta);
+    const report::TaskPredictions one = m.predict_tasks(theta, nullptr, tasks.subspan(t, 1), ao);
+    out.rows.insert(out.rows.end(), one.rows.begin(), one.rows.end());
+    out.score.insert(out.score.end(), one.score.begin(), one.score.end());
+    out.offset.push_back(out.rows.size());
+  }
+  return out;
+}
 
 }  // namespace metarec::registry

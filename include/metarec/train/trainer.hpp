@@ -42,7 +42,8 @@
 /// not dominated by the starting point). Gradients and optimiser steps use θ_raw; θ — what the
 /// validation callable, early stopping, the callbacks that read θ and the caller see — is the
 /// average. The average starts from θ on entry. It costs one pass over θ per step and turns the
-/// fused per-rating path off. CF-NADE's authors average this way (μ in their command line).
+/// fused per-rating path off. CF-NADE's authors' code keeps such an average (a plain EMA with μ from
+/// their command line, without this warm-up).
 ///
 /// After each epoch the validation callable (if any) is evaluated on θ and recorded by an
 /// `EarlyStopping` (train/early_stopping.hpp); with `patience > 0`, training stops after `patience`

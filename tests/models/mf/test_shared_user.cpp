@@ -98,4 +98,43 @@ TEST_CASE("shared_user_theta: a parameter vector of another size is refused",
   CHECK_THROWS_WITH(shared_user_theta<double>(other.layout(), ds.num_users(), t), Catch::Contains("not 1"));
 }
 
+TEST_CASE("set_own_user: the shared model predicts for user u as the per-user model does",
+          "[models][mf][shared_user]") {
+  // Random per-user SideFeatureMF (user and item feature blocks too), folded; then, user by user,
+  // the user blocks set back to that user's own columns: the shared model's predictions of the
+  // user's rows equal the per-user model's, and no other block changes.
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const SideFeatureMF<double> trained(ds, {.dims = 2, .global_mean = 3.25});
+  const SideFeatureMF<double> shared(ds, {.dims = 2, .global_mean = 3.25, .shared_user = true});
+  const Vector<double> t = random_vector(trained.num_parameters(), 13);
+  const Vector<double> folded = shared_user_theta<double>(shared.layout(), ds.num_users(), t);
+  const Block& P0 = block(shared.layout(), "user_factors");
+  const Block& b0 = block(shared.layout(), "user_bias");
+  for (std::uint32_t u = 0; u < ds.num_users(); ++u) {
+    std::vector<RowIndex> mine;
+    for (const RowIndex r : rows)
+      if (ds.user(r) == u) mine.push_back(r);
+    Vector<double> s = folded;
+    set_own_user<double>(shared.layout(), ds.num_users(), t, u, s);
+    Vector<double> a(static_cast<Eigen::Index>(mine.size())), b(a.size());
+    trained.predict(t, RatingBatch{&ds, mine}, a);
+    shared.predict(s, RatingBatch{&ds, mine}, b);
+    for (Eigen::Index k = 0; k < a.size(); ++k) CHECK(b[k] == Approx(a[k]).epsilon(1e-12));
+    // Only the user blocks changed.
+    Vector<double> d = s - folded;
+    d.segment(P0.offset, P0.size()).setZero();
+    d.segment(b0.offset, b0.size()).setZero();
+    CHECK(d.cwiseAbs().maxCoeff() == 0.0);
+  }
+  Vector<double> s = folded;
+  CHECK_THROWS_WITH(set_own_user<double>(shared.layout(), ds.num_users(), t, ds.num_users(), s),
+                    Catch::Contains("is not one of the"));
+  Vector<double> short_theta(folded.size() - 1);
+  CHECK_THROWS_WITH(set_own_user<double>(shared.layout(), ds.num_users(), t, 0, short_theta),
+                    Catch::Contains("theta holds"));
+  CHECK_THROWS_WITH(set_own_user<double>(shared.layout(), ds.num_users(), folded, 0, s),
+                    Catch::Contains("trained parameters hold"));
+}
+
 }  // namespace unity_test_shared_user

@@ -107,6 +107,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
 
   using Options = SideFeatureMFOptions;
 
+  [[nodiscard]] const Options& options() const noexcept { return opt_; }
   [[nodiscard]] const std::vector<FieldRef>& user_fields() const noexcept { return user_fields_; }
   [[nodiscard]] const std::vector<FieldRef>& item_fields() const noexcept { return item_fields_; }
 
