@@ -285,14 +285,16 @@ inline std::vector<ModelEntry> boltzmann_models() {
   // cf-nade-i: reg in {0, 0.03, 0.1, 0.3} by bench_bm --select (session 13): validation RMSE 0.8604,
   // 0.8578, 0.8563, 0.8588, early stopping at 23 epochs for each. Session 14, the same carve: the
   // learning rate x 0.95 per epoch (the authors divide it by 4 on plateaus) 0.8388 at the 60-epoch
-  // cap (x 0.93: 0.8413; x 0.95 with reg 0.3: 0.8404; batch 128 without decay: 0.8652).
+  // cap (x 0.93: 0.8413; x 0.95 with reg 0.3: 0.8404; batch 128 without decay: 0.8652). Session 15:
+  // x 0.97 with patience 8 ran to its 90-epoch cap, 0.8370 (patience 3 stopped it at 25: 0.8503;
+  // two layers 500,500 at x 0.95: 0.8433).
   // cf-nade-u: x 0.95 per epoch, early stopping at 56 of at most 60 epochs (validation 0.8629).
   nade("cf-nade-i", "CF-NADE, an item is a case: autoregressive over its raters, shared levels, ordinal cost",
        RowSide::item,
        {{"ml1m-90-10",
-         {{"lr", "0.002"}, {"lr-decay", "0.95"}, {"reg", "0.1"}, {"epochs", "60"}, {"valid-frac", "0"}},
-         "bench_bm --select: H 500, Adam 0.002, batch 512; reg 0.1 and the lr decay 0.95 per epoch chosen on a 5% "
-         "validation carve of the training rows (early stopping, patience 3, ran to the 60-epoch cap), then fixed "
+         {{"lr", "0.002"}, {"lr-decay", "0.97"}, {"reg", "0.1"}, {"epochs", "90"}, {"valid-frac", "0"}},
+         "bench_bm --select: H 500, Adam 0.002, batch 512; reg 0.1 and the lr decay 0.97 per epoch chosen on a 5% "
+         "validation carve of the training rows (early stopping, patience 8, ran to the 90-epoch cap), then fixed "
          "here for a retraining on all of them (docs/models_bm.md)"}});
   nade("cf-nade-u", "CF-NADE, a user is a case: autoregressive over the rated items, shared levels, ordinal cost",
        RowSide::user,
