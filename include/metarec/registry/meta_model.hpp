@@ -410,8 +410,9 @@ class MetaModelOf final : public MetaModel {
 /// per-user form, e.g. from `fit_per_user`; `set_own_user`), then `m` adapts to the support set
 /// with `ao` and predicts the query. For a user the per-user model was trained on (MeLU's
 /// item-cold scenario: known users rating new items) this keeps what their training ratings
-/// taught it, which the mean user forgets. Tasks run one at a time in order, each with one copy
-/// of θ made once (its user blocks rewritten per task), so the result does not depend on threads.
+/// taught it, which the mean user forgets. One copy of θ is made; each task rewrites only its user
+/// blocks (O(dims)) and is then predicted alone, so tasks run one after another (predict_tasks'
+/// threads see one task at a time) and the result does not depend on the thread count.
 /// @throws std::invalid_argument when `m` has no parameter layout or `per_user` is not the per-user
 ///         form of its layout; whatever `m.predict_tasks` throws.
 inline report::TaskPredictions predict_tasks_own_users(const MetaModel& m, const Vector<float>& shared,
