@@ -270,7 +270,7 @@ void for_each_side_model(const Dataset& ds, F&& f) {
   const double mean = ds.mean_rating();
   for (const int dims : {3, 8, 300}) {
     CAPTURE(dims);
-    f(SideFeatureMF<S>(ds, {.dims = dims, .reg = 0.03, .bias_reg = 0.02, .feature_reg = 0.04,
+    f(SideFeatureMF<S>(ds, {.dims = dims, .reg = 0.03, .item_reg = 0.07, .bias_reg = 0.02, .item_bias_reg = 0.09, .feature_reg = 0.04,
                             .global_mean = mean}));
     f(FactorizationMachine<S>(ds, {.dims = dims, .reg = 0.03, .bias_reg = 0.02, .init_std = 0.02, .global_mean = mean,
                                    .time_bins = 3}));

@@ -3,6 +3,7 @@
 #include "models/tiny_data.hpp"
 
 #include <metarec/models/mf/side_feature_mf.hpp>
+#include <limits>
 
 using namespace metarec;
 
@@ -36,6 +37,55 @@ TEMPLATE_TEST_CASE("SideFeatureMF conforms", "[models][mf][side]", float, double
                                        .feature_reg = 0.04, .global_mean = ds.mean_rating()});
   CHECK(m.num_parameters() == 3 * (7 + 9 + 40 + 7) + 7 + 9 + 40 + 7);
   test::conforms(m, RatingBatch{&ds, rows});
+  // With their own L2 weights on the item ID factors and biases (gradient, HVP and penalty must all use them).
+  const SideFeatureMF<TestType> q(ds, {.dims = 3, .reg = 0.05, .item_reg = 0.3, .bias_reg = 0.03, .item_bias_reg = 0.7,
+                                       .feature_reg = 0.04, .global_mean = ds.mean_rating()});
+  test::conforms(q, RatingBatch{&ds, rows});
+}
+
+TEST_CASE("SideFeatureMF: item_reg and item_bias_reg weigh the item ID factors and biases only", "[models][mf][side]") {
+  const Dataset ds = test::tiny_dataset();
+  const auto rows = test::all_rows(ds);
+  const SideFeatureMFOptions base{.dims = 2, .reg = 0.05, .bias_reg = 0.03, .feature_reg = 0.04, .global_mean = 3.25};
+  SideFeatureMFOptions heavy = base;
+  heavy.item_reg = 0.45;
+  heavy.item_bias_reg = 1.03;
+  SideFeatureMFOptions same = base;
+  same.item_reg = 0.05;
+  same.item_bias_reg = 0.03;
+  const SideFeatureMF<double> m0(ds, base), m1(ds, heavy), m2(ds, same);
+  CHECK(m0.item_factor_reg() == 0.05);  // negative (the default): the same as reg
+  CHECK(m0.item_bias_reg() == 0.03);    // ... and as bias_reg
+  CHECK(m1.item_factor_reg() == 0.45);
+  CHECK(m1.item_bias_reg() == 1.03);
+  const auto theta = random_theta(m0, 5);
+  const RatingBatch batch{&ds, rows};
+  // L1 − L0 = mean over the batch's rows of (0.45 − 0.05) ‖q_i‖² + (1.03 − 0.03) b_i², by hand.
+  const auto& Q = m0.layout().blocks()[kQ];
+  const auto& Bi = m0.layout().blocks()[kBi];
+  double extra = 0.0;
+  for (const RowIndex r : rows)
+    extra += 0.4 * theta.segment(Q.offset + 2 * ds.item(r), 2).squaredNorm() +
+             1.0 * theta[Bi.offset + ds.item(r)] * theta[Bi.offset + ds.item(r)];
+  extra /= static_cast<double>(rows.size());
+  CHECK(m1.loss(theta, batch) - m0.loss(theta, batch) == Approx(extra).epsilon(1e-10));
+  CHECK(m2.loss(theta, batch) == m0.loss(theta, batch));
+  // The gradients differ on the item factors and biases only, by 2 (0.45 − 0.05) q_i and 2 (1.03 − 0.03) b_i
+  // per row / |B|.
+  Vector<double> g0(theta.size()), g1(theta.size());
+  (void)m0.loss_and_gradient(theta, batch, g0);
+  (void)m1.loss_and_gradient(theta, batch, g1);
+  Vector<double> want = Vector<double>::Zero(theta.size());
+  for (const RowIndex r : rows) {
+    want.segment(Q.offset + 2 * ds.item(r), 2) += (2.0 * 0.4 / static_cast<double>(rows.size())) *
+                                                   theta.segment(Q.offset + 2 * ds.item(r), 2);
+    want[Bi.offset + ds.item(r)] += (2.0 * 1.0 / static_cast<double>(rows.size())) * theta[Bi.offset + ds.item(r)];
+  }
+  CHECK((g1 - g0 - want).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK_THROWS_AS(SideFeatureMF<double>(ds, {.dims = 2, .item_reg = std::numeric_limits<double>::infinity()}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(SideFeatureMF<double>(ds, {.dims = 2, .item_bias_reg = std::numeric_limits<double>::quiet_NaN()}),
+                  std::invalid_argument);
 }
 
 TEMPLATE_TEST_CASE("SideFeatureMF (shared user vector) conforms", "[models][mf][side]", float,

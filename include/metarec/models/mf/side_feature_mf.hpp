@@ -22,9 +22,12 @@
 ///
 /// Loss over a batch B, with per-rating L2 penalties on every parameter a rating touches:
 ///
-///     L = 1/|B| Σ_{(u,i,r)∈B} [ (r̂_ui − r)² + λ(‖p_u‖² + ‖q_i‖²) + λ_b(b_u² + b_i²)
+///     L = 1/|B| Σ_{(u,i,r)∈B} [ (r̂_ui − r)² + λ‖p_u‖² + λ_q‖q_i‖² + λ_b b_u² + λ_bi b_i²
 ///                                + Σ_{touched categories c} (λ_f ‖w_c‖² + λ_b b_c²) ]
 ///
+/// (λ_q = λ and λ_bi = λ_b unless `item_reg`, `item_bias_reg` are set: larger ones push what the item
+/// ID vectors and biases would learn into the item feature factors and biases, which a new item has
+/// too; docs/models_mf.md.)
 /// Exact gradient and exact Hessian-vector product (the model is bilinear in (U, I)), dense or
 /// sparse. The model works with any set of fields, including none (ML-10M has no user fields),
 /// in which case it is biased MF. With `shared_user = true` every user reads one shared p₀, b₀ plus
@@ -51,8 +54,10 @@ namespace metarec {
 /// Options of `SideFeatureMF`.
 struct SideFeatureMFOptions {
   int dims = 32;                  ///< latent dimensions k
-  double reg = 0.02;              ///< λ on p_u and q_i
-  double bias_reg = 0.02;         ///< λ_b on b_u, b_i and the feature biases b_c
+  double reg = 0.02;              ///< λ on p_u (and on q_i unless item_reg is set)
+  double item_reg = -1.0;         ///< λ_q on the item ID factors q_i; negative: the same as reg
+  double bias_reg = 0.02;         ///< λ_b on b_u, the feature biases b_c (and b_i unless item_bias_reg is set)
+  double item_bias_reg = -1.0;    ///< λ_bi on the item ID biases b_i; negative: the same as bias_reg
   double feature_reg = 0.02;      ///< λ_f on the feature factors w_c
   double init_std = 0.1;          ///< p, q, w start N(0, init_std²); biases start at 0
   double global_mean = 0.0;       ///< μ (fixed, not learned)
@@ -103,6 +108,15 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     bi_ = this->layout_.add("item_bias", 1, num_items_);
     bfu_ = this->layout_.add("user_feature_bias", 1, nuf);
     bfi_ = this->layout_.add("item_feature_bias", 1, nif);
+    if (!std::isfinite(opt_.item_reg) || !std::isfinite(opt_.item_bias_reg))
+      throw std::invalid_argument("SideFeatureMF: item_reg and item_bias_reg must be finite (negative: the same as reg, bias_reg)");
+  }
+
+  /// λ_q, the L2 weight on the item ID factors q_i: `item_reg`, or `reg` when it is negative.
+  [[nodiscard]] double item_factor_reg() const noexcept { return opt_.item_reg < 0.0 ? opt_.reg : opt_.item_reg; }
+  /// λ_bi, the L2 weight on the item ID biases b_i: `item_bias_reg`, or `bias_reg` when it is negative.
+  [[nodiscard]] double item_bias_reg() const noexcept {
+    return opt_.item_bias_reg < 0.0 ? opt_.bias_reg : opt_.item_bias_reg;
   }
 
   using Options = SideFeatureMFOptions;
@@ -337,6 +351,8 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     const S scale = S(2);
     const S se = scale * e;
     const S sr = scale * static_cast<S>(opt_.reg);
+    const S sq_i = scale * static_cast<S>(item_factor_reg());
+    const S sb_i = scale * static_cast<S>(item_bias_reg());
     const S sb = scale * static_cast<S>(opt_.bias_reg);
     const S sf = scale * static_cast<S>(opt_.feature_reg);
     const Eigen::Index k = opt_.dims;
@@ -344,18 +360,18 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
       Eigen::Map<VecK<K>> wv(w, k);
       wv = wv - lr * (coef * Eigen::Map<const VecK<K>>(g_dir, k) + wreg * wv);
     };
-    auto step_bias = [&](S* b, S g0) { *b = *b - lr * (g0 + sb * *b); };
+    auto step_bias = [&](S* b, S g0, S breg) { *b = *b - lr * (g0 + breg * *b); };
     step_vec(t + P_.offset + static_cast<Eigen::Index>(pu) * k, Ib, se, sr);
-    step_vec(t + Q_.offset + static_cast<Eigen::Index>(i) * k, Ub, se, sr);
-    step_bias(t + bu_.offset + pu, se);
-    step_bias(t + bi_.offset + i, se);
+    step_vec(t + Q_.offset + static_cast<Eigen::Index>(i) * k, Ub, se, sq_i);
+    step_bias(t + bu_.offset + pu, se, sb);
+    step_bias(t + bi_.offset + i, se, sb_i);
     for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
       step_vec(t + Wu_.offset + static_cast<Eigen::Index>(c) * k, Ib, se * a, sf);
-      step_bias(t + bfu_.offset + c, se * a);
+      step_bias(t + bfu_.offset + c, se * a, sb);
     });
     for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
       step_vec(t + Wi_.offset + static_cast<Eigen::Index>(c) * k, Ub, se * a, sf);
-      step_bias(t + bfi_.offset + c, se * a);
+      step_bias(t + bfi_.offset + c, se * a, sb);
     });
     return static_cast<S>(loss);
   }
@@ -367,9 +383,9 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
   template <int K>
   double penalty_k(const S* x, const Dataset& d, RowIndex r) const {
     const std::uint32_t u = d.user(r), i = d.item(r), pu = p_col(u);
-    double t = opt_.reg * (static_cast<double>(col_k<K>(x, P_, pu).squaredNorm()) +
-                           static_cast<double>(col_k<K>(x, Q_, i).squaredNorm())) +
-               opt_.bias_reg * (sq(x[bu_.offset + pu]) + sq(x[bi_.offset + i]));
+    double t = opt_.reg * static_cast<double>(col_k<K>(x, P_, pu).squaredNorm()) +
+               item_factor_reg() * static_cast<double>(col_k<K>(x, Q_, i).squaredNorm()) +
+               opt_.bias_reg * sq(x[bu_.offset + pu]) + item_bias_reg() * sq(x[bi_.offset + i]);
     for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S) {
       t += opt_.feature_reg * static_cast<double>(col_k<K>(x, Wu_, c).squaredNorm()) +
            opt_.bias_reg * sq(x[bfu_.offset + c]);
@@ -387,6 +403,8 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
     const detail::PenaltyScalars<S> lam(opt_, opt_.feature_reg);
+    const S lam_q = static_cast<S>(item_factor_reg());
+    const S lam_bi = static_cast<S>(item_bias_reg());
     Scratch sc(opt_.dims);
     const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
@@ -395,9 +413,9 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
       total += sq(e) + penalty(theta, d, r);
       const S se = scale * e;
       g.segment(P_.column(pu)).noalias() += se * I + (scale * lam.reg) * col(theta, P_, pu);
-      g.segment(Q_.column(i)).noalias() += se * U + (scale * lam.reg) * col(theta, Q_, i);
+      g.segment(Q_.column(i)).noalias() += se * U + (scale * lam_q) * col(theta, Q_, i);
       g.segment(bu_.column(pu))[0] += se + scale * lam.breg * theta[bu_.offset + pu];
-      g.segment(bi_.column(i))[0] += se + scale * lam.breg * theta[bi_.offset + i];
+      g.segment(bi_.column(i))[0] += se + scale * lam_bi * theta[bi_.offset + i];
       for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
         g.segment(Wu_.column(c)).noalias() += (se * a) * I + (scale * lam.extra) * col(theta, Wu_, c);
         g.segment(bfu_.column(c))[0] += se * a + scale * lam.breg * theta[bfu_.offset + c];
@@ -419,6 +437,8 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
     const detail::PenaltyScalars<S> lam(opt_, opt_.feature_reg);
+    const S lam_q = static_cast<S>(item_factor_reg());
+    const S lam_bi = static_cast<S>(item_bias_reg());
     Scratch sc(opt_.dims);
     const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
     Vector<S> dU(opt_.dims), dI(opt_.dims), gu(opt_.dims), gi(opt_.dims);
@@ -441,9 +461,9 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
       gu.noalias() = jv * I + e * dI;
       gi.noalias() = jv * U + e * dU;
       out.segment(P_.column(pu)).noalias() += scale * gu + (scale * lam.reg) * col(v, P_, pu);
-      out.segment(Q_.column(i)).noalias() += scale * gi + (scale * lam.reg) * col(v, Q_, i);
+      out.segment(Q_.column(i)).noalias() += scale * gi + (scale * lam_q) * col(v, Q_, i);
       out.segment(bu_.column(pu))[0] += scale * (jv + lam.breg * v[bu_.offset + pu]);
-      out.segment(bi_.column(i))[0] += scale * (jv + lam.breg * v[bi_.offset + i]);
+      out.segment(bi_.column(i))[0] += scale * (jv + lam_bi * v[bi_.offset + i]);
       for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
         out.segment(Wu_.column(c)).noalias() += (scale * a) * gu + (scale * lam.extra) * col(v, Wu_, c);
         out.segment(bfu_.column(c))[0] += scale * (a * jv + lam.breg * v[bfu_.offset + c]);
