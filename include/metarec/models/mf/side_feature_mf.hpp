@@ -397,14 +397,22 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     return t;
   }
 
+  // The L2 weights in S: reg, bias_reg and feature_reg (PenaltyScalars), and the item IDs' λ_q, λ_bi.
+  struct Weights {
+    detail::PenaltyScalars<S> lam;
+    S q, bi;
+  };
+  Weights weights() const {
+    return {detail::PenaltyScalars<S>(opt_, opt_.feature_reg), static_cast<S>(item_factor_reg()),
+            static_cast<S>(item_bias_reg())};
+  }
+
   // ∂r̂/∂p_u = I, ∂r̂/∂w_c = a_c I (user side); ∂r̂/∂q_i = U, ∂r̂/∂w_d = a_d U (item side).
   template <class Sink>
   S gradient_into(const ConstVectorRef<S>& theta, const RatingBatch& batch, Sink& g) const {
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
-    const detail::PenaltyScalars<S> lam(opt_, opt_.feature_reg);
-    const S lam_q = static_cast<S>(item_factor_reg());
-    const S lam_bi = static_cast<S>(item_bias_reg());
+    const Weights w = weights();
     Scratch sc(opt_.dims);
     const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
     return this->batch_mean(batch.rows, [&](RowIndex r, double& total) {
@@ -412,17 +420,17 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
       const S e = error(theta, batch, r, sc.U, sc.I);
       total += sq(e) + penalty(theta, d, r);
       const S se = scale * e;
-      g.segment(P_.column(pu)).noalias() += se * I + (scale * lam.reg) * col(theta, P_, pu);
-      g.segment(Q_.column(i)).noalias() += se * U + (scale * lam_q) * col(theta, Q_, i);
-      g.segment(bu_.column(pu))[0] += se + scale * lam.breg * theta[bu_.offset + pu];
-      g.segment(bi_.column(i))[0] += se + scale * lam_bi * theta[bi_.offset + i];
+      g.segment(P_.column(pu)).noalias() += se * I + (scale * w.lam.reg) * col(theta, P_, pu);
+      g.segment(Q_.column(i)).noalias() += se * U + (scale * w.q) * col(theta, Q_, i);
+      g.segment(bu_.column(pu))[0] += se + scale * w.lam.breg * theta[bu_.offset + pu];
+      g.segment(bi_.column(i))[0] += se + scale * w.bi * theta[bi_.offset + i];
       for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
-        g.segment(Wu_.column(c)).noalias() += (se * a) * I + (scale * lam.extra) * col(theta, Wu_, c);
-        g.segment(bfu_.column(c))[0] += se * a + scale * lam.breg * theta[bfu_.offset + c];
+        g.segment(Wu_.column(c)).noalias() += (se * a) * I + (scale * w.lam.extra) * col(theta, Wu_, c);
+        g.segment(bfu_.column(c))[0] += se * a + scale * w.lam.breg * theta[bfu_.offset + c];
       });
       for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
-        g.segment(Wi_.column(c)).noalias() += (se * a) * U + (scale * lam.extra) * col(theta, Wi_, c);
-        g.segment(bfi_.column(c))[0] += se * a + scale * lam.breg * theta[bfi_.offset + c];
+        g.segment(Wi_.column(c)).noalias() += (se * a) * U + (scale * w.lam.extra) * col(theta, Wi_, c);
+        g.segment(bfi_.column(c))[0] += se * a + scale * w.lam.breg * theta[bfi_.offset + c];
       });
     });
   }
@@ -436,9 +444,7 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
     if (batch.rows.empty()) return;
     const Dataset& d = *batch.data;
     const S scale = S(2) / static_cast<S>(batch.size());
-    const detail::PenaltyScalars<S> lam(opt_, opt_.feature_reg);
-    const S lam_q = static_cast<S>(item_factor_reg());
-    const S lam_bi = static_cast<S>(item_bias_reg());
+    const Weights w = weights();
     Scratch sc(opt_.dims);
     const Eigen::Map<const Vector<S>> U(sc.U, opt_.dims), I(sc.I, opt_.dims);
     Vector<S> dU(opt_.dims), dI(opt_.dims), gu(opt_.dims), gi(opt_.dims);
@@ -460,17 +466,17 @@ class SideFeatureMF : public detail::LayoutModel<SideFeatureMF<S>, S> {
       // Common parts: user-side factor x gets a_x (jv I + e δI), item-side a_x (jv U + e δU).
       gu.noalias() = jv * I + e * dI;
       gi.noalias() = jv * U + e * dU;
-      out.segment(P_.column(pu)).noalias() += scale * gu + (scale * lam.reg) * col(v, P_, pu);
-      out.segment(Q_.column(i)).noalias() += scale * gi + (scale * lam_q) * col(v, Q_, i);
-      out.segment(bu_.column(pu))[0] += scale * (jv + lam.breg * v[bu_.offset + pu]);
-      out.segment(bi_.column(i))[0] += scale * (jv + lam_bi * v[bi_.offset + i]);
+      out.segment(P_.column(pu)).noalias() += scale * gu + (scale * w.lam.reg) * col(v, P_, pu);
+      out.segment(Q_.column(i)).noalias() += scale * gi + (scale * w.q) * col(v, Q_, i);
+      out.segment(bu_.column(pu))[0] += scale * (jv + w.lam.breg * v[bu_.offset + pu]);
+      out.segment(bi_.column(i))[0] += scale * (jv + w.bi * v[bi_.offset + i]);
       for_each_feature(d.user_features(), user_fields_, u, [&](std::uint32_t c, S a) {
-        out.segment(Wu_.column(c)).noalias() += (scale * a) * gu + (scale * lam.extra) * col(v, Wu_, c);
-        out.segment(bfu_.column(c))[0] += scale * (a * jv + lam.breg * v[bfu_.offset + c]);
+        out.segment(Wu_.column(c)).noalias() += (scale * a) * gu + (scale * w.lam.extra) * col(v, Wu_, c);
+        out.segment(bfu_.column(c))[0] += scale * (a * jv + w.lam.breg * v[bfu_.offset + c]);
       });
       for_each_feature(d.item_features(), item_fields_, i, [&](std::uint32_t c, S a) {
-        out.segment(Wi_.column(c)).noalias() += (scale * a) * gi + (scale * lam.extra) * col(v, Wi_, c);
-        out.segment(bfi_.column(c))[0] += scale * (a * jv + lam.breg * v[bfi_.offset + c]);
+        out.segment(Wi_.column(c)).noalias() += (scale * a) * gi + (scale * w.lam.extra) * col(v, Wi_, c);
+        out.segment(bfi_.column(c))[0] += scale * (a * jv + w.lam.breg * v[bfi_.offset + c]);
       });
     }
   }
