@@ -23,6 +23,8 @@
 //                    [--skip-timing] [--timing-only] [--timing-repeats R] [--keep-untrained]
 //                    [--model-option NAME=VALUE[:NAME=VALUE...]]  (e.g. hidden=100 for the whole-row models)
 //                    [--fold-option NAME=VALUE[:...]]  (the per-user MF of mf-bias / mf-side: dims, reg, init-std)
+//                    [--own-option NAME=VALUE[:...]]  (the item-cold own-vector row's per-user MF, on top of it;
+//                                                      mf-side: item-reg, item-bias-reg)
 //
 // Also reported: MAE / RMSE after each method's MAE-optimal (median) calibration fitted on the
 // validation tasks, model-free baselines (the user's support mean / median, popularity ranking)
@@ -754,13 +756,13 @@ Tuned tune(const MetaModel& model, const std::string& algo, const Vector<float>&
 int main(int argc, char** argv) try {
   const Args args(std::vector<std::string>(argv + 1, argv + argc),
                   {"--data", "--models", "--algos", "--md", "--out", "--svg", "--threads", "--seed",
-                   "--timing-repeats", "--svg-topn", "--model-option", "--fold-option"},
+                   "--timing-repeats", "--svg-topn", "--model-option", "--fold-option", "--own-option"},
                   {"--quick", "--skip-timing", "--timing-only", "--keep-untrained"});
   if (args.has("--help")) {
     std::printf("usage: bench_cold_start [--data DIR] [--quick] [--models LIST] [--algos LIST] [--md FILE] "
                 "[--out FILE.csv] [--svg FILE.svg] [--svg-topn FILE.svg] [--threads T] [--seed S] [--skip-timing] "
                 "[--timing-only] [--timing-repeats R] [--keep-untrained] [--model-option [MODEL.]NAME=VALUE[:...]] "
-                "[--fold-option [MODEL.]NAME=VALUE[:...]]\n");
+                "[--fold-option [MODEL.]NAME=VALUE[:...]] [--own-option [MODEL.]NAME=VALUE[:...]]\n");
     return 0;
   }
   // NAME=VALUE[:NAME=VALUE...] of an option flag.
@@ -785,6 +787,8 @@ int main(int argc, char** argv) try {
   const Settings model_options = option_list("--model-option");
   // --fold-option: the per-user MF of mf-bias and mf-side (dims, reg, init-std; [MODEL.]NAME=VALUE).
   const Settings fold_options = option_list("--fold-option");
+  // --own-option: the per-user MF of the item-cold own-vector row, on top of the fold's settings.
+  const Settings own_options = option_list("--own-option");
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they are printed, also in a log file
   const std::string dir = bench::data_dir(args, "--data", "ml-1m");
   if (bench::ml1m_missing(dir, "bench_cold_start")) return 0;
@@ -1004,13 +1008,18 @@ int main(int argc, char** argv) try {
         // (shared_user_theta), then fine-tuned on each new user's support set; the step chosen on
         // the validation users. adapt's default for MF train files is this choice.
         Settings fold_settings{{"dims", "128"}, {"reg", "0.05"}, {"init-std", "0.1"}};
-        for (const auto& [key, v] : fold_options.values()) {
-          const auto dot = key.find('.');
-          if (dot == std::string::npos)
-            fold_settings.set(key, v);
-          else if (key.substr(0, dot) == name)
-            fold_settings.set(key.substr(dot + 1), v);
-        }
+        auto apply_options = [&](Settings& to, const Settings& options) {  // [MODEL.]NAME=VALUE
+          bool changed = false;
+          for (const auto& [key, v] : options.values()) {
+            const auto dot = key.find('.');
+            if (dot == std::string::npos)
+              to.set(key, v), changed = true;
+            else if (key.substr(0, dot) == name)
+              to.set(key.substr(dot + 1), v), changed = true;
+          }
+          return changed;
+        };
+        (void)apply_options(fold_settings, fold_options);
         const Setup fs = model_config(reg, name, quick, seed, fold_settings);
         // (mf-side: the same with its side features, 128 dims and reg 0.05 as for mf-bias, not
         // validated for it.)
@@ -1036,7 +1045,7 @@ int main(int argc, char** argv) try {
         const double fold_w = add_topn(*folded, name, label, theta, nullptr, best_ao);
         if (best_mae < best_ft.validation_mae)
           best_ft = {folded.get(), theta, best_ao, best_mae, fold_w, "per-user MF, mean user, fine-tuned"};
-        char buf[200];
+        char buf[512];
         std::snprintf(buf, sizeof buf, " per-user MF (dims %s, reg %s, init std %s, 40 SGD epochs at 0.005) folded: fine-tuning step %g (validation MAE %.4f);",
                       fs.settings.text("dims").c_str(), fs.settings.text("reg").c_str(), fs.settings.text("init-std").c_str(),
                       best_ao.steps == 0 ? 0.0 : best_ao.lr, best_mae);
@@ -1051,13 +1060,46 @@ int main(int argc, char** argv) try {
         Vector<float> fold_valid_theta, fold_valid_trained;
         (void)folded->fit_per_user(fold_valid_theta, analogue.rows, quick ? 3 : 40, seed, &fold_valid_trained);
         {
+          // This row's per-user MF: the fold's, except that mf-side weighs its item ID parameters'
+          // L2 more (item-reg 2, item-bias-reg 1: chosen on the validation analogue below with
+          // --own-option sweeps, docs/benchmarks.md; the fold's user-cold row is worse with them,
+          // so the fold keeps its own), then --own-option.
+          Settings own_settings = fold_settings;
+          bool own_changed = false;
+          if (name == "mf-side" && !fold_settings.has("item-reg") && !fold_settings.has("item-bias-reg")) {
+            own_settings.set("item-reg", "2");
+            own_settings.set("item-bias-reg", "1");
+            own_changed = true;
+          }
+          own_changed = apply_options(own_settings, own_options) || own_changed;
+          std::unique_ptr<MetaModel> own_model;
+          const MetaModel* om = folded.get();
+          Vector<float> vth = fold_valid_theta, own_vtrained, th = theta, own_trained;
+          double own_fit_s = fit_s;
+          if (own_changed) {
+            const Setup os = model_config(reg, name, quick, seed, own_settings);
+            own_model = os.entry->meta.build(ds, os.settings, mean);
+            om = own_model.get();
+            (void)om->fit_per_user(vth, analogue.rows, quick ? 3 : 40, seed, &own_vtrained);
+            own_fit_s = om->fit_per_user(th, warm_rows, quick ? 3 : 40, seed, &own_trained);
+          }
+          const Vector<float>& vtrained = own_changed ? own_vtrained : fold_valid_trained;
+          const Vector<float>& ttrained = own_changed ? own_trained : trained;
+          std::string own_desc;
+          for (const auto& [k, v] : own_settings.values()) own_desc += (own_desc.empty() ? "" : ", ") + k + " " + v;
           const std::vector<Task> otasks =
               own_user_validation_tasks(ds, analogue, warm_rows, train_tasks, quick ? 100 : 500, seed);
-          Vector<float> vth = fold_valid_theta, th = theta;
-          (void)folded->zero_untrained(vth, analogue.rows);
-          (void)folded->zero_untrained(th, warm_rows);
+          (void)om->zero_untrained(vth, analogue.rows);
+          (void)om->zero_untrained(th, warm_rows);
           // Grid: the step, adapting the user's vector and bias (the local segments) or the bias only.
-          const Block user_bias = block_named(*folded->layout(), "user_bias");
+          const Block user_bias = block_named(*om->layout(), "user_bias");
+          // A user the per-user MF never saw (held out for validation) starts from the mean user.
+          auto trained_on = [&](std::span<const RowIndex> rows) {
+            std::vector<char> seen(ds.num_users(), 0);
+            for (const RowIndex r : rows) seen[ds.user(r)] = 1;
+            return seen;
+          };
+          const std::vector<char> seen_valid = trained_on(analogue.rows), seen_test = trained_on(warm_rows);
           AdaptOptions own_ao = fs.c.adapt_options();
           double own_v = std::numeric_limits<double>::infinity();
           TaskPredictions own_cal_v;
@@ -1068,28 +1110,28 @@ int main(int argc, char** argv) try {
               ao.lr = lr;
               if (lr == 0.0) ao.steps = 0;
               if (bias_only) ao.adapted = AdaptedSet::segments, ao.segments = {Segment{user_bias.offset, 1}};
-              TaskPredictions vp = predict_tasks_own_users(*folded, vth, fold_valid_trained, otasks, ao);
+              TaskPredictions vp = predict_tasks_own_users(*om, vth, vtrained, otasks, ao, seen_valid);
               const double mae = report::score_tasks(ds, vp).mae;
               std::printf("  %s, own vector + fine-tuning (%s) step %g: item-cold validation analogue (%zu tasks) MAE %.4f\n",
                           name.c_str(), bias_only ? "bias" : "vector and bias", lr, otasks.size(), mae);
               if (std::isfinite(mae) && mae < own_v) own_v = mae, own_ao = ao, own_cal_v = std::move(vp);
             }
           const bool own_bias_only = own_ao.adapted == AdaptedSet::segments;
-          const double mean_user_v = report::score_tasks(ds, folded->predict_tasks(vth, nullptr, otasks, best_ao)).mae;
+          const double mean_user_v = report::score_tasks(ds, om->predict_tasks(vth, nullptr, otasks, best_ao)).mae;
           const auto cal = fit_calibration(own_cal_v, ds);
           for (std::size_t s = 0; s < scenarios.size(); ++s) {
             if (scenarios[s] != "melu-item-cold") continue;
             const auto t0 = std::chrono::steady_clock::now();
-            const TaskPredictions tp = predict_tasks_own_users(*folded, th, trained, splits[s].test_tasks, own_ao);
+            const TaskPredictions tp = predict_tasks_own_users(*om, th, ttrained, splits[s].test_tasks, own_ao, seen_test);
             const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            results.push_back(score_predictions(name, kOwnUserLabel, scenarios[s], tp, ds, fit_s + sec, cal));
+            results.push_back(score_predictions(name, kOwnUserLabel, scenarios[s], tp, ds, own_fit_s + sec, cal));
             std::printf("  %s, %s: step %g (%d steps, %s); MAE %.4f nDCG@3 %.4f (validation analogue: own %.4f, mean user %.4f)\n",
                         name.c_str(), kOwnUserLabel.c_str(), own_ao.steps == 0 ? 0.0 : own_ao.lr, own_ao.steps,
                         own_bias_only ? "bias only" : "vector and bias",
                         results.back().q.mae, results.back().q.ndcg3, own_v, mean_user_v);
           }
-          std::snprintf(buf, sizeof buf, " existing users from their own vectors (item-cold): step %g on the %s (validation analogue: %zu tasks, MAE %.4f; mean user %.4f);",
-                        own_ao.steps == 0 ? 0.0 : own_ao.lr, own_bias_only ? "bias" : "vector and bias", otasks.size(), own_v, mean_user_v);
+          std::snprintf(buf, sizeof buf, " existing users from their own vectors (item-cold; per-user MF: %s): step %g on the %s (validation analogue: %zu tasks, MAE %.4f; mean user %.4f);",
+                        own_desc.c_str(), own_ao.steps == 0 ? 0.0 : own_ao.lr, own_bias_only ? "bias" : "vector and bias", otasks.size(), own_v, mean_user_v);
           fold_note += buf;
         }
         if (name == "mf-bias") {

@@ -19,6 +19,7 @@
 #include <metarec/report/task_scores.hpp>
 #include <metarec/train/serialize.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -170,8 +171,25 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
   const std::unique_ptr<registry::MetaModel> model = m.meta.build(ds, settings, mean);
   Vector<float> theta;
   double pretrain_seconds = 0;
-  const bool per_user = settings.has("start") && settings.text("start") == "per-user";
-  if (per_user) {
+  const std::string start = settings.has("start") ? settings.text("start") : "global";
+  const bool per_user = start == "per-user", own = start == "own";
+  Vector<float> own_vectors;         // --start own: the per-user MF before the fold
+  std::vector<char> trained_users;   // ... and which users it was trained on
+  if (own) {
+    // Existing users from their own vectors: the per-user MF, no meta-training; each test user it
+    // saw starts from their own vector (bench_cold_start's row; registry::predict_tasks_own_users).
+    if (c.pretrain_epochs < 1) throw UsageError("--start own needs --pretrain-epochs >= 1");
+    if (c.epochs != 0)
+      throw UsageError("--start own fine-tunes the per-user MF without meta-training: --epochs must be 0 (got " +
+                       std::to_string(c.epochs) + ")");
+    if (!quiet)
+      std::fprintf(stderr, "training MF with a vector per user, %d epochs; existing users keep their own vectors\n",
+                   c.pretrain_epochs);
+    pretrain_seconds = model->fit_per_user(theta, warm_rows, c.pretrain_epochs, seed, &own_vectors);
+    (void)model->zero_untrained(theta, warm_rows);
+    trained_users.assign(ds.num_users(), 0);
+    for (const RowIndex r : warm_rows) trained_users[ds.user(r)] = 1;
+  } else if (per_user) {
     // mf-bias's per-user start: biased MF with a vector per user, folded into the mean user.
     if (c.pretrain_epochs < 1) throw UsageError("--start per-user needs --pretrain-epochs >= 1");
     if (!quiet)
@@ -196,8 +214,17 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
         << json_number(pretrain_seconds) << "}\n";
   const Vector<float>* alpha = run.alpha.size() > 0 ? &run.alpha : nullptr;
   std::vector<QueryMetrics> results;
-  for (const auto& s : splits)
-    results.push_back(report::score_tasks(ds, model->predict_tasks(theta, alpha, s.test_tasks, c.adapt_options())));
+  std::vector<std::size_t> own_tasks;  // --start own: tasks per scenario that started from their own vector
+  for (const auto& s : splits) {
+    if (own) {
+      results.push_back(report::score_tasks(
+          ds, registry::predict_tasks_own_users(*model, theta, own_vectors, s.test_tasks, c.adapt_options(), trained_users)));
+      own_tasks.push_back(static_cast<std::size_t>(std::count_if(
+          s.test_tasks.begin(), s.test_tasks.end(), [&](const Task& t) { return trained_users[t.user] != 0; })));
+    } else {
+      results.push_back(report::score_tasks(ds, model->predict_tasks(theta, alpha, s.test_tasks, c.adapt_options())));
+    }
+  }
   if (!save.empty()) {
     Vector<float> payload(theta.size() + (alpha ? alpha->size() : 0));
     payload.head(theta.size()) = theta;
@@ -217,17 +244,23 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
     std::printf("; %zu validation tasks, %llu epochs run, best %llu", val_tasks.size(),
                 static_cast<unsigned long long>(run.result.epochs),
                 static_cast<unsigned long long>(run.result.best_epoch + 1));
-  else if (!val_tasks.empty())
+  else if (!val_tasks.empty() && !own)
     std::printf("; %zu validation tasks (no meta-epoch: the global model, fine-tuned)", val_tasks.size());
+  else if (!val_tasks.empty())
+    std::printf("; %zu warm users held out (not trained on)", val_tasks.size());
   if (per_user)
     std::printf("; per-user MF %d epochs, folded, %.2f s", c.pretrain_epochs, pretrain_seconds);
+  else if (own)
+    std::printf("; per-user MF %d epochs, %.2f s; existing users from their own vectors", c.pretrain_epochs,
+                pretrain_seconds);
   else if (c.pretrain_epochs > 0)
     std::printf("; pre-training %d epochs, %.2f s", c.pretrain_epochs, pretrain_seconds);
   std::printf("\n");
   std::printf("%-22s %6s %7s %7s %7s %7s\n", "scenario", "tasks", "MAE", "RMSE", "nDCG@1", "nDCG@3");
   for (std::size_t k = 0; k < splits.size(); ++k)
-    std::printf("%-22s %6zu %7.4f %7.4f %7.4f %7.4f\n", protocols[k].c_str(), results[k].tasks,
-                results[k].mae, results[k].rmse, results[k].ndcg1, results[k].ndcg3);
+    std::printf("%-22s %6zu %7.4f %7.4f %7.4f %7.4f%s\n", protocols[k].c_str(), results[k].tasks,
+                results[k].mae, results[k].rmse, results[k].ndcg1, results[k].ndcg3,
+                own ? ("  (" + std::to_string(own_tasks[k]) + " from their own vector)").c_str() : "");
   if (!save.empty()) std::printf("saved %s\n", save.c_str());
   if (json) {
     std::string j = "{\"model\":" + metarec::detail::json_string(m.name) + ",\"data\":" +

@@ -294,6 +294,22 @@ TEST_CASE("mf-side's per-user fit, and existing users adapted from their own vec
     for (std::size_t k = 0; k < one.score.size(); ++k) CHECK(adapted.score[adapted.offset[t] + k] == one.score[k]);
   }
   CHECK_THROWS_WITH(predict_tasks_own_users(*model, folded, folded, tasks, ao), Catch::Contains("trained parameters hold"));
+  // Users flagged as not trained (every other one) start from the mean user, the others from their own vector.
+  std::vector<char> seen(ds.num_users(), 0);
+  for (std::uint32_t u = 0; u < ds.num_users(); u += 2) seen[u] = 1;
+  const auto mixed = predict_tasks_own_users(*model, folded, trained, tasks, ao, seen);
+  const auto from_mean = model->predict_tasks(folded, nullptr, tasks, ao);
+  REQUIRE(mixed.offset == adapted.offset);
+  int own_tasks = 0, mean_tasks = 0;
+  for (std::size_t t = 0; t < tasks.size(); ++t) {
+    const auto& want = seen[tasks[t].user] ? adapted : from_mean;
+    (seen[tasks[t].user] ? own_tasks : mean_tasks) += 1;
+    for (std::size_t k = mixed.offset[t]; k < mixed.offset[t + 1]; ++k) CHECK(mixed.score[k] == want.score[k]);
+  }
+  CHECK(own_tasks > 0);
+  CHECK(mean_tasks > 0);
+  CHECK_THROWS_WITH(predict_tasks_own_users(*model, folded, trained, tasks, ao, std::vector<char>(3, 1)),
+                    Catch::Contains("trained_users has 3 flags"));
 }
 
 }  // namespace unity_test_registry

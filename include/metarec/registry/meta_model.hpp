@@ -413,20 +413,29 @@ class MetaModelOf final : public MetaModel {
 /// taught it, which the mean user forgets. One copy of θ is made; each task rewrites only its user
 /// blocks (O(dims)) and is then predicted alone, so tasks run one after another (predict_tasks'
 /// threads see one task at a time) and the result does not depend on the thread count.
-/// @throws std::invalid_argument when `m` has no parameter layout or `per_user` is not the per-user
-///         form of its layout; whatever `m.predict_tasks` throws.
+/// `trained_users`, when not empty (one flag per user of the data set), says which users the
+/// per-user model was trained on; a task of any other user (a new user, or one whose ratings were
+/// held out) starts from the mean user of `shared` as `m.predict_tasks` would, since its column of
+/// `per_user` is an untrained draw.
+/// @throws std::invalid_argument when `m` has no parameter layout, `per_user` is not the per-user
+///         form of its layout or `trained_users` has the wrong length; whatever `m.predict_tasks` throws.
 inline report::TaskPredictions predict_tasks_own_users(const MetaModel& m, const Vector<float>& shared,
                                                        const Vector<float>& per_user, std::span<const Task> tasks,
-                                                       const AdaptOptions& ao) {
+                                                       const AdaptOptions& ao,
+                                                       std::span<const char> trained_users = {}) {
   const ParameterLayout* lay = m.layout();
   if (!lay) throw std::invalid_argument("predict_tasks_own_users: the model has no parameter layout");
   const auto users = static_cast<Eigen::Index>(m.data().num_users());
+  if (!trained_users.empty() && static_cast<Eigen::Index>(trained_users.size()) != users)
+    throw std::invalid_argument("predict_tasks_own_users: trained_users has " + std::to_string(trained_users.size()) +
+                                " flags; the data set has " + std::to_string(users) + " users");
   Vector<float> theta = shared;
   report::TaskPredictions out;
   out.offset.push_back(0);
   for (std::size_t t = 0; t < tasks.size(); ++t) {
-    set_own_user<float>(*lay, users, per_user, static_cast<Eigen::Index>(tasks[t].user), theta);
-    const report::TaskPredictions one = m.predict_tasks(theta, nullptr, tasks.subspan(t, 1), ao);
+    const bool own = trained_users.empty() || trained_users[tasks[t].user] != 0;
+    if (own) set_own_user<float>(*lay, users, per_user, static_cast<Eigen::Index>(tasks[t].user), theta);
+    const report::TaskPredictions one = m.predict_tasks(own ? theta : shared, nullptr, tasks.subspan(t, 1), ao);
     out.rows.insert(out.rows.end(), one.rows.begin(), one.rows.end());
     out.score.insert(out.score.end(), one.score.begin(), one.score.end());
     out.offset.push_back(out.rows.size());

@@ -37,6 +37,16 @@ inline std::vector<OptionSpec> mf_options() {
   return o;
 }
 
+/// mf-side's λ on the item ID factors and biases, apart from --reg.
+inline std::vector<OptionSpec> item_reg_options() {
+  return {{"item-reg", OptionKind::number, "-1",
+           "L2 on the item ID factors q_i (-1: same as --reg); larger moves what items share into "
+           "the item feature factors, which new items have too", {}, -1},
+          {"item-bias-reg", OptionKind::number, "-1",
+           "L2 on the item ID biases b_i (-1: same as the other biases); larger moves the items' mean "
+           "ratings into the feature biases (genres, year), which new items have too", {}, -1}};
+}
+
 /// Sets the fields an MF option struct has from the settings (μ from the training rows).
 template <class O>
 O mf_model_options(const Settings& s, double mean) {
@@ -101,8 +111,12 @@ inline std::vector<ModelEntry> mf_models() {
   v.push_back(mf_entry("mf-side", "MF with user and item side features (SVDFeature)", {"side features"},
                        {{"dims", "32"}, {"epochs", "25"}, {"lr", "0.005"}, {"reg", "0.05"}},
                        [mean](const TrainRequest& r, const Split& sp) {
-                         return SideFeatureMF<float>(r.data, mf_model_options<SideFeatureMFOptions>(r.settings, mean(r, sp)));
+                         auto o = mf_model_options<SideFeatureMFOptions>(r.settings, mean(r, sp));
+                         o.item_reg = r.settings.number("item-reg");
+                         o.item_bias_reg = r.settings.number("item-bias-reg");
+                         return SideFeatureMF<float>(r.data, o);
                        }));
+  for (OptionSpec& o : detail::item_reg_options()) v.back().options.push_back(std::move(o));
   v.push_back(mf_entry("mf-temporal", "timeSVD-style MF with time-bin and per-day terms", {"times"},
                        {{"dims", "128"}, {"epochs", "80"}, {"lr", "0.005"}, {"reg", "0.1"}},
                        [mean](const TrainRequest& r, const Split& sp) {
@@ -145,6 +159,8 @@ inline std::vector<ModelEntry> mf_models() {
       {"dims", OptionKind::integer, "16", "latent dimensions", {}, 1},
       {"reg", OptionKind::number, "0.01", "L2 on factors and biases", {}, 0},
       {"init-std", OptionKind::number, "0.1", "factors start N(0, X^2)", {}, 0}};
+  std::vector<OptionSpec> meta_side = meta_mf;
+  for (OptionSpec& o : detail::item_reg_options()) meta_side.push_back(std::move(o));
   const GlobalFit sgd{"sgd", 0.01, 1};
   auto shared = [](const Settings& s, double mean) {
     const double reg = s.number("reg");
@@ -159,9 +175,10 @@ inline std::vector<ModelEntry> mf_models() {
                                            .init_std = init, .global_mean = mu, .shared_user = true});
       });
     if (e.name == "mf-side")
-      e.meta = meta_support(meta_mf, "0.5", "0.01", sgd, [shared](const Dataset& ds, const Settings& s, double mean) {
+      e.meta = meta_support(meta_side, "0.5", "0.01", sgd, [shared](const Dataset& ds, const Settings& s, double mean) {
         const auto [dims, reg, init, mu] = shared(s, mean);
-        return SideFeatureMF<float>(ds, {.dims = dims, .reg = reg, .bias_reg = reg, .feature_reg = reg,
+        return SideFeatureMF<float>(ds, {.dims = dims, .reg = reg, .item_reg = s.number("item-reg"), .bias_reg = reg,
+                                         .item_bias_reg = s.number("item-bias-reg"), .feature_reg = reg,
                                          .init_std = init, .global_mean = mu, .shared_user = true});
       });
     // bench_cold_start's recipe: from the global model (20 SGD epochs on the warm ratings less the
@@ -182,11 +199,16 @@ inline std::vector<ModelEntry> mf_models() {
     // into the mean user, then meta-trained; bench_cold_start's "per-user MF, mean user, then ..."
     // rows. Reptile by default (its best on validation MAE); FOMAML's steps were validated too,
     // MAML's and Meta-SGD's were not (the general recipe's steps are used).
-    if (bias && e.meta) {
-      e.meta.options.push_back({"start", OptionKind::word, "global",
-                                "global: pre-train one shared user vector (the global model); per-user: "
-                                "train biased MF with a vector per user and fold it into their mean",
-                                {"global", "per-user"}});
+    if (!e.meta) continue;
+    e.meta.options.push_back(
+        {"start", OptionKind::word, "global",
+         std::string("global: pre-train one shared user vector (the global model); ") +
+             (bias ? "per-user: train biased MF with a vector per user and fold it into their mean; " : "") +
+             "own: train the MF with a vector per user, no meta-training; a test user it was trained on (an "
+             "existing user, as in melu-item-cold) starts from their own vector, any other from the mean user, "
+             "then fine-tunes on the support set",
+         bias ? std::vector<std::string>{"global", "per-user", "own"} : std::vector<std::string>{"global", "own"}});
+    if (bias) {
       const Settings per_user{{"algo", "reptile"}, {"dims", "128"}, {"reg", "0.05"}, {"init-std", "0.1"},
                               {"inner-lr", "0.5"}, {"outer-lr", "0.001"}, {"epochs", "10"}, {"patience", "2"},
                               {"pretrain-epochs", "40"}, {"valid-users", "0.1"}};
@@ -199,6 +221,20 @@ inline std::vector<ModelEntry> mf_models() {
           r.start = "per-user";
           e.meta.recipes.push_back(std::move(r));
         }
+    }
+    // `--start own`: bench_cold_start's row "per-user MF, each existing user from their own vector +
+    // fine-tuning": the per-user MF of the fold section (128 dims, reg 0.05, 40 epochs; mf-side with
+    // L2 2 on the item ID factors and 1 on the item ID biases), no meta-epoch, 5 steps of 0.05 on
+    // the user's vector and bias; the L2 weights and the step chosen on its item-cold validation
+    // analogue (docs/benchmarks.md).
+    Settings own{{"dims", "128"}, {"reg", "0.05"}, {"init-std", "0.1"}, {"inner-lr", "0.05"},
+                 {"epochs", "0"}, {"pretrain-epochs", "40"}, {"valid-users", "0.1"}};
+    if (!bias) own.set("item-reg", "2"), own.set("item-bias-reg", "1");
+    for (Recipe& r : melu_recipes(own, "bench_cold_start, existing users from their own vectors: the step chosen on "
+                                       "an item-cold validation analogue for existing users (docs/benchmarks.md); "
+                                       "the same step in the other scenarios, not validated there")) {
+      r.start = "own";
+      e.meta.recipes.push_back(std::move(r));
     }
   }
   return v;
