@@ -1026,6 +1026,9 @@ int main(int argc, char** argv) try {
         folded = fs.entry->meta.build(ds, fs.settings, mean);
         Vector<float> theta, trained;  // folded (what adapt serves) and per user (own start, transduction)
         const double fit_s = folded->fit_per_user(theta, warm_rows, quick ? 3 : 40, seed, &trained);
+        // As for the global model: parameters no training rating touched (new items' factors and
+        // biases) at 0, not their untrained draw.
+        const std::size_t fold_reset = keep_untrained ? 0 : folded->zero_untrained(theta, warm_rows);
         AdaptOptions best_ao = fs.c.adapt_options();
         double best_mae = std::numeric_limits<double>::infinity();
         for (const double lr : {0.0, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 2.0}) {
@@ -1046,9 +1049,9 @@ int main(int argc, char** argv) try {
         if (best_mae < best_ft.validation_mae)
           best_ft = {folded.get(), theta, best_ao, best_mae, fold_w, "per-user MF, mean user, fine-tuned"};
         char buf[512];
-        std::snprintf(buf, sizeof buf, " per-user MF (dims %s, reg %s, init std %s, 40 SGD epochs at 0.005) folded: fine-tuning step %g (validation MAE %.4f);",
+        std::snprintf(buf, sizeof buf, " per-user MF (dims %s, reg %s, init std %s, 40 SGD epochs at 0.005) folded, %zu parameters never touched by a training rating set to 0: fine-tuning step %g (validation MAE %.4f);",
                       fs.settings.text("dims").c_str(), fs.settings.text("reg").c_str(), fs.settings.text("init-std").c_str(),
-                      best_ao.steps == 0 ? 0.0 : best_ao.lr, best_mae);
+                      fold_reset, best_ao.steps == 0 ? 0.0 : best_ao.lr, best_mae);
         fold_note = buf;
         // Item-cold: EXISTING users rating new items. Each test user adapts from their OWN trained
         // vector (predict_tasks_own_users) instead of the mean user; parameters no training rating

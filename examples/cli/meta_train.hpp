@@ -196,6 +196,8 @@ inline int run_meta_train(const std::vector<std::string>& argv) {
       std::fprintf(stderr, "training biased MF with a vector per user, %d epochs, then folding it into the mean user\n",
                    c.pretrain_epochs);
     pretrain_seconds = model->fit_per_user(theta, warm_rows, c.pretrain_epochs, seed);
+    // Parameters no training rating touches (new items' factors and biases) at 0, as for the global model.
+    (void)model->zero_untrained(theta, warm_rows);
   } else if (c.pretrain_epochs > 0) {
     if (!quiet) std::fprintf(stderr, "pre-training the global model, %d epochs\n", c.pretrain_epochs);
     pretrain_seconds = model->fit_global(theta, warm_rows, c.pretrain_epochs, m.meta.global_fit(settings), seed);

@@ -261,6 +261,27 @@ TEST_CASE("mf-side's per-user fit, and existing users adapted from their own vec
   CHECK(trained == hand);
   REQUIRE(model->layout() != nullptr);
   CHECK(folded == shared_user_theta<float>(*model->layout(), ds.num_users(), trained));
+  // Item 0 left out of the rows: after the fold its factors and bias are an untrained draw, which
+  // zero_untrained sets to 0 (what --start per-user and bench_cold_start's fold rows do).
+  {
+    std::vector<RowIndex> without0;
+    for (const RowIndex row : rows)
+      if (ds.item(row) != 0) without0.push_back(row);
+    Vector<float> f0;
+    (void)model->fit_per_user(f0, without0, 1, 5);
+    const ParameterLayout& lay = *model->layout();
+    Block q{}, bi{};
+    for (std::size_t b = 0; b < lay.blocks().size(); ++b) {
+      if (lay.names()[b] == "item_factors") q = lay.blocks()[b];
+      if (lay.names()[b] == "item_bias") bi = lay.blocks()[b];
+    }
+    REQUIRE(q.rows == 3);
+    CHECK(!f0.segment(q.offset, q.rows).isZero());  // init std 0.01: small, not 0
+    CHECK(model->zero_untrained(f0, without0) >= 3);
+    CHECK(f0.segment(q.offset, q.rows).isZero());
+    CHECK(f0[bi.offset] == 0.0f);
+    CHECK(!f0.segment(q.offset + q.rows, q.rows).isZero());  // item 1 was trained: kept
+  }
 
   // Without adaptation, each task's query predicted from its user's own vector = the per-user
   // model's predictions; from the mean user they differ.
