@@ -1064,8 +1064,8 @@ int main(int argc, char** argv) try {
         (void)folded->fit_per_user(fold_valid_theta, analogue.rows, quick ? 3 : 40, seed, &fold_valid_trained);
         {
           // This row's per-user MF: the fold's, except that mf-side weighs its item ID parameters'
-          // L2 more (item-reg 2, item-bias-reg 1: chosen on the validation analogue below with
-          // --own-option sweeps, docs/benchmarks.md; the fold's user-cold row is worse with them,
+          // L2 more (item-reg 2, item-bias-reg 1: chosen on the validation analogue below by sweeps
+          // of this row's per-user MF, docs/benchmarks.md; the fold's user-cold row is worse with them,
           // so the fold keeps its own), then --own-option.
           Settings own_settings = fold_settings;
           bool own_changed = false;
